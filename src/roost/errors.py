@@ -1,0 +1,395 @@
+"""Every exception roost raises on purpose, in one place (``roost.errors`` is ``flyte.errors``).
+
+Hierarchy::
+
+    RuntimeError
+    ├── BaseRuntimeError                 code, kind ("system" | "user" | "unknown"), worker
+    │   ├── InitializationError          an API that needs init() was used without it
+    │   ├── LogsNotYetAvailableError
+    │   ├── RuntimeSystemError           the platform (roost itself) failed
+    │   │   └── UnionRpcError
+    │   ├── RuntimeUnknownError
+    │   ├── GPUFaultError                ├── GPUFaultUserError, GPUFaultSystemError
+    │   └── RuntimeUserError             user code or user configuration failed
+    │       ├── CustomError              wraps an arbitrary user exception (code = its class name)
+    │       ├── OOMError, TaskInterruptedError, PrimaryContainerNotFoundError
+    │       ├── TaskTimeoutError         ├── MaxRuntimeExceededError, MaxQueuedTimeExceededError,
+    │       │                            │   DeadlineExceededError
+    │       ├── RetriesExhaustedError, NonRecoverableError, ActionAbortedError
+    │       ├── RuntimeDataValidationError, InlineIOMaxBytesBreached, RestrictedTypeError
+    │       ├── DeploymentError, ImageBuildError, ModuleLoadError, CodeBundleError, InvalidPackageError
+    │       ├── SyncTaskCallInAsyncContextError, TraceDoesNotAllowNestedTasksError, ...
+    │       └── WorkerCrashedError       (roost) the process running an action died
+    └── ActionNotFoundError
+
+Every ``BaseRuntimeError`` re-raises itself from arithmetic operators, so that ``sum(results)`` over
+results of ``flyte.map(..., return_exceptions=True)`` surfaces the real failure instead of a
+confusing ``TypeError: unsupported operand``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NoReturn
+
+ErrorKind = Literal["system", "user", "unknown"]
+
+
+class BaseRuntimeError(RuntimeError):
+    """Base of roost's runtime errors: a ``code`` naming what failed and the ``kind`` of failure."""
+
+    def __init__(self, code: str, kind: ErrorKind, root_cause_message: str, worker: str | None = None):
+        super().__init__(root_cause_message)
+        self.code = code
+        self.kind = kind
+        self.worker = worker
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors travel between worker processes by pickle. The default reduce calls cls(*args), but
+        # args is only (message,) while constructors differ per class (code+message, var+e, ...), so
+        # rebuild without calling __init__. A combined class (see user_error_from) cannot be found by
+        # name; it is rebuilt from the original exception class it was made for.
+        original = _COMBINED_ORIGIN.get(type(self))
+        return (_rebuild_error, (type(self) if original is None else None, original, self.args, self.__dict__))
+
+    def _reraise(self, *_: Any) -> NoReturn:
+        raise self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = _reraise
+    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _reraise
+    __floordiv__ = __rfloordiv__ = _reraise
+
+
+class InitializationError(BaseRuntimeError):
+    """An API that needs ``roost.init()`` (or a client) was used without it."""
+
+    def __init__(self, code: str, kind: ErrorKind = "user", root_cause_message: str = "", worker: str | None = None):
+        super().__init__(code, kind, root_cause_message or code, worker)
+
+
+class RuntimeSystemError(BaseRuntimeError):
+    def __init__(self, code: str, message: str, worker: str | None = None):
+        super().__init__(code, "system", message, worker)
+
+
+class UnionRpcError(RuntimeSystemError):
+    pass
+
+
+class RuntimeUnknownError(BaseRuntimeError):
+    def __init__(self, code: str, message: str, worker: str | None = None):
+        super().__init__(code, "unknown", message, worker)
+
+
+class RuntimeUserError(BaseRuntimeError):
+    def __init__(self, code: str, message: str, worker: str | None = None):
+        super().__init__(code, "user", message, worker)
+
+
+class LogsNotYetAvailableError(BaseRuntimeError):
+    def __init__(self, message: str):
+        super().__init__("LogsNotYetAvailable", "system", message)
+
+
+class _UserMessageError(RuntimeUserError):
+    """A user-kind error built from a message alone; its code is its class name unless overridden."""
+
+    default_code: str = ""
+
+    def __init__(self, message: str, code: str | None = None, worker: str | None = None):
+        super().__init__(code or self.default_code or type(self).__name__, message, worker)
+
+
+class OOMError(RuntimeUserError):
+    pass
+
+
+class GPUFaultError(BaseRuntimeError):
+    pass
+
+
+class GPUFaultUserError(GPUFaultError, RuntimeUserError):
+    def __init__(self, code: str, message: str, worker: str | None = None):
+        RuntimeUserError.__init__(self, code, message, worker)
+
+
+class GPUFaultSystemError(GPUFaultError, RuntimeSystemError):
+    def __init__(self, code: str, message: str, worker: str | None = None):
+        RuntimeSystemError.__init__(self, code, message, worker)
+
+
+class TaskInterruptedError(RuntimeUserError):
+    pass
+
+
+class PrimaryContainerNotFoundError(RuntimeUserError):
+    pass
+
+
+class TaskTimeoutError(_UserMessageError):
+    """A bound of the task's ``Timeout`` fired."""
+
+    default_code = "TaskTimeoutError"
+
+
+class MaxRuntimeExceededError(TaskTimeoutError):
+    default_code = "MaxRuntimeExceeded"
+
+
+class MaxQueuedTimeExceededError(TaskTimeoutError):
+    default_code = "MaxQueuedTimeExceeded"
+
+
+class DeadlineExceededError(TaskTimeoutError):
+    default_code = "DeadlineExceeded"
+
+
+class RetriesExhaustedError(RuntimeUserError):
+    pass
+
+
+class InvalidImageNameError(RuntimeUserError):
+    pass
+
+
+class ImagePullBackOffError(RuntimeUserError):
+    pass
+
+
+class CustomError(RuntimeUserError):
+    """A user exception, carried by class name (``code``) and message."""
+
+    def __init__(self, code: str, message: str, worker: str | None = None):
+        super().__init__(code, message, worker)
+
+    @classmethod
+    def from_exception(cls, e: BaseException) -> CustomError:
+        new = cls(type(e).__name__, str(e))
+        new.__cause__ = e
+        return new
+
+
+class NotInTaskContextError(RuntimeUserError):
+    pass
+
+
+class ActionNotFoundError(RuntimeError):
+    pass
+
+
+class RemoteTaskNotFoundError(_UserMessageError):
+    pass
+
+
+class RemoteTaskUsageError(_UserMessageError):
+    pass
+
+
+class RuntimeDataValidationError(RuntimeUserError):
+    """A value could not be converted to or from the declared type of an input or output."""
+
+    def __init__(self, var: str, e: BaseException | str, task_name: str = ""):
+        where = f" of task {task_name}" if task_name else ""
+        super().__init__("DataValidationError", f"Failed to convert '{var}'{where}: {e}")
+        self.var = var
+        self.task_name = task_name
+
+
+class DeploymentError(_UserMessageError):
+    pass
+
+
+class ImageBuildError(_UserMessageError):
+    pass
+
+
+class ModuleLoadError(_UserMessageError):
+    pass
+
+
+class CodeBundleError(_UserMessageError):
+    pass
+
+
+class InlineIOMaxBytesBreached(_UserMessageError):
+    pass
+
+
+class ActionAbortedError(_UserMessageError):
+    pass
+
+
+class SlowDownError(_UserMessageError):
+    pass
+
+
+class ResourceExhaustedError(SlowDownError):
+    """Throttling by a resource quota; a kind of SlowDownError (SPEC §25: "SlowDownError + ResourceExhaustedError")."""
+
+
+class OnlyAsyncIOSupportedError(_UserMessageError):
+    pass
+
+
+class ParameterMaterializationError(_UserMessageError):
+    pass
+
+
+class RestrictedTypeError(_UserMessageError):
+    default_code = "RestrictedTypeUsage"
+
+
+class SyncTaskCallInAsyncContextError(_UserMessageError):
+    pass
+
+
+class TraceDoesNotAllowNestedTasksError(_UserMessageError):
+    pass
+
+
+class InvalidPackageError(RuntimeUserError):
+    def __init__(self, package_name: str, original_error: BaseException | str):
+        super().__init__("InvalidPackage", f"Invalid package {package_name!r}: {original_error}")
+        self.package_name = package_name
+        self.original_error = original_error
+
+
+class NonRecoverableError(_UserMessageError):
+    """Raise it from a task to fail at once, whatever retries remain."""
+
+    default_code = "NonRecoverableError"
+
+
+class ConditionTimedoutError(_UserMessageError):
+    pass
+
+
+class ConditionAlreadyExistsError(_UserMessageError):
+    pass
+
+
+class ConditionFailedError(_UserMessageError):
+    pass
+
+
+class ConditionNotFoundError(_UserMessageError):
+    pass
+
+
+class AppleSiliconError(_UserMessageError):
+    pass
+
+
+class WorkerCrashedError(_UserMessageError):
+    """(roost) The process that ran an action exited before reporting a result."""
+
+
+_EXACT_CODES: dict[str, type[BaseRuntimeError]] = {
+    "MaxRuntimeExceeded": MaxRuntimeExceededError,
+    "MaxQueuedTimeExceeded": MaxQueuedTimeExceededError,
+    "DeadlineExceeded": DeadlineExceededError,
+    "TaskTimeoutError": TaskTimeoutError,
+    "PrimaryContainerNotFound": PrimaryContainerNotFoundError,
+    "RetriesExhausted": RetriesExhaustedError,
+    "InvalidImageName": InvalidImageNameError,
+    "ImagePullBackOff": ImagePullBackOffError,
+}
+
+
+def error_class_for(code: str, kind: ErrorKind) -> type[BaseRuntimeError]:
+    """The class a failure with this code and kind surfaces as in the caller (SPEC §25 mapping)."""
+    if code in _EXACT_CODES:
+        return _EXACT_CODES[code]
+    if code.startswith("Gpu") or code.startswith("GPU"):
+        return GPUFaultSystemError if kind == "system" else GPUFaultUserError
+    if "oom" in code.lower():
+        return OOMError
+    if "Interrupted" in code:
+        return TaskInterruptedError
+    if code == "Unknown" or kind == "unknown":
+        return RuntimeUnknownError
+    if kind == "system":
+        return RuntimeSystemError
+    return RuntimeUserError
+
+
+# One combined class per original exception class, made on first use, and the way back for pickling.
+_COMBINED: dict[type, type[RuntimeUserError]] = {}
+_COMBINED_ORIGIN: dict[type, type[BaseException]] = {}
+
+
+def _combined_class(original: type[BaseException]) -> type[RuntimeUserError] | None:
+    if original in _COMBINED:
+        return _COMBINED[original]
+    try:
+        combined = type(
+            f"RuntimeUserError[{original.__name__}]",
+            (RuntimeUserError, original),
+            {"__module__": __name__, "__init__": RuntimeUserError.__init__, "__str__": BaseException.__str__},
+        )
+    except TypeError:
+        # Some classes cannot be combined (a final class, or an incompatible C layout such as OSError).
+        combined = None
+    else:
+        _COMBINED_ORIGIN[combined] = original
+    _COMBINED[original] = combined  # type: ignore[assignment]
+    return combined
+
+
+def _rebuild_error(
+    cls: type[BaseRuntimeError] | None,
+    original: type[BaseException] | None,
+    args: tuple[Any, ...],
+    state: dict[str, Any],
+) -> BaseRuntimeError:
+    """Unpickle a runtime error without calling its constructor (see BaseRuntimeError.__reduce__)."""
+    allocate: type[BaseException]
+    if original is not None:
+        combined = _combined_class(original)
+        cls, allocate = (combined, original) if combined is not None else (RuntimeUserError, RuntimeUserError)
+    else:
+        assert cls is not None
+        allocate = cls
+    # __new__ of the original class knows its C layout (OSError and friends), as in user_error_from.
+    err = allocate.__new__(cls)  # type: ignore[arg-type, call-overload]
+    err.args = args
+    err.__dict__.update(state)
+    return err  # type: ignore[no-any-return]
+
+
+def user_error_from(
+    exc: BaseException, traceback_text: str | None = None, worker: str | None = None
+) -> BaseRuntimeError:
+    """The error a task's caller sees for an exception raised in the task.
+
+    roost's runtime errors pass through unchanged. Anything else becomes a ``RuntimeUserError`` whose
+    ``code`` is the original class name, as on the platform -- and, where that class can be
+    subclassed, the error is *also* an instance of it, so ``except ValueError`` in a parent still
+    catches a child's ``ValueError``. The original traceback text travels in ``traceback_text``.
+    """
+    if isinstance(exc, BaseRuntimeError):
+        return exc
+    cls = type(exc)
+    message = str(exc)
+    combined = _combined_class(cls)
+    err: RuntimeUserError
+    err = RuntimeUserError(cls.__name__, message, worker)
+    if combined is not None:
+        try:
+            # The original class's constructor may need arguments we do not have; allocate through its
+            # __new__ (which knows the C layout) and initialise as a RuntimeUserError.
+            err = cls.__new__(combined)
+        except TypeError:
+            pass
+        else:
+            err.__dict__.update(getattr(exc, "__dict__", {}))
+            RuntimeUserError.__init__(err, cls.__name__, message, worker)
+    err.traceback_text = traceback_text  # type: ignore[attr-defined]
+    err.original_type = f"{cls.__module__}.{cls.__qualname__}"  # type: ignore[attr-defined]
+    return err
