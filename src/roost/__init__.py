@@ -6,26 +6,18 @@ only re-exports names from the modules that define them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from roost import errors
 from roost._stubs import (
     build,
     build_images,
-    ctx,
-    custom_context,
     deploy,
-    get_custom_context,
-    group,
-    init,
     init_from_api_key,
     init_from_config,
     init_in_cluster,
     init_passthrough,
-    map,
-    rerun,
-    run,
     serve,
-    trace,
-    with_runcontext,
     with_servecontext,
 )
 from roost._version import __version__
@@ -91,12 +83,14 @@ __all__ = [
     "Trigger",
     "TriggerTime",
     "__version__",
+    "app",
     "build",
     "build_images",
     "ctx",
     "custom_context",
     "deploy",
     "errors",
+    "extend",
     "get_custom_context",
     "group",
     "init",
@@ -104,11 +98,15 @@ __all__ = [
     "init_from_config",
     "init_in_cluster",
     "init_passthrough",
+    "io",
     "map",
+    "models",
+    "remote",
     "rerun",
     "run",
     "serve",
     "trace",
+    "types",
     "version",
     "with_runcontext",
     "with_servecontext",
@@ -117,3 +115,39 @@ __all__ = [
 
 def version() -> str:
     return __version__
+
+
+# The run engine (and its asyncio / sqlite imports) loads on first use, so that a program that only
+# declares environments and tasks -- or imports roost to read a schema -- does not pay for it.
+_LAZY = {
+    "ctx": "roost.runtime.context",
+    "custom_context": "roost.runtime.context",
+    "get_custom_context": "roost.runtime.context",
+    "group": "roost.runtime.context",
+    "map": "roost.runtime.mapping",
+    "trace": "roost.runtime.mapping",
+    "init": "roost.runtime.runner",
+    "rerun": "roost.runtime.runner",
+    "run": "roost.runtime.runner",
+    "with_runcontext": "roost.runtime.runner",
+}
+_LAZY_MODULES = ("io", "models", "remote", "app", "extend", "types")
+
+if TYPE_CHECKING:
+    from roost import app, extend, io, models, remote, types
+    from roost.runtime.context import ctx, custom_context, get_custom_context, group
+    from roost.runtime.mapping import map, trace
+    from roost.runtime.runner import init, rerun, run, with_runcontext
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _LAZY_MODULES:
+        value = importlib.import_module(f"roost.{name}")
+    else:
+        raise AttributeError(f"module 'roost' has no attribute {name!r}")
+    globals()[name] = value
+    return value

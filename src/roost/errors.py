@@ -7,7 +7,8 @@ Hierarchy::
     │   ├── InitializationError          an API that needs init() was used without it
     │   ├── LogsNotYetAvailableError
     │   ├── RuntimeSystemError           the platform (roost itself) failed
-    │   │   └── UnionRpcError
+    │   │   ├── UnionRpcError
+    │   │   └── StoreError               (roost) the run store is corrupt, locked or unwritable
     │   ├── RuntimeUnknownError
     │   ├── GPUFaultError                ├── GPUFaultUserError, GPUFaultSystemError
     │   └── RuntimeUserError             user code or user configuration failed
@@ -80,6 +81,13 @@ class RuntimeSystemError(BaseRuntimeError):
 
 class UnionRpcError(RuntimeSystemError):
     pass
+
+
+class StoreError(RuntimeSystemError):
+    """(roost) The run store could not be read or written: corrupt, locked, or on a full disk."""
+
+    def __init__(self, message: str, worker: str | None = None):
+        super().__init__("StoreError", message, worker)
 
 
 class RuntimeUnknownError(BaseRuntimeError):
@@ -324,13 +332,20 @@ _COMBINED: dict[type, type[RuntimeUserError]] = {}
 _COMBINED_ORIGIN: dict[type, type[BaseException]] = {}
 
 
+def _user_base(original: type[BaseException]) -> type[RuntimeUserError]:
+    """The roost class a user exception maps to by its name (``RoomError`` -> ``OOMError``, SPEC §25)."""
+    base = error_class_for(original.__name__, "user")
+    return base if issubclass(base, RuntimeUserError) else RuntimeUserError
+
+
 def _combined_class(original: type[BaseException]) -> type[RuntimeUserError] | None:
     if original in _COMBINED:
         return _COMBINED[original]
+    base = _user_base(original)
     try:
         combined = type(
-            f"RuntimeUserError[{original.__name__}]",
-            (RuntimeUserError, original),
+            f"{base.__name__}[{original.__name__}]",
+            (base, original),
             {"__module__": __name__, "__init__": RuntimeUserError.__init__, "__str__": BaseException.__str__},
         )
     except TypeError:
@@ -368,8 +383,9 @@ def user_error_from(
 ) -> BaseRuntimeError:
     """The error a task's caller sees for an exception raised in the task.
 
-    roost's runtime errors pass through unchanged. Anything else becomes a ``RuntimeUserError`` whose
-    ``code`` is the original class name, as on the platform -- and, where that class can be
+    roost's runtime errors pass through unchanged. Anything else becomes a ``RuntimeUserError`` (or
+    the subclass its class name maps to, such as ``OOMError``) whose ``code`` is the original class
+    name, as on the platform -- and, where that class can be
     subclassed, the error is *also* an instance of it, so ``except ValueError`` in a parent still
     catches a child's ``ValueError``. The original traceback text travels in ``traceback_text``.
     """
@@ -378,18 +394,18 @@ def user_error_from(
     cls = type(exc)
     message = str(exc)
     combined = _combined_class(cls)
-    err: RuntimeUserError
-    err = RuntimeUserError(cls.__name__, message, worker)
+    base = _user_base(cls)
+    err: RuntimeUserError = base.__new__(base)
     if combined is not None:
         try:
             # The original class's constructor may need arguments we do not have; allocate through its
-            # __new__ (which knows the C layout) and initialise as a RuntimeUserError.
+            # __new__ (which knows the C layout) and initialise as a roost error.
             err = cls.__new__(combined)
         except TypeError:
             pass
         else:
             err.__dict__.update(getattr(exc, "__dict__", {}))
-            RuntimeUserError.__init__(err, cls.__name__, message, worker)
+    BaseRuntimeError.__init__(err, cls.__name__, "user", message, worker)
     err.traceback_text = traceback_text  # type: ignore[attr-defined]
     err.original_type = f"{cls.__module__}.{cls.__qualname__}"  # type: ignore[attr-defined]
     return err

@@ -137,9 +137,10 @@ def _function_location(task: TaskTemplate[Any]) -> tuple[str, str]:
     if isinstance(task, AsyncFunctionTaskTemplate):
         func = task.func
         module = getattr(func, "__module__", None) or "__main__"
-        if module == "__main__":
-            main = sys.modules.get("__main__")
-            path = getattr(main, "__file__", None)
+        loaded = sys.modules.get(module)
+        # A script (run as __main__, or loaded from its path) is found again by its file path.
+        if module == "__main__" or getattr(loaded, "__roost_script__", None):
+            path = getattr(loaded, "__file__", None)
             if path:
                 module = path
         return module, getattr(func, "__qualname__", func.__name__)

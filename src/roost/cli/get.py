@@ -1,0 +1,100 @@
+"""``roost get runs | run NAME | logs NAME [ACTION]``: reading what the run store recorded."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from roost.cli import render
+from roost.cli.state import controller_gone, find_action, require_run, store
+from roost.store.records import ActionPhase, RunRecord
+
+# Output that is not a terminal (a pipe, a file, a test) gets a wide fixed width, so that names in
+# tables are never cut or wrapped.
+PIPE_WIDTH = 200
+
+
+def _console() -> Console:
+    console = Console(file=sys.stdout)
+    if not console.is_terminal:
+        console = Console(file=sys.stdout, width=PIPE_WIDTH)
+    return console
+
+
+@click.group("get", short_help="Show recorded runs, a run's actions, or its logs.")
+def get_group() -> None:
+    """Show what the run store (ROOST_HOME/roost.db) recorded."""
+
+
+def _phase(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return ActionPhase(value.lower()).value
+    except ValueError:
+        names = ", ".join(p.value for p in ActionPhase)
+        raise click.UsageError(f"unknown phase {value!r}; phases: {names}") from None
+
+
+def _runs(limit: int, phase: str | None, task: str | None) -> list[RunRecord]:
+    runs = store().list_runs(limit=limit, phase=phase, task_name=task)
+    if runs or task is None or "." in task:
+        return runs
+    # A task's short name (`main` for `env.main`) is what a user remembers; match it too.
+    candidates = store().list_runs(limit=max(limit * 50, 10_000), phase=phase)
+    return [r for r in candidates if r.task_name.rsplit(".", 1)[-1] == task][:limit]
+
+
+@get_group.command("runs")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first.")
+@click.option("--phase", help="Only runs in this phase (running, succeeded, failed, ...).")
+@click.option("--task", help="Only runs of this task (full or short name).")
+def get_runs(limit: int, phase: str | None, task: str | None) -> None:
+    """List recorded runs, newest first."""
+    runs = _runs(limit, _phase(phase), task)
+    if not runs:
+        click.echo(f"No runs recorded in {store().path}" + (" match" if phase or task else ""), err=True)
+        return
+    gone = {r.name for r in runs if controller_gone(r)}
+    _console().print(render.runs_table(runs, gone))
+
+
+@get_group.command("run")
+@click.argument("name")
+def get_run(name: str) -> None:
+    """Show run NAME: its phase, its tree of actions and, if it failed, its error."""
+    run = require_run(name)
+    actions = store().list_actions(name)
+    console = _console()
+    console.print(render.run_header(run, controller_gone(run)))
+    console.print()
+    console.print(render.action_tree(actions, render.phase_counts(actions), detailed=True))
+    error, where = run.error, None
+    if error is None and run.phase in (ActionPhase.FAILED, ActionPhase.TIMED_OUT):
+        failed = [a for a in actions if a.error is not None]
+        if failed:
+            error, where = failed[-1].error, f"action {failed[-1].action_id}"
+    if error is not None:
+        console.print()
+        console.print(render.error_block(error, where))
+
+
+@get_group.command("logs")
+@click.argument("name")
+@click.argument("action", required=False)
+def get_logs(name: str, action: str | None) -> None:
+    """Print the lines that run NAME (or one ACTION of it) wrote to stdout, stderr and logging."""
+    require_run(name)
+    if action is not None:
+        record = find_action(name, action)
+        lines = store().list_logs(name, record.action_id)
+        for line in lines:
+            click.echo(line.line)
+    else:
+        lines = store().list_logs(name)
+        for line in lines:
+            click.echo(f"[{render.short_id(line.action_id)}] {line.line}")
+    if not lines:
+        click.echo("No log lines recorded.", err=True)

@@ -1,0 +1,90 @@
+"""The ``roost`` command and how it ends.
+
+Exit codes: 0 success; 1 the run failed, timed out or was aborted, or the store is unusable, or a
+named run/action does not exist; 2 bad usage (unknown file or task, missing or mistyped inputs, bad
+options); 130 interrupted with Ctrl-C. Every expected failure is one line on stderr, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from roost._version import __version__
+from roost.cli.abort import abort_command
+from roost.cli.get import get_group
+from roost.cli.render import one_line
+from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
+from roost.errors import StoreError
+
+
+def _error(message: str) -> None:
+    click.echo(f"Error: {one_line(message, limit=2000)}", err=True)
+
+
+def _finish(invoke: Callable[[], Any]) -> int:
+    """Run the command line and map how it ended to an exit code, printing failures as one line."""
+    try:
+        result = invoke()
+    except click.ClickException as e:
+        # click would print the usage and a hint around the message; one line says it.
+        _error(e.format_message())
+        return e.exit_code
+    except click.Abort:  # click's form of KeyboardInterrupt outside a run
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except StoreError as e:
+        _error(e.message)
+        # The store's own exit hook would meet the same failure and print it as a traceback.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    except BrokenPipeError:
+        # The reader went away (`roost get runs | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+class RoostGroup(click.Group):
+    """The top-level group: in standalone use it ends the process with the exit codes above."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def invoke() -> Any:
+            return super(RoostGroup, self).main(args, prog_name or "roost", complete_var, False, **extra)
+
+        if not standalone_mode:
+            return invoke()
+        sys.exit(_finish(invoke))
+
+
+@click.group(cls=RoostGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="roost")
+def main() -> None:
+    """roost: run Flyte 2 programs on this machine, every run recorded under ROOST_HOME (~/.roost)."""
+
+
+main.add_command(run_command)
+main.add_command(rerun_command)
+main.add_command(get_group)
+main.add_command(abort_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""``roost run FILE TASK --input value ...`` and ``roost rerun NAME [--recover]``.
+
+Everything that can be wrong with the command line (file, task, inputs, options) is checked before
+the run starts, so a bad invocation exits 2 with one line and leaves no run in the store.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+
+from roost.cli.inputs import parse_inputs
+from roost.cli.render import one_line
+from roost.cli.session import RunSession
+from roost.cli.state import require_run, store
+from roost.errors import StoreError
+from roost.runtime.handles import ActionOutputs, Run
+from roost.runtime.ids import new_run_name
+from roost.runtime.runner import Runner, load_task, rerun_name, with_runcontext
+from roost.store.records import ActionPhase, RunRecord
+from roost.task import TaskTemplate
+
+EXIT_INTERRUPTED = 130
+
+
+def _console() -> Console:
+    return Console(file=sys.stdout)
+
+
+def _wants_live(console: Console, no_live: bool) -> bool:
+    return not no_live and console.is_terminal and not console.is_dumb_terminal
+
+
+def _import_from_cwd() -> None:
+    """Module names are looked up from the current folder, as `python -m` does; the console script's
+    sys.path does not include it."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _load(location: str, task_name: str) -> TaskTemplate[Any]:
+    if not (location.endswith(".py") or os.sep in location or "/" in location):
+        _import_from_cwd()
+    try:
+        return load_task(location, task_name)
+    except StoreError:
+        raise
+    except FileNotFoundError as e:
+        raise click.UsageError(str(e)) from None
+    except ModuleNotFoundError as e:
+        if location.endswith(".py"):
+            raise click.UsageError(f"loading {location} failed: {e}") from None
+        raise click.UsageError(f"no such file or module: {location} ({e})") from None
+    except LookupError as e:
+        raise click.UsageError(str(e)) from None
+    except SyntaxError as e:
+        raise click.UsageError(f"{location} has a syntax error: {e.msg} (line {e.lineno})") from None
+    except Exception as e:
+        raise click.UsageError(f"loading {location} failed: {type(e).__name__}: {one_line(str(e))}") from None
+
+
+def _env_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            # The text itself is not repeated: it may be a secret typed in the wrong place.
+            raise click.UsageError("--env takes KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def _runner(**options: Any) -> Runner:
+    try:
+        return with_runcontext(**options)
+    except (ValueError, TypeError) as e:
+        raise click.UsageError(one_line(str(e))) from None
+
+
+def _print_outputs(outputs: ActionOutputs) -> None:
+    if len(outputs) == 1:
+        value = outputs[0]
+        if value is not None:
+            click.echo(value if isinstance(value, str) else repr(value))
+        return
+    for name, value in outputs.named_outputs.items():
+        click.echo(f"{name}: {value!r}")
+
+
+def _refused(message: str, rerun_of: str | None) -> click.ClickException:
+    """A run that never started. For `roost run` that is the command line's fault (exit 2); a rerun
+    whose recorded task cannot be loaded any more is not (exit 1)."""
+    if rerun_of is None:
+        return click.UsageError(message)
+    return click.ClickException(f"rerun of {rerun_of} did not start: {message}")
+
+
+def _failure_summary(name: str, record: RunRecord, error: BaseException | None) -> str:
+    if record.phase is ActionPhase.ABORTED:
+        return f"run {name} was aborted"
+    state = record.phase.value.replace("_", " ")
+    if record.error is not None:
+        return f"run {name} {state}: {record.error.code}: {one_line(record.error.message)}"
+    if error is not None:
+        return f"run {name} {state}: {type(error).__name__}: {one_line(str(error))}"
+    return f"run {name} {state}"
+
+
+def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: bool, rerun_of: str | None = None) -> None:
+    """Run ``start`` under a live view, then turn how it ended into output and an exit code."""
+    console = _console()
+    outcome = RunSession(run_name, task_name, start, console, _wants_live(console, no_live)).drive()
+    if isinstance(outcome.error, StoreError):
+        raise outcome.error
+    record = store().get_run(run_name)
+    if record is None:
+        if outcome.interrupted:
+            raise click.exceptions.Exit(EXIT_INTERRUPTED)
+        error = outcome.error
+        raise _refused(one_line(str(error)) if error is not None else "the run did not start", rerun_of)
+    if outcome.interrupted:
+        click.echo(f"Run {run_name} {record.phase.value}", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+    if record.phase in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED) and outcome.run is not None:
+        _print_outputs(outcome.run.outputs())
+        return
+    raise click.ClickException(_failure_summary(run_name, record, outcome.error))
+
+
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    short_help="Run a task of a Python file or module.",
+)
+@click.option("--name", "run_name", help="Name of the run (default: generated).")
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "inline", "process"]),
+    default="auto",
+    show_default=True,
+    help="Where actions run: in this process, in processes of their own, or as their settings need.",
+)
+@click.option("--max-action-concurrency", type=int, help="How many actions of the run may run at once.")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable for the run's actions.")
+@click.option("--overwrite-cache", is_flag=True, help="Run cached tasks again and overwrite their cache entries.")
+@click.option("--disable-run-cache", is_flag=True, help="Do not use the cache in this run.")
+@click.option("--no-live", is_flag=True, help="Print the run name and the result only, no live tree.")
+@click.argument("file")
+@click.argument("task")
+@click.argument("task_args", nargs=-1, type=click.UNPROCESSED, metavar="[--INPUT VALUE]...")
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    run_name: str | None,
+    isolation: str,
+    max_action_concurrency: int | None,
+    env: tuple[str, ...],
+    overwrite_cache: bool,
+    disable_run_cache: bool,
+    no_live: bool,
+    file: str,
+    task: str,
+    task_args: tuple[str, ...],
+) -> None:
+    """Run TASK of FILE (a .py file or a module name) with the inputs given as options.
+
+    Options of `roost run` come before FILE; after TASK come the task's inputs. `roost run FILE TASK
+    --help` lists them with their types and defaults.
+    """
+    template = _load(file, task)
+    inputs = parse_inputs(template, list(task_args), f"{ctx.command_path} {file} {task}")
+    name = run_name or new_run_name()
+    runner = _runner(
+        name=name,
+        isolation=isolation,
+        max_action_concurrency=max_action_concurrency,
+        env_vars=_env_vars(env),
+        overwrite_cache=overwrite_cache,
+        disable_run_cache=disable_run_cache,
+    )
+    if store().get_run(name) is not None:
+        raise click.UsageError(f"a run named {name!r} already exists; choose another --name")
+    _watch(name, template.name, lambda: runner.run(template, **inputs), no_live)
+
+
+@click.command("rerun", short_help="Run a recorded run's task again (--recover resumes it).")
+@click.argument("source")
+@click.option("--recover", is_flag=True, help="Reuse the outputs of every action that succeeded in SOURCE.")
+@click.option("--name", "run_name", help="Name of the new run (default: SOURCE-r1, -r2, ...).")
+@click.option("--no-live", is_flag=True, help="Print the run name and the result only, no live tree.")
+def rerun_command(source: str, recover: bool, run_name: str | None, no_live: bool) -> None:
+    """Run the task of run SOURCE again with the same inputs, as a new run.
+
+    With --recover, actions that succeeded in SOURCE are not executed again: their recorded outputs
+    are reused. This resumes a run whose process died (`roost get runs` shows it as "running
+    (controller gone)").
+    """
+    source_run = require_run(source)
+    _import_from_cwd()
+    name = run_name or rerun_name(store(), source)
+    if store().get_run(name) is not None:
+        raise click.UsageError(f"a run named {name!r} already exists; choose another --name")
+    runner = _runner(name=name)
+    _watch(name, source_run.task_name, lambda: runner.rerun(source, recover=recover), no_live, rerun_of=source)

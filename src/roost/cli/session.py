@@ -1,0 +1,136 @@
+"""Watching a run the CLI started: the run executes on a thread of its own while the main thread
+draws its action tree from the store and stays free to receive Ctrl-C.
+
+The run is driven through the public runner API; the only channel back from the main thread to
+the run is the store's abort request, the same one ``roost abort`` uses from another process, so a
+Ctrl-C ends a run exactly as an abort does (every action cancelled, the run recorded ABORTED).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.text import Text
+
+from roost.cli import render
+from roost.cli.state import store
+from roost.runtime.handles import Run
+from roost.store.records import RunRecord
+
+POLL_S = 0.2
+# Reading and drawing a very large tree takes the GIL from the run it watches; never spend more than
+# about a fifth of the time on it.
+POLL_COST_FACTOR = 4.0
+# The live tree draws at most this many children per action (the unfinished and failed ones first).
+LIVE_CHILDREN = 20
+
+
+@dataclass
+class Outcome:
+    """How the run thread ended: the handle it returned, or what it raised; and whether the user
+    pressed Ctrl-C."""
+
+    run: Run | None
+    error: BaseException | None
+    interrupted: bool
+
+
+class RunSession:
+    def __init__(self, run_name: str, task_name: str, start: Callable[[], Run], console: Console, live: bool):
+        self.run_name = run_name
+        self.task_name = task_name
+        self._start = start
+        self._console = console
+        self._live = live
+        self._box: dict[str, Any] = {}
+        # The main thread waits on this, not on Thread.join: a join interrupted by Ctrl-C can leave
+        # the thread reported dead while it still runs (CPython 3.11).
+        self._done = threading.Event()
+
+    def _target(self) -> None:
+        try:
+            self._box["run"] = self._start()
+        except BaseException as e:  # handed to the main thread, which decides the exit code
+            self._box["error"] = e
+        finally:
+            self._done.set()
+
+    def drive(self) -> Outcome:
+        thread = threading.Thread(target=self._target, name="roost-cli-run", daemon=True)
+        interrupted = abort_sent = False
+        live = (
+            Live(
+                Text("starting…", style="dim"),
+                console=self._console,
+                auto_refresh=False,
+                redirect_stdout=True,
+                redirect_stderr=True,
+            )
+            if self._live
+            else nullcontext()
+        )
+        if not self._live:
+            # Before the run starts, so that the name comes before anything the run prints.
+            click.echo(f"Starting run {self.run_name} (task {self.task_name})")
+        with live:
+            thread.start()
+            interval = POLL_S
+            while not self._done.is_set():
+                try:
+                    if interrupted and not abort_sent:
+                        # False until the run's row exists: keep asking until the run can hear it.
+                        abort_sent = store().request_abort(self.run_name)
+                    self._done.wait(interval)
+                    began = time.perf_counter()
+                    self._refresh(live)
+                    interval = max(POLL_S, (time.perf_counter() - began) * POLL_COST_FACTOR)
+                except KeyboardInterrupt:
+                    if interrupted:
+                        self._leave_now()
+                    interrupted = True
+                    click.echo(f"Aborting run {self.run_name}… (Ctrl-C again to leave without waiting)", err=True)
+            self._refresh(live, final=True)
+        return Outcome(self._box.get("run"), self._box.get("error"), interrupted)
+
+    def _leave_now(self) -> None:
+        """A second Ctrl-C: exit without waiting for the run to wind down. Threads running sync task
+        code cannot be stopped, and interpreter shutdown would wait for them, so leave at once."""
+        click.echo(f"Left run {self.run_name} while it was still ending.", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+    def _refresh(self, live: Live | nullcontext[None], final: bool = False) -> None:
+        if isinstance(live, Live):
+            live.update(self._view(store().get_run(self.run_name), final), refresh=True)
+
+    def _view(self, record: RunRecord | None, final: bool) -> RenderableType:
+        if record is None:
+            # Nothing was recorded (the run was refused before it started): leave no trace on screen.
+            return Text("") if final else Text("starting…", style="dim")
+        actions = store().list_actions(self.run_name)
+        title = Text.assemble(
+            ("run ", "bold"),
+            (record.name, "bold"),
+            "  ",
+            render.phase_text(record.phase),
+            "  ",
+            render.format_duration(render.elapsed(record.started_at, record.ended_at, record.phase)),
+        )
+        parts: list[RenderableType] = [
+            render.action_tree(actions, title, detailed=False, limit=LIVE_CHILDREN),
+            render.phase_counts(actions),
+        ]
+        if not record.phase.is_terminal:
+            parts.append(Text("Ctrl-C aborts the run", style="dim"))
+        return Group(*parts)

@@ -1,0 +1,63 @@
+"""What the commands ask of the run store, and the one judgement they share: is a run's controller alive?"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import click
+
+from roost.runtime.runner import get_store
+from roost.store.records import ActionRecord, RunRecord
+from roost.store.run_store import RunStore
+
+# The controller refreshes its heartbeat every quarter second; a minute of silence means it is gone
+# even where its pid cannot be checked (another host) or was reused by an unrelated process.
+HEARTBEAT_STALE_S = 60.0
+
+
+def store() -> RunStore:
+    return get_store()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def controller_gone(run: RunRecord) -> bool:
+    """True for a run recorded as unfinished whose controlling process no longer exists: it will never
+    finish on its own, and ``roost rerun NAME --recover`` is how to resume it."""
+    if run.phase.is_terminal:
+        return False
+    if run.pid is not None and run.host == socket.gethostname() and not pid_alive(run.pid):
+        return True
+    return run.heartbeat_at is not None and time.time() - run.heartbeat_at > HEARTBEAT_STALE_S
+
+
+def require_run(name: str) -> RunRecord:
+    run = store().get_run(name)
+    if run is None:
+        raise click.ClickException(f"no run named {name!r} in {store().path}")
+    return run
+
+
+def find_action(run_name: str, ref: str) -> ActionRecord:
+    """An action by its id or by a unique prefix of it (the tree shows ids shortened)."""
+    record = store().get_action(run_name, ref)
+    if record is not None:
+        return record
+    matches = [a for a in store().list_actions(run_name) if a.action_id.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise click.ClickException(f"run {run_name!r} has no action {ref!r}")
+    raise click.ClickException(f"{ref!r} matches {len(matches)} actions of run {run_name!r}; give more of the id")

@@ -1,0 +1,16 @@
+"""Run and action data types (``flyte.models``)."""
+
+from roost.runtime.context import ActionID, CheckpointPaths, GroupData, RawDataPath, TaskContext
+from roost.runtime.handles import ActionInputs, ActionOutputs
+from roost.store.records import ActionPhase
+
+__all__ = [
+    "ActionID",
+    "ActionInputs",
+    "ActionOutputs",
+    "ActionPhase",
+    "CheckpointPaths",
+    "GroupData",
+    "RawDataPath",
+    "TaskContext",
+]

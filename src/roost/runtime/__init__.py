@@ -1,0 +1,1 @@
+"""Execution: the controller that owns a run's action tree, its policies, executors and workers."""

@@ -1,0 +1,92 @@
+"""Inline: the attempt runs in the controller's own process -- async bodies on its event loop,
+sync bodies on a thread -- with its context, call handler and log sink set around it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any
+
+from roost.errors import MaxRuntimeExceededError
+from roost.runtime.actions import ActionRun
+from roost.runtime.context import current_action, current_custom, current_group
+from roost.runtime.logs import LogSink, current_sink
+from roost.runtime.threads import SYNC_THREADS
+from roost.store.config import action_scope
+from roost.task import call_handler
+
+
+def _enter(action: ActionRun, sink: LogSink) -> None:
+    current_action.set(action)
+    call_handler.set(action.controller)
+    current_sink.set(sink)
+    action_scope.set(action.store_scope())
+    # A child does not see its parent's group, and reads its custom context from its own record.
+    current_group.set(None)
+    current_custom.set(None)
+
+
+class InlineExecutor:
+    name = "inline"
+
+    def __init__(self) -> None:
+        self._threads = SYNC_THREADS
+
+    async def run(self, action: ActionRun) -> Any:
+        controller = action.controller
+        sink = LogSink(controller.store.log, controller.run_name, action.id, action.attempt)
+        limit = action.spec.max_runtime
+        try:
+            if action.spec.is_async:
+                return await self._run_async(action, sink, limit)
+            return await self._run_sync(action, sink, limit)
+        finally:
+            sink.close()
+
+    async def _run_async(self, action: ActionRun, sink: LogSink, limit: float | None) -> Any:
+        task = action.task
+        if limit is None:
+            # Awaited in the caller's own asyncio task: cheaper than a new task, and the variables
+            # are restored before the caller's code continues.
+            tokens = (
+                current_action.set(action),
+                call_handler.set(action.controller),
+                current_sink.set(sink),
+                current_group.set(None),
+                current_custom.set(None),
+                action_scope.set(action.store_scope()),
+            )
+            try:
+                return await task.execute(**action.inputs)
+            finally:
+                action_scope.reset(tokens[5])
+                current_custom.reset(tokens[4])
+                current_group.reset(tokens[3])
+                current_sink.reset(tokens[2])
+                call_handler.reset(tokens[1])
+                current_action.reset(tokens[0])
+        context = contextvars.copy_context()
+        context.run(_enter, action, sink)
+        running = context.run(asyncio.ensure_future, task.execute(**action.inputs))
+        try:
+            return await asyncio.wait_for(running, limit)
+        except asyncio.TimeoutError:
+            raise MaxRuntimeExceededError(
+                f"{task.name} exceeded its max_runtime of {limit:g} s (attempt {action.attempt + 1}) and was cancelled"
+            ) from None
+
+    async def _run_sync(self, action: ActionRun, sink: LogSink, limit: float | None) -> Any:
+        context = contextvars.copy_context()
+        context.run(_enter, action, sink)
+        loop = asyncio.get_running_loop()
+        future = self._threads.submit(loop, context, action.task.forward, **action.inputs)
+        if limit is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, limit)
+        except asyncio.TimeoutError:
+            raise MaxRuntimeExceededError(
+                f"{action.task.name} exceeded its max_runtime of {limit:g} s (attempt {action.attempt + 1}). "
+                "It is sync code running inline, which cannot be interrupted: its thread runs on until it "
+                "returns and its result is discarded. Run it with isolation='process' to have it killed."
+            ) from None

@@ -1,0 +1,37 @@
+"""Deterministic action identity, and run names.
+
+A child action's id is derived from its parent's id, the hash of its inputs, the task name and the
+call's position among the parent's identical calls, so re-running a run finds the same ids again:
+that is what lets a recovered run reuse the outputs of actions that already succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+ROOT_ACTION = "a0"
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def base36(number: int) -> str:
+    if number == 0:
+        return "0"
+    digits = []
+    while number:
+        number, rem = divmod(number, 36)
+        digits.append(_ALPHABET[rem])
+    return "".join(reversed(digits))
+
+
+def child_action_id(parent_id: str, inputs_hash: str, task_name: str, seq: int, group: str | None = None) -> str:
+    """MD5 of ``"{parent}-{inputs_hash}-{task}-{seq}[-{group}]"``, written in base 36."""
+    key = f"{parent_id}-{inputs_hash}-{task_name}-{seq}"
+    if group:
+        key += f"-{group}"
+    return base36(int.from_bytes(hashlib.md5(key.encode()).digest(), "big"))
+
+
+def new_run_name() -> str:
+    """A short random run name: ``r`` and 11 base-36 characters (about 57 bits)."""
+    return "r" + base36(secrets.randbits(57)).rjust(11, "0")

@@ -1,0 +1,104 @@
+"""Per-action capture of stdout, stderr and ``logging`` output.
+
+``sys.stdout`` and ``sys.stderr`` are wrapped once by proxies that, while an action's code runs
+(a context variable says which), hand every write to that action's sink as well as to the original
+stream -- so output still shows where it always did, and is also stored with the action. A
+``logging`` handler on the root logger does the same for log records.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+from roost.store.records import LogRecord
+
+# Set around the code of each running action: where its output goes.
+current_sink: ContextVar[LogSink | None] = ContextVar("roost_log_sink", default=None)
+
+
+class LogSink:
+    """Collects one attempt's output, line by line, into the store."""
+
+    __slots__ = ("_emit", "_partial", "action_id", "attempt", "run_name")
+
+    def __init__(self, emit: Callable[[LogRecord], None], run_name: str, action_id: str, attempt: int):
+        self._emit = emit
+        self.run_name = run_name
+        self.action_id = action_id
+        self.attempt = attempt
+        self._partial: dict[str, str] = {}
+
+    def write(self, stream: str, text: str) -> None:
+        if not text:
+            return
+        pending = self._partial.pop(stream, "") + text
+        *lines, rest = pending.split("\n")
+        now = time.time()
+        for line in lines:
+            self._emit(LogRecord(self.run_name, self.action_id, self.attempt, now, stream, line))
+        if rest:
+            self._partial[stream] = rest
+
+    def close(self) -> None:
+        for stream, rest in self._partial.items():
+            self._emit(LogRecord(self.run_name, self.action_id, self.attempt, time.time(), stream, rest))
+        self._partial.clear()
+
+
+class _StreamProxy(io.TextIOBase):
+    def __init__(self, original: TextIO, name: str):
+        self._original = original
+        self._name = name
+
+    def write(self, s: str) -> int:
+        sink = current_sink.get()
+        if sink is not None:
+            sink.write(self._name, s)
+        return self._original.write(s)
+
+    def flush(self) -> None:
+        self._original.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+class _SinkHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = current_sink.get()
+        if sink is not None:
+            try:
+                sink.write("log", self.format(record) + "\n")
+            except Exception:
+                self.handleError(record)
+        # Being a handler of the root logger switches off logging's last-resort printing to stderr;
+        # keep doing it when this is the only handler, so warnings do not silently vanish.
+        last_resort = logging.lastResort
+        if last_resort is not None and record.levelno >= last_resort.level:
+            root = logging.getLogger()
+            if all(h is self for h in root.handlers):
+                last_resort.handle(record)
+
+
+_HANDLER = _SinkHandler()
+_HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
+def install() -> None:
+    """Route output of running actions to their sinks (idempotent; re-wraps a replaced stream)."""
+    if not isinstance(sys.stdout, _StreamProxy) and sys.stdout is not None:
+        sys.stdout = _StreamProxy(sys.stdout, "stdout")  # type: ignore[assignment]
+    if not isinstance(sys.stderr, _StreamProxy) and sys.stderr is not None:
+        sys.stderr = _StreamProxy(sys.stderr, "stderr")  # type: ignore[assignment]
+    root = logging.getLogger()
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)

@@ -1,0 +1,373 @@
+"""``init``, ``run``, ``with_runcontext`` and ``rerun``: starting runs and driving them to the end."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import dataclasses
+import json
+import logging
+import os
+import socket
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from roost.core.compile import compile_task
+from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError, StoreError
+from roost.runtime import logs, values
+from roost.runtime.controller import RunController, RunOptions, _failure_phase, error_info
+from roost.runtime.handles import Run
+from roost.runtime.ids import new_run_name
+from roost.runtime.loader import find_task, load_module
+from roost.runtime.syncify import syncify
+from roost.store import config as store_config
+from roost.store.records import ActionPhase, ErrorInfo, RunRecord
+from roost.store.run_store import RunStore
+from roost.task import TaskTemplate
+
+logger = logging.getLogger("roost")
+
+_MODES = ("local", "remote", "hybrid")
+_stores: dict[Path, RunStore] = {}
+_settings: dict[str, Any] = {"initialized": False}
+
+
+def roost_home() -> Path:
+    """roost's state folder: the one ``init()`` configured, else ``$ROOST_HOME`` or ``~/.roost``."""
+    return store_config.current().home
+
+
+def get_store() -> RunStore:
+    """The run store of ROOST_HOME, opened once per process."""
+    path = roost_home() / "roost.db"
+    store = _stores.get(path)
+    if store is None:
+        store = _stores[path] = RunStore(path)
+    return store
+
+
+@atexit.register
+def _close_stores() -> None:
+    for store in list(_stores.values()):
+        try:
+            store.close()
+        except StoreError:
+            pass  # already reported where it happened; nothing more can be saved at exit
+    _stores.clear()
+
+
+def init(
+    org: str | None = None,
+    project: str | None = None,
+    domain: str | None = None,
+    root_dir: str | Path | None = None,
+    log_level: int | str | None = None,
+    endpoint: str | None = None,
+    api_key: str | None = None,
+    storage: Any = None,
+    images: dict[str, str] | None = None,
+    local_persistence: bool = False,
+    **kwargs: Any,
+) -> None:
+    """Configure roost for this process. Without arguments: local runs, recorded under ROOST_HOME.
+
+    roost always records runs (``local_persistence`` is accepted and implied). It does not talk to a
+    Flyte control plane: ``endpoint``/``api_key`` are refused with a clear error.
+    """
+    if endpoint or api_key:
+        raise InitializationError(
+            "NoControlPlane",
+            "user",
+            "roost runs Flyte programs itself and does not connect to a Flyte control plane (endpoint/api_key)",
+        )
+    if log_level is not None:
+        logging.getLogger("roost").setLevel(log_level)
+    _settings.update(
+        initialized=True, org=org, project=project, domain=domain, root_dir=root_dir, images=dict(images or {})
+    )
+    raw_data_url = storage if isinstance(storage, str) else None
+    store_config.configure(raw_data_url=raw_data_url)
+    get_store()
+
+
+async def _init_aio(*args: Any, **kwargs: Any) -> None:
+    init(*args, **kwargs)
+
+
+init.aio = _init_aio  # type: ignore[attr-defined]
+
+
+def is_initialized() -> bool:
+    return bool(_settings["initialized"])
+
+
+def _check_options(
+    mode: str | None,
+    name: str | None,
+    copy_style: str,
+    version: str | None,
+    max_action_concurrency: int | None,
+    run_base_dir: str | None,
+    tracked: bool,
+    isolation: str,
+) -> str:
+    mode = mode or "local"
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    if mode == "hybrid" and not (name and run_base_dir):
+        raise ValueError("mode='hybrid' requires both name= and run_base_dir=")
+    if copy_style == "custom":
+        raise ValueError("copy_style='custom' is not supported here")
+    if copy_style == "none" and not version:
+        raise ValueError("copy_style='none' requires version=")
+    if max_action_concurrency is not None and (max_action_concurrency < 0 or max_action_concurrency == 1):
+        raise ValueError(
+            f"max_action_concurrency must be 0 (unbounded) or at least 2, got {max_action_concurrency}: with 1 the "
+            "parent would hold the only slot its children need"
+        )
+    if tracked and mode != "local":
+        raise ValueError("tracked=True needs mode='local'")
+    if isolation not in ("auto", "inline", "process"):
+        raise ValueError(f"isolation must be 'auto', 'inline' or 'process', got {isolation!r}")
+    return mode
+
+
+class Runner:
+    """What ``with_runcontext(...)`` returns: ``.run(task, ...)`` (and ``.run.aio``), ``.rerun(...)``."""
+
+    def __init__(self, name: str | None, options: RunOptions):
+        self.name = name
+        self.options = options
+
+    @syncify
+    async def run(self, task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
+        if not isinstance(task, TaskTemplate):
+            if getattr(task, "__roost_remote__", False):
+                raise ValueError("remote tasks can be run only in remote mode")
+            raise TypeError(
+                f"run() needs a task (a function decorated with @env.task), got {type(task).__name__}: {task!r}"
+            )
+        if self.options.mode != "local":
+            raise InitializationError(
+                "NoControlPlane",
+                "user",
+                f"mode={self.options.mode!r} needs a cluster to run on, and none is configured; use mode='local'",
+            )
+        bound = task.interface.bind(args, kwargs, task.name)
+        encoded = values.encode_inputs(task, bound)
+        return await _execute_run(task, bound, encoded, self.name, self.options)
+
+    @syncify
+    async def rerun(
+        self,
+        run_name: str,
+        action_name: str = "a0",
+        recover: bool = False,
+        force_rerun_actions: list[str] | None = None,
+        allow_missing_source_outputs: bool = False,
+        **inputs: Any,
+    ) -> Run:
+        """Run ``run_name``'s task again with its inputs (``inputs`` replace some of them).
+
+        With ``recover=True`` every action that succeeded in that run is not executed again: the new
+        run takes its recorded outputs (phase RECOVERED) and runs only the rest. This is how a run
+        whose process died (kill -9, power loss) is resumed.
+        """
+        store = get_store()
+        source = store.get_run(run_name)
+        if source is None:
+            raise ValueError(f"no run named {run_name!r} in {store.path}")
+        if not source.task_module:
+            raise ValueError(f"run {run_name!r} does not record where its task is defined")
+        task = find_task(load_module(source.task_module), source.task_name)
+        bound = values.decode_inputs(task, source.inputs) if source.inputs else {}
+        bound.update(inputs)
+        bound = task.interface.bind((), bound, task.name)
+        encoded = values.encode_inputs(task, bound)
+        recovered = store.succeeded_actions(run_name) if recover else {}
+        for action_id in force_rerun_actions or ():
+            recovered.pop(action_id, None)
+        name = self.name or rerun_name(store, run_name)
+        return await _execute_run(
+            task, bound, encoded, name, self.options, recovered_from=run_name, recovered=recovered
+        )
+
+
+def rerun_name(store: RunStore, run_name: str) -> str:
+    """The name a rerun of ``run_name`` gets: ``<name>-r1``, ``-r2``, ... (the first one free)."""
+    base = run_name.split("-r")[0] if "-r" in run_name and run_name.rsplit("-r", 1)[1].isdigit() else run_name
+    n = 1
+    while store.get_run(f"{base}-r{n}") is not None:
+        n += 1
+    return f"{base}-r{n}"
+
+
+def with_runcontext(
+    mode: str | None = None,
+    *,
+    name: str | None = None,
+    service_account: str | None = None,
+    version: str | None = None,
+    copy_style: str = "loaded_modules",
+    dry_run: bool = False,
+    copy_bundle_to: Any = None,
+    interactive_mode: bool | None = None,
+    raw_data_path: str | None = None,
+    run_base_dir: str | None = None,
+    run_start_time: Any = None,
+    overwrite_cache: bool = False,
+    project: str | None = None,
+    domain: str | None = None,
+    env_vars: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    interruptible: bool | None = None,
+    log_level: int | None = None,
+    log_format: str = "console",
+    user_log_level: int | None = None,
+    reset_root_logger: bool = False,
+    disable_run_cache: bool = False,
+    queue: str | None = None,
+    max_action_concurrency: int | None = None,
+    notifications: Any = None,
+    custom_context: dict[str, str] | None = None,
+    cache_lookup_scope: str = "global",
+    preserve_original_types: bool = False,
+    debug: bool = False,
+    tracked: bool = False,
+    tracked_strict: bool = False,
+    isolation: str = "auto",
+) -> Runner:
+    """Settings for the runs started with the returned runner's ``.run(task, ...)``.
+
+    roost adds ``isolation``: ``"auto"`` (default), ``"inline"`` or ``"process"``.
+    """
+    mode = _check_options(mode, name, copy_style, version, max_action_concurrency, run_base_dir, tracked, isolation)
+    if env_vars is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items()):
+        raise TypeError("env_vars must map str to str")
+    options = RunOptions(
+        mode=mode,
+        env_vars=dict(env_vars or {}),
+        overwrite_cache=overwrite_cache,
+        disable_run_cache=disable_run_cache,
+        max_action_concurrency=max_action_concurrency or None,
+        custom_context=dict(custom_context or {}),
+        raw_data_path=raw_data_path,
+        run_base_dir=run_base_dir,
+        isolation=isolation,
+    )
+    return Runner(name, options)
+
+
+@syncify
+async def run(task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
+    """Run ``task`` with these inputs as a local run; return its handle when it has finished.
+
+    A failing run raises the failure (the error its root task raised).
+    """
+    return await with_runcontext().run.aio(task, *args, **kwargs)
+
+
+@syncify
+async def rerun(run_name: str, recover: bool = False, **inputs: Any) -> Run:
+    return await with_runcontext().rerun.aio(run_name, recover=recover, **inputs)
+
+
+async def _execute_run(
+    task: TaskTemplate[Any],
+    bound: dict[str, Any],
+    encoded: values.EncodedInputs,
+    name: str | None,
+    options: RunOptions,
+    *,
+    recovered_from: str | None = None,
+    recovered: dict[str, Any] | None = None,
+) -> Run:
+    store = get_store()
+    run_name = name or new_run_name()
+    if store.get_run(run_name) is not None:
+        raise ValueError(f"a run named {run_name!r} already exists; choose another name")
+    config = store_config.current()
+    if options.raw_data_path:
+        config = dataclasses.replace(config, raw_data_url=store_config.as_url(options.raw_data_path))
+    run_base_dir = options.run_base_dir or str(config.home / "runs" / run_name)
+    # A local store is shown as a plain path (what task code can open); other stores as their URL.
+    raw_data_path = config.raw_data_url
+    if raw_data_path.startswith("file://"):
+        raw_data_path = str(Path(urllib.parse.unquote(urllib.parse.urlparse(raw_data_path).path)))
+    spec = compile_task(task)
+    record = RunRecord(
+        name=run_name,
+        task_name=task.name,
+        phase=ActionPhase.RUNNING,
+        mode=options.mode,
+        created_at=time.time(),
+        started_at=time.time(),
+        inputs=encoded.data,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        task_module=spec.module,
+        task_function=spec.function,
+        recovered_from=recovered_from,
+        options=json.dumps(
+            {
+                "run_base_dir": run_base_dir,
+                "raw_data_path": raw_data_path,
+                "isolation": options.isolation,
+                "max_action_concurrency": options.max_action_concurrency,
+                "env_var_names": sorted(options.env_vars),
+            }
+        ),
+    )
+    store.mark(record)
+    store.flush()
+    controller = RunController(
+        store,
+        run_name,
+        options,
+        run_base_dir=run_base_dir,
+        raw_data_path=raw_data_path,
+        store_config=config,
+        recovered=recovered,
+    )
+    loop = asyncio.get_running_loop()
+    controller.bind_loop(loop)
+    logs.install()
+    root = controller.root_action(task, bound, encoded)
+    root_task = asyncio.ensure_future(controller.execute(root))
+    aborted = []
+
+    def on_abort() -> None:
+        aborted.append(True)
+        loop.call_soon_threadsafe(root_task.cancel)
+
+    store.watch_run(run_name, on_abort)
+    try:
+        await root_task
+        record.phase = ActionPhase.SUCCEEDED
+        record.outputs = root.record.outputs
+    except asyncio.CancelledError:
+        record.phase = ActionPhase.ABORTED
+        record.error = ErrorInfo("ActionAborted", "user", f"run {run_name} was aborted")
+        if aborted:
+            raise ActionAbortedError(f"run {run_name} was aborted") from None
+        raise
+    except BaseException as e:
+        record.phase = _failure_phase(e)
+        record.error = root.record.error or error_info(e)
+        raise
+    finally:
+        store.unwatch_run(run_name)
+        record.ended_at = time.time()
+        store.mark(record)
+        store.flush()
+    return Run(store, run_name, task)
+
+
+def load_task(location: str, name: str) -> TaskTemplate[Any]:
+    task = find_task(load_module(location), name)
+    if getattr(task, "__roost_remote__", False):
+        raise RemoteTaskUsageError("remote tasks cannot run locally")
+    return task

@@ -1,0 +1,85 @@
+"""How an action's inputs and outputs become bytes for the store, and values again for the caller.
+
+This is the controller's one door to the data layer (``roost.types.io``): inputs are converted and
+type-checked when a call is made, outputs when the task returns, both are held to the task's
+``max_inline_io_bytes``, and the callee and the caller receive values converted back -- exactly as
+if they had crossed a process or a machine, so local runs behave as cluster runs do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from roost.task import TaskTemplate
+from roost.types import io
+
+# Values of these exact types come back from a round trip through their literal unchanged and are
+# immutable, so handing over the original is the same as converting back -- and much cheaper.
+_SELF_CONVERTING = frozenset({int, str, bool, float, bytes, type(None)})
+
+
+@dataclass(slots=True)
+class EncodedInputs:
+    data: bytes
+    hash: str
+    # The bound values themselves, when converting them back would give equal immutable values.
+    reusable: dict[str, Any] | None = None
+
+
+def _unchanged_by_round_trip(value: Any, declared: Any) -> bool:
+    cls = type(value)
+    return cls is declared and cls in _SELF_CONVERTING
+
+
+def encode_inputs(task: TaskTemplate[Any], bound: dict[str, Any]) -> EncodedInputs:
+    """Bound call arguments as packed literals and their hash (TypeError naming a mistyped input)."""
+    inputs = task.interface.inputs
+    literals = io.inputs_to_literals(task.name, inputs, bound)
+    data = io.pack(literals)
+    if len(data) > task.max_inline_io_bytes:
+        io.check_inline_size(task.name, literals, task.max_inline_io_bytes, "input")
+    reusable = bound if all(_unchanged_by_round_trip(v, inputs[k][0]) for k, v in bound.items()) else None
+    return EncodedInputs(data, io.literals_hash(literals), reusable)
+
+
+def decode_inputs(task: TaskTemplate[Any] | None, data: bytes) -> dict[str, Any]:
+    """The inputs as the task's code receives them (or, without the task, as plain values)."""
+    literals = io.unpack(data)
+    if task is None:
+        return io.literals_to_native(literals)
+    return io.literals_to_inputs(task.interface.inputs, literals)
+
+
+@dataclass(slots=True)
+class EncodedOutputs:
+    data: bytes
+    # The returned value itself, when converting it back would give an equal immutable value.
+    value: Any = None
+    reusable: bool = False
+
+
+def encode_outputs(task: TaskTemplate[Any], result: Any) -> EncodedOutputs:
+    """A task's return value as packed literals (RuntimeDataValidationError for a mistyped output)."""
+    iface = task.interface
+    literals = io.outputs_to_literals(task.name, iface.outputs, result, iface.return_type)
+    data = io.pack(literals)
+    if len(data) > task.max_inline_io_bytes:
+        io.check_inline_size(task.name, literals, task.max_inline_io_bytes, "output")
+    outputs = iface.outputs
+    if not outputs:
+        return EncodedOutputs(data, None, True)
+    if len(outputs) == 1:
+        (declared,) = outputs.values()
+        return EncodedOutputs(data, result, _unchanged_by_round_trip(result, declared))
+    return EncodedOutputs(data)
+
+
+def decode_outputs(task: TaskTemplate[Any] | None, data: bytes) -> Any:
+    """What the caller of the task receives (without the task: plain values, a tuple for several)."""
+    literals = io.unpack(data)
+    if task is None:
+        native = list(io.literals_to_native(literals).values())
+        return None if not native else native[0] if len(native) == 1 else tuple(native)
+    iface = task.interface
+    return io.literals_to_outputs(iface.outputs, literals, iface.return_type)

@@ -1,0 +1,110 @@
+"""What the run store holds: runs, actions, attempts and log lines, and the phases they pass through."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ActionPhase(str, enum.Enum):
+    """The phase of a run or action (``flyte.models.ActionPhase``)."""
+
+    QUEUED = "queued"
+    WAITING_FOR_RESOURCES = "waiting_for_resources"
+    INITIALIZING = "initializing"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    TIMED_OUT = "timed_out"
+    RECOVERED = "recovered"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = frozenset(
+    {ActionPhase.SUCCEEDED, ActionPhase.FAILED, ActionPhase.ABORTED, ActionPhase.TIMED_OUT, ActionPhase.RECOVERED}
+)
+
+
+@dataclass
+class ErrorInfo:
+    """A failure as recorded: never the exception object, only what can be shown and rebuilt."""
+
+    code: str
+    kind: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass
+class RunRecord:
+    name: str
+    task_name: str
+    phase: ActionPhase
+    mode: str
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    inputs: bytes | None = None
+    outputs: bytes | None = None
+    error: ErrorInfo | None = None
+    pid: int | None = None
+    host: str | None = None
+    heartbeat_at: float | None = None
+    task_module: str | None = None
+    task_function: str | None = None
+    recovered_from: str | None = None
+    abort_requested: bool = False
+    options: str = "{}"
+
+
+@dataclass
+class ActionRecord:
+    run_name: str
+    action_id: str
+    parent_id: str | None
+    task_name: str
+    short_name: str
+    group_name: str | None
+    seq: int
+    phase: ActionPhase
+    attempts: int = 0
+    queued_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    inputs: bytes | None = None
+    outputs: bytes | None = None
+    inputs_hash: str | None = None
+    error: ErrorInfo | None = None
+    cache_hit: bool = False
+    isolation: str | None = None
+    isolation_reason: str | None = None
+    node: str | None = None
+
+
+@dataclass
+class AttemptRecord:
+    run_name: str
+    action_id: str
+    attempt: int
+    phase: ActionPhase
+    started_at: float | None
+    ended_at: float | None
+    error: ErrorInfo | None = None
+
+
+@dataclass
+class LogRecord:
+    run_name: str
+    action_id: str
+    attempt: int
+    ts: float
+    stream: str
+    line: str

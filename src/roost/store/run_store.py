@@ -1,0 +1,432 @@
+"""RunStore: runs, actions, attempts and logs in one SQLite file, written with group commit.
+
+The controller is the only writer. It mutates its live records and calls ``mark(record)``; a writer
+thread wakes at most every ``commit_interval`` seconds and writes the *current* state of every
+record marked since its last commit, in one transaction. Several transitions of one action between
+two commits therefore cost one row write, and recording an action costs the controller a dict
+insert. ``flush()`` waits until everything marked before it is on disk. Readers (the CLI, run
+handles) use their own connections; WAL mode lets them read while the writer writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from roost.errors import StoreError
+from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    name TEXT PRIMARY KEY, task_name TEXT NOT NULL, phase TEXT NOT NULL, mode TEXT NOT NULL,
+    created_at REAL NOT NULL, started_at REAL, ended_at REAL, inputs BLOB, outputs BLOB,
+    error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
+    pid INTEGER, host TEXT, heartbeat_at REAL, task_module TEXT, task_function TEXT,
+    recovered_from TEXT, abort_requested INTEGER NOT NULL DEFAULT 0, options TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
+CREATE TABLE IF NOT EXISTS actions (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, parent_id TEXT, task_name TEXT NOT NULL,
+    short_name TEXT, group_name TEXT, seq INTEGER NOT NULL, phase TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, queued_at REAL, started_at REAL, ended_at REAL,
+    inputs BLOB, outputs BLOB, inputs_hash TEXT,
+    error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
+    cache_hit INTEGER NOT NULL DEFAULT 0, isolation TEXT, isolation_reason TEXT, node TEXT,
+    PRIMARY KEY (run_name, action_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempts (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, attempt INTEGER NOT NULL, phase TEXT NOT NULL,
+    started_at REAL, ended_at REAL, error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
+    PRIMARY KEY (run_name, action_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+    ts REAL NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_action ON logs (run_name, action_id);
+"""
+
+_RUN_COLUMNS = (
+    "name, task_name, phase, mode, created_at, started_at, ended_at, inputs, outputs, error_code, error_kind, "
+    "error_message, error_traceback, pid, host, heartbeat_at, task_module, task_function, recovered_from, "
+    "abort_requested, options"
+)
+_ACTION_COLUMNS = (
+    "run_name, action_id, parent_id, task_name, short_name, group_name, seq, phase, attempts, queued_at, "
+    "started_at, ended_at, inputs, outputs, inputs_hash, error_code, error_kind, error_message, error_traceback, "
+    "cache_hit, isolation, isolation_reason, node"
+)
+_ATTEMPT_COLUMNS = (
+    "run_name, action_id, attempt, phase, started_at, ended_at, error_code, error_kind, error_message, error_traceback"
+)
+# Runs are upserted without touching abort_requested, which another process (`roost abort`) may set.
+_RUN_UPDATED = [c.strip() for c in _RUN_COLUMNS.split(",") if c.strip() not in ("name", "abort_requested")]
+_RUN_UPSERT = (
+    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)}) ON CONFLICT(name) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATED)
+)
+_ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 23)})"
+_ATTEMPT_UPSERT = f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
+_LOG_INSERT = "INSERT INTO logs (run_name, action_id, attempt, ts, stream, line) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def _err(e: ErrorInfo | None) -> tuple[Any, Any, Any, Any]:
+    return (None, None, None, None) if e is None else (e.code, e.kind, e.message, e.traceback)
+
+
+def _run_row(r: RunRecord) -> tuple[Any, ...]:
+    return (
+        r.name, r.task_name, r.phase.value, r.mode, r.created_at, r.started_at, r.ended_at, r.inputs, r.outputs,
+        *_err(r.error), r.pid, r.host, r.heartbeat_at, r.task_module, r.task_function, r.recovered_from,
+        int(r.abort_requested), r.options,
+    )  # fmt: skip
+
+
+def _action_row(a: ActionRecord) -> tuple[Any, ...]:
+    return (
+        a.run_name, a.action_id, a.parent_id, a.task_name, a.short_name, a.group_name, a.seq, a.phase.value,
+        a.attempts, a.queued_at, a.started_at, a.ended_at, a.inputs, a.outputs, a.inputs_hash, *_err(a.error),
+        int(a.cache_hit), a.isolation, a.isolation_reason, a.node,
+    )  # fmt: skip
+
+
+def _attempt_row(a: AttemptRecord) -> tuple[Any, ...]:
+    return (a.run_name, a.action_id, a.attempt, a.phase.value, a.started_at, a.ended_at, *_err(a.error))
+
+
+def _error_from(row: sqlite3.Row, prefix: str = "error_") -> ErrorInfo | None:
+    if row[prefix + "code"] is None:
+        return None
+    return ErrorInfo(row[prefix + "code"], row[prefix + "kind"], row[prefix + "message"], row[prefix + "traceback"])
+
+
+def _run_from(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        name=row["name"], task_name=row["task_name"], phase=ActionPhase(row["phase"]), mode=row["mode"],
+        created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"], inputs=row["inputs"],
+        outputs=row["outputs"], error=_error_from(row), pid=row["pid"], host=row["host"],
+        heartbeat_at=row["heartbeat_at"], task_module=row["task_module"], task_function=row["task_function"],
+        recovered_from=row["recovered_from"], abort_requested=bool(row["abort_requested"]), options=row["options"],
+    )  # fmt: skip
+
+
+def _action_from(row: sqlite3.Row) -> ActionRecord:
+    return ActionRecord(
+        run_name=row["run_name"], action_id=row["action_id"], parent_id=row["parent_id"], task_name=row["task_name"],
+        short_name=row["short_name"], group_name=row["group_name"], seq=row["seq"], phase=ActionPhase(row["phase"]),
+        attempts=row["attempts"], queued_at=row["queued_at"], started_at=row["started_at"], ended_at=row["ended_at"],
+        inputs=row["inputs"], outputs=row["outputs"], inputs_hash=row["inputs_hash"], error=_error_from(row),
+        cache_hit=bool(row["cache_hit"]), isolation=row["isolation"], isolation_reason=row["isolation_reason"],
+        node=row["node"],
+    )  # fmt: skip
+
+
+def _attempt_from(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        run_name=row["run_name"], action_id=row["action_id"], attempt=row["attempt"], phase=ActionPhase(row["phase"]),
+        started_at=row["started_at"], ended_at=row["ended_at"], error=_error_from(row),
+    )  # fmt: skip
+
+
+class RunStore:
+    """The run store at ``path`` (created on first use)."""
+
+    def __init__(
+        self, path: Path | str, *, commit_interval: float = 0.005, readonly: bool = False, busy_timeout: float = 10.0
+    ):
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self.commit_interval = commit_interval
+        self.readonly = readonly
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._dirty: dict[int, Any] = {}
+        self._logs: list[LogRecord] = []
+        self._wake = threading.Event()
+        self._committed = threading.Condition(self._lock)
+        self._swapped_epoch = 0
+        self._committed_epoch = 0
+        self._urgent = False
+        self._closed = False
+        self._failure: BaseException | None = None
+        self._writer: threading.Thread | None = None
+        self._watched: dict[str, Callable[[], None]] = {}
+        if not readonly:
+            with self._translate_errors():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = self._connect()
+                conn.executescript(_SCHEMA)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.commit()
+                conn.close()
+
+    # -- connections ------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a crash of the process (what resume needs) at a fraction of
+        # FULL's cost; only a power loss can take the last commits.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        """sqlite internals never reach the user: a corrupt or locked store is a StoreError saying so."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            text = str(e)
+            if "locked" in text or "busy" in text:
+                raise StoreError(
+                    f"The run store {self.path} is locked by another process and stayed locked for "
+                    f"{self.busy_timeout:g} s ({text})"
+                ) from None
+            if "not a database" in text or "malformed" in text or "corrupt" in text:
+                raise StoreError(
+                    f"The run store {self.path} is corrupt ({text}). Move it away (or set ROOST_HOME to another "
+                    "folder) to start with an empty store."
+                ) from None
+            raise StoreError(f"The run store {self.path} could not be used: {text}") from None
+        except OSError as e:
+            raise StoreError(f"The run store {self.path} could not be opened: {e}") from None
+
+    # -- writing ----------------------------------------------------------------------------------
+    def mark(self, record: RunRecord | ActionRecord | AttemptRecord) -> None:
+        """Schedule a write of ``record``'s state as it will be at the next commit."""
+        with self._lock:
+            self._dirty[id(record)] = record
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._writer is None:
+            self._start_writer()
+
+    def log(self, record: LogRecord) -> None:
+        with self._lock:
+            self._logs.append(record)
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._writer is None:
+            self._start_writer()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until everything marked before this call is committed; raise the writer's failure."""
+        if self._writer is None:
+            self._raise_failure()
+            return
+        with self._lock:
+            target = self._swapped_epoch + 1
+            self._urgent = True
+            self._wake.set()
+            deadline = time.monotonic() + timeout
+            while self._committed_epoch < target and self._failure is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreError(f"The run store {self.path} did not commit within {timeout:g} s")
+                self._committed.wait(remaining)
+        self._raise_failure()
+
+    def watch_run(self, run_name: str, on_abort: Callable[[], None]) -> None:
+        """While a run is active, keep its heartbeat fresh and call ``on_abort`` if an abort is requested."""
+        with self._lock:
+            self._watched[run_name] = on_abort
+        if self._writer is None:
+            self._start_writer()
+
+    def unwatch_run(self, run_name: str) -> None:
+        with self._lock:
+            self._watched.pop(run_name, None)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self.flush()
+            self._closed = True
+            self._wake.set()
+            self._writer.join(timeout=10)
+            self._writer = None
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise StoreError(f"Writing the run store {self.path} failed: {self._failure}") from self._failure
+
+    def _start_writer(self) -> None:
+        with self._lock:
+            if self._writer is not None or self.readonly:
+                return
+            self._writer = threading.Thread(target=self._write_loop, name="roost-store-writer", daemon=True)
+            self._writer.start()
+
+    def _write_loop(self) -> None:
+        try:
+            conn = self._connect()
+        except sqlite3.Error as e:
+            self._fail(e)
+            return
+        last_commit = 0.0
+        last_watch = 0.0
+        while True:
+            self._wake.wait(timeout=0.2)
+            now = time.monotonic()
+            if not self._urgent and not self._closed:
+                # Group commit: gather what arrives during the rest of the window into this transaction.
+                wait = last_commit + self.commit_interval - now
+                if wait > 0:
+                    time.sleep(wait)
+            with self._lock:
+                self._wake.clear()
+                self._urgent = False
+                batch, self._dirty = self._dirty, {}
+                logs, self._logs = self._logs, []
+                self._swapped_epoch += 1
+                epoch = self._swapped_epoch
+                watched = dict(self._watched) if now - last_watch > 0.25 else {}
+            try:
+                if batch or logs or watched:
+                    self._commit(conn, batch, logs, watched)
+                    if watched:
+                        last_watch = now
+                last_commit = time.monotonic()
+            except sqlite3.Error as e:
+                self._fail(e)
+                return
+            with self._lock:
+                self._committed_epoch = epoch
+                self._committed.notify_all()
+                if self._closed and not self._dirty and not self._logs:
+                    break
+        conn.close()
+
+    def _commit(
+        self, conn: sqlite3.Connection, batch: dict[int, Any], logs: list[LogRecord], watched: dict[str, Any]
+    ) -> None:
+        runs, actions, attempts = [], [], []
+        for record in batch.values():
+            if isinstance(record, ActionRecord):
+                actions.append(_action_row(record))
+            elif isinstance(record, AttemptRecord):
+                attempts.append(_attempt_row(record))
+            else:
+                runs.append(_run_row(record))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if runs:
+                conn.executemany(_RUN_UPSERT, runs)
+            if actions:
+                conn.executemany(_ACTION_UPSERT, actions)
+            if attempts:
+                conn.executemany(_ATTEMPT_UPSERT, attempts)
+            if logs:
+                conn.executemany(
+                    _LOG_INSERT, [(g.run_name, g.action_id, g.attempt, g.ts, g.stream, g.line) for g in logs]
+                )
+            aborted = []
+            if watched:
+                now = time.time()
+                names = list(watched)
+                marks = ",".join("?" * len(names))
+                conn.execute(f"UPDATE runs SET heartbeat_at = ? WHERE name IN ({marks})", (now, *names))
+                rows = conn.execute(f"SELECT name FROM runs WHERE abort_requested = 1 AND name IN ({marks})", names)
+                aborted = [watched[r[0]] for r in rows]
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for on_abort in aborted:
+            on_abort()
+
+    def _fail(self, e: BaseException) -> None:
+        with self._lock:
+            self._failure = e
+            self._committed.notify_all()
+
+    # -- direct writes (other processes: the CLI) ------------------------------------------------
+    def request_abort(self, run_name: str) -> bool:
+        """Ask the controller of ``run_name`` to abort it; False when there is no such active run."""
+        with self._translate_errors():
+            cur = self._reader().execute("UPDATE runs SET abort_requested = 1 WHERE name = ?", (run_name,))
+            return cur.rowcount > 0
+
+    def put_run(self, run: RunRecord) -> None:
+        """Write a run row at once (used before anything else of the run is recorded)."""
+        with self._translate_errors():
+            self._reader().execute(_RUN_UPSERT, _run_row(run))
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        if self.readonly and not self.path.exists():
+            return []
+        with self._translate_errors():
+            try:
+                return self._reader().execute(sql, args).fetchall()
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return []
+                raise
+
+    def get_run(self, name: str) -> RunRecord | None:
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE name = ?", (name,))
+        return _run_from(rows[0]) if rows else None
+
+    def list_runs(self, limit: int = 50, phase: str | None = None, task_name: str | None = None) -> list[RunRecord]:
+        where, args = [], []
+        if phase is not None:
+            where.append("phase = ?")
+            args.append(phase)
+        if task_name is not None:
+            where.append("task_name = ?")
+            args.append(task_name)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC LIMIT ?"
+        return [_run_from(r) for r in self._query(sql, (*args, limit))]
+
+    def list_actions(self, run_name: str) -> list[ActionRecord]:
+        sql = f"SELECT {_ACTION_COLUMNS} FROM actions WHERE run_name = ? ORDER BY seq"
+        return [_action_from(r) for r in self._query(sql, (run_name,))]
+
+    def get_action(self, run_name: str, action_id: str) -> ActionRecord | None:
+        sql = f"SELECT {_ACTION_COLUMNS} FROM actions WHERE run_name = ? AND action_id = ?"
+        rows = self._query(sql, (run_name, action_id))
+        return _action_from(rows[0]) if rows else None
+
+    def succeeded_actions(self, run_name: str) -> dict[str, ActionRecord]:
+        """The actions of a run that finished successfully, by id (what a recovery may reuse)."""
+        sql = f"SELECT {_ACTION_COLUMNS} FROM actions WHERE run_name = ? AND phase IN ('succeeded', 'recovered')"
+        return {r["action_id"]: _action_from(r) for r in self._query(sql, (run_name,))}
+
+    def list_attempts(self, run_name: str, action_id: str) -> list[AttemptRecord]:
+        sql = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_name = ? AND action_id = ? ORDER BY attempt"
+        return [_attempt_from(r) for r in self._query(sql, (run_name, action_id))]
+
+    def list_logs(self, run_name: str, action_id: str | None = None) -> list[LogRecord]:
+        if action_id is None:
+            rows = self._query("SELECT * FROM logs WHERE run_name = ? ORDER BY ts, rowid", (run_name,))
+        else:
+            sql = "SELECT * FROM logs WHERE run_name = ? AND action_id = ? ORDER BY ts, rowid"
+            rows = self._query(sql, (run_name, action_id))
+        return [LogRecord(r["run_name"], r["action_id"], r["attempt"], r["ts"], r["stream"], r["line"]) for r in rows]
+
+
+def default_store_path() -> Path:
+    home = os.environ.get("ROOST_HOME") or os.path.join(os.path.expanduser("~"), ".roost")
+    return Path(home) / "roost.db"

@@ -1,0 +1,155 @@
+"""``flyte.io.Dir``: a reference to a directory tree in the blob store (or anywhere fsspec reaches).
+
+``from_local`` copies the tree into the store under the hash of its manifest (every relative path with
+its content hash), so the same tree is stored once and a Dir's ``hash`` identifies its content.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from roost.store.blobs import is_local_fs, is_remote_uri, url_to_fs
+from roost.store.config import require_initialized
+from roost.types._references import basename, pydantic_reference_json_schema, pydantic_reference_schema, store
+from roost.types._sync import in_thread
+from roost.types.file import File
+
+T = TypeVar("T")
+
+_FIELDS = ("path", "name", "format", "hash")
+
+
+@dataclass
+class Dir(Generic[T]):
+    """A directory, local or remote. Create one with ``from_local``, ``new_remote`` or
+    ``from_existing_remote``."""
+
+    path: str
+    name: str | None = None
+    format: str = ""
+    hash: str | None = None
+
+    def __post_init__(self) -> None:
+        self.path = os.fspath(self.path)
+        if self.name is None:
+            self.name = basename(self.path)
+
+    # -- creating ----------------------------------------------------------------------------------------
+
+    @classmethod
+    async def from_local(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        dir_cache_key: str | None = None,
+        batch_size: int | None = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> Dir[T]:
+        return await in_thread(cls.from_local_sync, local_path, remote_destination, dir_cache_key)
+
+    @classmethod
+    def from_local_sync(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        dir_cache_key: str | None = None,
+        batch_size: int | None = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> Dir[T]:
+        """Copy a local directory into the blob store (or to ``remote_destination``). Requires ``init()``."""
+        require_initialized("Dir.from_local")
+        src = os.path.abspath(os.fspath(local_path))
+        if not os.path.isdir(src):
+            raise ValueError(f"directory not found: {src}")
+        if remote_destination:
+            uri, digest = store().put_dir_at(src, remote_destination)
+        else:
+            uri, digest = store().put_dir(src)
+        return cls(path=uri, name=os.path.basename(src), hash=dir_cache_key or digest)
+
+    @classmethod
+    def new_remote(cls, dir_name: str | None = None, hash: str | None = None) -> Dir[T]:
+        """A fresh random location in the blob store. Requires ``init()``."""
+        require_initialized("Dir.new_remote")
+        return cls(path=store().new_uri(dir_name), name=dir_name, hash=hash)
+
+    @classmethod
+    def from_existing_remote(cls, remote_path: str, dir_cache_key: str | None = None) -> Dir[T]:
+        return cls(path=remote_path, hash=dir_cache_key)
+
+    @classmethod
+    def empty(cls) -> Dir[T]:
+        """A new, empty directory in the blob store."""
+        with tempfile.TemporaryDirectory(prefix="roost-") as tmp:
+            uri, digest = store().put_dir(tmp)
+        return cls(path=uri, name="", hash=digest)
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def walk_sync(
+        self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None
+    ) -> Iterator[File[T]]:
+        """Every file under the directory (depth first, sorted), as File references."""
+        fs, root = url_to_fs(self.path)
+        root = root.rstrip("/")
+        depth = 1 if not recursive else max_depth
+        local = is_local_fs(fs)
+        for dirpath, _dirs, files in fs.walk(root, maxdepth=depth):
+            for name in sorted(files):
+                if file_pattern != "*" and not _matches(name, file_pattern):
+                    continue
+                path = f"{dirpath.rstrip('/')}/{name}"
+                yield File(path=path if local else fs.unstrip_protocol(path), name=name)
+
+    async def walk(
+        self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None
+    ) -> AsyncIterator[File[T]]:
+        for f in await in_thread(lambda: list(self.walk_sync(recursive, file_pattern, max_depth))):
+            yield f
+
+    def list_files_sync(self) -> list[File[T]]:
+        """The files directly in the directory (not in sub-directories)."""
+        return list(self.walk_sync(recursive=False))
+
+    async def list_files(self) -> list[File[T]]:
+        return await in_thread(self.list_files_sync)
+
+    def exists_sync(self) -> bool:
+        fs, path = url_to_fs(self.path)
+        return bool(fs.exists(path)) and bool(fs.isdir(path))
+
+    async def exists(self) -> bool:
+        return await in_thread(self.exists_sync)
+
+    def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        """Copy the tree to ``local_path`` (default: a new temporary folder); returns that path."""
+        if local_path is None:
+            local_path = os.path.join(tempfile.mkdtemp(prefix="roost-"), self.name or "dir")
+        return store().get(self.path, local_path)
+
+    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        return await in_thread(self.download_sync, local_path)
+
+    @property
+    def is_remote(self) -> bool:
+        return is_remote_uri(self.path)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return pydantic_reference_schema(cls, _FIELDS)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return pydantic_reference_json_schema(cls, _FIELDS)
+
+
+def _matches(name: str, pattern: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatch(name, pattern)

@@ -1,0 +1,234 @@
+"""``flyte.io.File``: a reference to one blob (a path or URL, a display name, a format, a content hash).
+
+``from_local`` always copies the file into the content-addressed blob store, also when the store is
+local. The SDK keeps the original path in that case; roost does not, because a run is durable: a
+resumed run or a cache hit hands the File to later tasks, possibly days later, and the user's working
+file (often in a temporary folder) may have changed or vanished by then. The copy is made once per
+content (same bytes, same blob), in one pass that also computes the hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Generic, TypeVar
+
+from roost.store.blobs import is_local_fs, is_remote_uri, url_to_fs
+from roost.store.config import current, require_initialized
+from roost.types._references import (
+    basename,
+    hash_with,
+    pydantic_reference_json_schema,
+    pydantic_reference_schema,
+    store,
+)
+from roost.types._sync import in_thread
+
+T = TypeVar("T")
+
+_FIELDS = ("path", "name", "format", "hash")
+
+
+@dataclass
+class File(Generic[T]):
+    """A file, local or remote. Create one with ``from_local``, ``new_remote``, ``named_remote`` or
+    ``from_existing_remote``; the constructor only makes a reference to an existing path."""
+
+    path: str
+    name: str | None = None
+    format: str = ""
+    hash: str | None = None
+
+    def __post_init__(self) -> None:
+        self.path = os.fspath(self.path)
+        if self.name is None:
+            self.name = basename(self.path)
+
+    # -- creating ----------------------------------------------------------------------------------------
+
+    @classmethod
+    async def from_local(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        hash_method: Any = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> File[T]:
+        """Copy a local file into the blob store (or to ``remote_destination``). Requires ``init()``."""
+        return await in_thread(cls.from_local_sync, local_path, remote_destination, hash_method, chunk_size)
+
+    @classmethod
+    def from_local_sync(
+        cls,
+        local_path: str | os.PathLike[str],
+        remote_destination: str | None = None,
+        hash_method: Any = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> File[T]:
+        require_initialized("File.from_local")
+        src = os.path.abspath(os.fspath(local_path))
+        if not os.path.isfile(src):
+            raise ValueError(f"file not found: {src}")
+        if remote_destination:
+            uri, sha = store().put_file_at(src, remote_destination)
+        else:
+            uri, sha = store().put_file(src)
+        return cls(path=uri, name=os.path.basename(src), hash=hash_with(hash_method, src) or sha)
+
+    @classmethod
+    def new_remote(cls, file_name: str | None = None, hash_method: Any = None) -> File[T]:
+        """A fresh random location in the blob store, to write with ``open("wb")``. Requires ``init()``."""
+        require_initialized("File.new_remote")
+        return cls(
+            path=store().new_uri(file_name), name=file_name, hash=hash_method if isinstance(hash_method, str) else None
+        )
+
+    @classmethod
+    def named_remote(cls, name: str) -> File[T]:
+        """A location named for the running action: the same on every retry of that action."""
+        config = current()
+        if not config.in_task:
+            raise ValueError("File.named_remote needs a task context: call it from inside a task")
+        return cls(path=store().named_uri(config.action_path, name), name=name)
+
+    @classmethod
+    def from_existing_remote(cls, remote_path: str, file_cache_key: str | None = None) -> File[T]:
+        """A reference to an existing file; ``file_cache_key`` stands in for its content in cache keys."""
+        return cls(path=remote_path, hash=file_cache_key)
+
+    # -- reading and writing -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self,
+        mode: str = "rb",
+        block_size: int | None = None,
+        cache_type: str = "readahead",
+        cache_options: dict[str, Any] | None = None,
+        compression: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AsyncFile]:
+        """``async with f.open() as fh: data = await fh.read()``. Writes land atomically on close."""
+        cm = self.open_sync(mode, block_size, cache_type, cache_options, compression, **kwargs)
+        handle = await in_thread(cm.__enter__)
+        try:
+            yield AsyncFile(handle)
+        except BaseException as e:
+            if not await in_thread(cm.__exit__, type(e), e, e.__traceback__):
+                raise
+        else:
+            await in_thread(cm.__exit__, None, None, None)
+
+    @contextlib.contextmanager
+    def open_sync(
+        self,
+        mode: str = "rb",
+        block_size: int | None = None,
+        cache_type: str = "readahead",
+        cache_options: dict[str, Any] | None = None,
+        compression: str | None = None,
+        **kwargs: Any,
+    ) -> Iterator[IO[Any]]:
+        fs, path = url_to_fs(self.path)
+        options: dict[str, Any] = dict(kwargs)
+        if block_size is not None:
+            options["block_size"] = block_size
+        if compression is not None:
+            options["compression"] = compression
+        if not is_local_fs(fs):
+            options["cache_type"] = cache_type
+            if cache_options is not None:
+                options["cache_options"] = cache_options
+        if not any(c in mode for c in "wax+"):
+            with fs.open(path, mode, **options) as f:
+                yield f
+            return
+        # Write to a temporary name and rename on success: readers never see a partial file.
+        parent = path.rsplit("/", 1)[0]
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        fs.makedirs(parent, exist_ok=True)
+        try:
+            with fs.open(tmp, mode, **options) as f:
+                yield f
+            fs.mv(tmp, path)
+        finally:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+
+    async def exists(self) -> bool:
+        return await in_thread(self.exists_sync)
+
+    def exists_sync(self) -> bool:
+        fs, path = url_to_fs(self.path)
+        return bool(fs.exists(path))
+
+    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        return await in_thread(self.download_sync, local_path)
+
+    def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        """Copy the file to ``local_path`` (default: a new temporary folder, keeping ``name``)."""
+        if local_path is None:
+            local_path = os.path.join(tempfile.mkdtemp(prefix="roost-"), self.name or "file")
+        elif os.path.isdir(local_path):
+            local_path = os.path.join(local_path, self.name or "file")
+        return store().get(self.path, local_path)
+
+    @property
+    def is_remote(self) -> bool:
+        return is_remote_uri(self.path)
+
+    # -- pydantic support (used only when pydantic is installed and imported) ---------------------------
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return pydantic_reference_schema(cls, _FIELDS)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return pydantic_reference_json_schema(cls, _FIELDS)
+
+
+class AsyncFile:
+    """An open file whose I/O methods are coroutines (run in a thread, off the event loop)."""
+
+    def __init__(self, handle: IO[Any]):
+        self._handle = handle
+
+    @property
+    def handle(self) -> IO[Any]:
+        """The underlying synchronous file object."""
+        return self._handle
+
+    async def read(self, size: int = -1) -> Any:
+        return await in_thread(self._handle.read, size)
+
+    async def readline(self, size: int = -1) -> Any:
+        return await in_thread(self._handle.readline, size)
+
+    async def readlines(self) -> list[Any]:
+        return await in_thread(self._handle.readlines)
+
+    async def write(self, data: Any) -> int:
+        return await in_thread(self._handle.write, data)
+
+    async def seek(self, offset: int, whence: int = 0) -> int:
+        return await in_thread(self._handle.seek, offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    async def flush(self) -> None:
+        await in_thread(self._handle.flush)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[Any]:
+        while line := await self.readline():
+            yield line

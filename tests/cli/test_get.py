@@ -1,0 +1,68 @@
+"""`roost get runs | run | logs` show what a run recorded."""
+
+from __future__ import annotations
+
+import pytest
+from cli_helpers import read_store
+
+
+@pytest.fixture
+def recorded(roost, prog):
+    """Two runs: one that succeeded (with a group of children that print) and one that failed."""
+    assert roost("run", "--name", "good", str(prog), "main", "--n", "2").returncode == 0
+    assert roost("run", "--name", "broken", str(prog), "boom", "--x", "3").returncode == 1
+
+
+def test_get_runs_lists_runs_newest_first(roost, recorded):
+    result = roost("get", "runs", entry=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["name", "task", "phase", "started", "duration", "mode"]
+    assert lines[1].split()[:3] == ["broken", "prog.boom", "FAILED"]
+    assert lines[2].split()[:3] == ["good", "prog.main", "SUCCEEDED"]
+    assert lines[1].split()[-1] == "local"
+
+
+def test_get_runs_filters(roost, recorded):
+    failed = roost("get", "runs", "--phase", "failed").stdout
+    assert "broken" in failed and "good" not in failed
+    by_task = roost("get", "runs", "--task", "main").stdout  # a short name matches too
+    assert "good" in by_task and "broken" not in by_task
+    assert len(roost("get", "runs", "--limit", "1").stdout.splitlines()) == 2
+
+
+def test_get_run_shows_the_action_tree(roost, recorded, home):
+    result = roost("get", "run", "good")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "good" in out and "prog.main" in out and "SUCCEEDED" in out
+    assert "group squares" in out
+    children = [a for a in read_store(home).list_actions("good") if a.parent_id == "a0"]
+    assert len(children) == 2
+    for child in children:
+        assert child.action_id[:8] in out
+    tree = out[out.index("main  a0") :]
+    assert tree.count("square  ") == 2
+    assert "attempts 1" in tree and "inline" in tree
+
+
+def test_get_run_of_a_failed_run_shows_its_error(roost, recorded):
+    out = roost("get", "run", "broken").stdout
+    assert "FAILED" in out
+    assert "ValueError" in out and "bad input 3" in out
+    assert 'raise ValueError(f"bad input {x}")' in out  # the user's line of the traceback
+    assert "runtime/controller.py" not in out  # roost's own frames are left out
+
+
+def test_get_logs_of_a_run_and_of_one_action(roost, recorded, home):
+    whole = roost("get", "logs", "good")
+    assert whole.returncode == 0, whole.stderr
+    children = sorted((a for a in read_store(home).list_actions("good") if a.parent_id == "a0"), key=lambda a: a.seq)
+    lines = whole.stdout.splitlines()
+    assert f"[{children[0].action_id[:8]}] squaring 0" in lines
+    assert f"[{children[1].action_id[:8]}] squaring 1" in lines
+    one = roost("get", "logs", "good", children[1].action_id[:10])  # a prefix of the id is enough
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.splitlines() == ["squaring 1"]
+    missing = roost("get", "logs", "good", "zzzz")
+    assert missing.returncode == 1
