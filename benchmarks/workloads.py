@@ -54,7 +54,27 @@ async def one(x: int) -> int:
     return x
 
 
-WORKLOADS = {"fanout": fan_out, "sync-fanout": sync_fan_out, "chain": chain, "one": one}
+@env.task(cache="auto")
+async def cached_child(x: int) -> int:
+    return x
+
+
+@env.task
+async def cache_hits(n: int) -> int:
+    # The same input every time: after the warm-up run filled the cache, every call is a hit.
+    x = 0
+    for _ in range(n):
+        x += await cached_child(1)
+    return x
+
+
+WORKLOADS = {
+    "fanout": fan_out,
+    "sync-fanout": sync_fan_out,
+    "chain": chain,
+    "one": one,
+    "cache-hit": cache_hits,
+}
 
 
 def main() -> None:
@@ -74,6 +94,8 @@ if __name__ == "__main__":
     # temporary directory, so runs do not see each other's state.
     with tempfile.TemporaryDirectory() as home, open(os.devnull, "w") as devnull:
         os.environ.setdefault("ROOST_HOME", home)
+        # Flyte's local cache lives under ~/.flyte/local-cache (read when first used, after import).
+        os.environ["HOME"] = home
         sys.stdout = devnull  # task prints and framework chatter are not measured output
         try:
             main()

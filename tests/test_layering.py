@@ -12,7 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "roost"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("errors", ("roost.errors", "roost._version")),
+    ("errors", ("roost.errors", "roost._version", "roost._loading")),
     ("store", ("roost.store",)),
     ("types", ("roost.types",)),
     ("definitions", ("roost.spec", "roost.interface", "roost.task")),

@@ -20,7 +20,8 @@ Hierarchy::
     │       ├── RuntimeDataValidationError, InlineIOMaxBytesBreached, RestrictedTypeError
     │       ├── DeploymentError, ImageBuildError, ModuleLoadError, CodeBundleError, InvalidPackageError
     │       ├── SyncTaskCallInAsyncContextError, TraceDoesNotAllowNestedTasksError, ...
-    │       └── WorkerCrashedError       (roost) the process running an action died
+    │       ├── WorkerCrashedError       (roost) the process running an action died
+    │       └── SecretNotFoundError      (roost) a requested secret is in no store or environment
     └── ActionNotFoundError
 
 Every ``BaseRuntimeError`` re-raises itself from arithmetic operators, so that ``sum(results)`` over
@@ -296,6 +297,28 @@ class AppleSiliconError(_UserMessageError):
 
 class WorkerCrashedError(_UserMessageError):
     """(roost) The process that ran an action exited before reporting a result."""
+
+
+class SecretNotFoundError(_UserMessageError):
+    """(roost) A secret an action asks for is neither in the secret store nor in the environment.
+
+    ``key`` and ``group`` name the secret; the message says how to create it and never holds a value.
+    """
+
+    default_code = "SecretNotFound"
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        worker: str | None = None,
+        *,
+        key: str = "",
+        group: str | None = None,
+    ):
+        super().__init__(message, code, worker)
+        self.key = key
+        self.group = group
 
 
 _EXACT_CODES: dict[str, type[BaseRuntimeError]] = {

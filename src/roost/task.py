@@ -8,7 +8,6 @@ handler's two-method protocol, so definitions never import the execution layer.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import logging
 import sys
@@ -18,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from roost._loading import load_module, module_location
 from roost.errors import user_error_from
 from roost.interface import NativeInterface
 from roost.spec.cache import Cache, CacheRequest, normalize_cache
@@ -335,13 +335,13 @@ class AsyncFunctionTaskTemplate(TaskTemplate[R]):
         module = sys.modules.get(getattr(self.func, "__module__", ""), None)
         holder = getattr(module, getattr(self.func, "__name__", ""), None)
         if isinstance(holder, AsyncFunctionTaskTemplate) and holder.func is self.func:
-            state["func"] = _FuncRef(self.func.__module__, self.func.__name__)
+            state["func"] = _FuncRef(module_location(self.func.__module__), self.func.__name__)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         ref = state.get("func")
         if isinstance(ref, _FuncRef):
-            state["func"] = getattr(importlib.import_module(ref.module), ref.name).func
+            state["func"] = getattr(load_module(ref.module), ref.name).func
         super().__setstate__(state)
 
     def _call_outside_run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

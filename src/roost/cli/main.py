@@ -17,9 +17,11 @@ import click
 
 from roost._version import __version__
 from roost.cli.abort import abort_command
+from roost.cli.cache import cache_group
 from roost.cli.get import get_group
 from roost.cli.render import one_line
 from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
+from roost.cli.secret import secret_group
 from roost.errors import StoreError
 
 
@@ -84,6 +86,8 @@ main.add_command(run_command)
 main.add_command(rerun_command)
 main.add_command(get_group)
 main.add_command(abort_command)
+main.add_command(cache_group)
+main.add_command(secret_group)
 
 
 if __name__ == "__main__":

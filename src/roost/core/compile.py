@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
+from roost._loading import module_location
 from roost.core.container import Container
 from roost.core.k8s_pod import K8sObjectMetadata, K8sPod
 from roost.core.resources import ResourceEntry, ResourceName, Resources
@@ -136,13 +136,7 @@ def _image_uri(image: Image | None) -> str | None:
 def _function_location(task: TaskTemplate[Any]) -> tuple[str, str]:
     if isinstance(task, AsyncFunctionTaskTemplate):
         func = task.func
-        module = getattr(func, "__module__", None) or "__main__"
-        loaded = sys.modules.get(module)
-        # A script (run as __main__, or loaded from its path) is found again by its file path.
-        if module == "__main__" or getattr(loaded, "__roost_script__", None):
-            path = getattr(loaded, "__file__", None)
-            if path:
-                module = path
+        module = module_location(getattr(func, "__module__", None) or "__main__")
         return module, getattr(func, "__qualname__", func.__name__)
     return type(task).__module__, task.name
 

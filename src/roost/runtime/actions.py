@@ -28,6 +28,7 @@ class ActionRun:
         "controller",
         "custom",
         "inputs",
+        "limits",
         "parent",
         "record",
         "reusable_inputs",
@@ -54,6 +55,8 @@ class ActionRun:
         self.custom = custom
         self.attempt = 0
         self.reusable_inputs: dict[str, Any] | None = None
+        # What the worker process applies to itself (granted CPUs, GPUs); set by admission.
+        self.limits: dict[str, Any] | None = None
         self.attempt_started: float | None = None
         self._seq: dict[tuple[str, str, str | None], int] | None = None
         self._seq_lock: threading.Lock | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import threading
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -17,21 +17,23 @@ from roost.core.task_spec import TaskSpec
 from roost.errors import (
     ActionAbortedError,
     BaseRuntimeError,
-    SyncTaskCallInAsyncContextError,
     TaskTimeoutError,
     user_error_from,
 )
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
-from roost.runtime.context import current_action, current_custom, current_group
+from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.executors.inline import InlineExecutor
-from roost.runtime.ids import ROOT_ACTION, child_action_id
+from roost.runtime.executors.process import ProcessExecutor
+from roost.runtime.ids import ROOT_ACTION
 from roost.runtime.policies import Next, compose
 from roost.runtime.policies.admission import Admission
+from roost.runtime.policies.cache import Cache
 from roost.runtime.policies.deadline import Deadline
 from roost.runtime.policies.recovery import Recovery
 from roost.runtime.policies.retries import Retries
 from roost.spec.cache import VersionParameters
+from roost.store.cache_store import CacheStore
 from roost.store.config import StoreConfig
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo
 from roost.store.run_store import RunStore
@@ -77,7 +79,7 @@ def _failure_phase(e: BaseException) -> ActionPhase:
     return ActionPhase.FAILED
 
 
-class RunController:
+class RunController(TaskCalls):
     """The controller of one run. It is the call handler of every action's code (``roost.task``)."""
 
     def __init__(
@@ -100,61 +102,29 @@ class RunController:
         self.store_config = store_config
         self.started_at = time.time()
         self.records: list[ActionRecord] = []
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
         self._order = itertools.count()
-        self._executor = InlineExecutor()
+        self._inline = InlineExecutor()
+        self._process = ProcessExecutor()
         self._warned: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
         self._deadline = Deadline()
         self._retries = Retries()
         self._admission = Admission(options.max_action_concurrency) if options.max_action_concurrency else None
-        self._pipelines: dict[tuple[bool, bool], Next] = {}
+        self._cache = Cache(CacheStore(store))
+        self._pipelines: dict[tuple[bool, bool, bool], Next] = {}
 
-    # -- the call handler (roost.task.CallHandler) ------------------------------------------------
-    def call(self, task: TaskTemplate[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """A task called from a running task's code."""
-        on_loop = threading.get_ident() == self._loop_thread
-        is_async = compile_task(task).is_async
-        if on_loop and not is_async:
-            raise SyncTaskCallInAsyncContextError(
-                f"{task.name} is a sync task called from async code: calling it would block the event loop "
-                f"that runs the other actions. Use `await {task.short_name}.aio(...)` instead."
-            )
-        action = self.prepare(task, args, kwargs)
-        if is_async:
-            return self.execute(action) if on_loop else self._from_other_thread(action)
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(self.execute(action), self.loop).result()
-
-    def acall(self, task: TaskTemplate[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """``await task.aio(...)`` from a running task's code: sync or async, always awaitable."""
-        action = self.prepare(task, args, kwargs)
-        if threading.get_ident() == self._loop_thread:
-            return self.execute(action)
-        return self._from_other_thread(action)
-
-    async def _from_other_thread(self, action: ActionRun) -> Any:
-        # Awaited on another thread's event loop (a sync task that ran asyncio.run): the action
-        # itself must run on the run's loop.
-        assert self.loop is not None
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.execute(action), self.loop))
-
-    # -- creating actions --------------------------------------------------------------------------
-    def prepare(self, task: TaskTemplate[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActionRun:
-        """Bind and convert the inputs and give the call its deterministic id -- in the caller, at call
-        time, so that ids follow the order of the calls in the code."""
-        parent = current_action.get()
-        assert isinstance(parent, ActionRun), "a task call reached the controller outside an action"
-        bound = task.interface.bind(args, kwargs, task.name)
-        encoded = values.encode_inputs(task, bound)
-        group = current_group.get()
-        seq = parent.next_seq(task.name, encoded.hash, group)
-        action_id = child_action_id(parent.id, encoded.hash, task.name, seq, group)
-        custom = current_custom.get()
-        return self.new_action(
-            task, action_id, bound, encoded, parent, group, parent.custom if custom is None else custom
+    # -- starting children (the call rules are in TaskCalls) ---------------------------------------
+    async def start(self, prepared: PreparedCall) -> Any:
+        action = self.new_action(
+            prepared.task,
+            prepared.action_id,
+            prepared.bound,
+            prepared.encoded,
+            prepared.parent,
+            prepared.group,
+            prepared.custom,
         )
+        return await self.execute(action)
 
     def new_action(
         self,
@@ -179,12 +149,10 @@ class RunController:
             queued_at=time.time(),
             inputs=encoded.data,
             inputs_hash=encoded.hash,
-            isolation=self._executor.name,
         )
+        record.isolation, record.isolation_reason = self._placement(spec)
         self.records.append(record)
         self.store.mark(record)
-        if spec.process_reasons:
-            self._warn_unhonoured(spec.name, spec.process_reasons)
         action = ActionRun(self, record, task, spec, bound, parent, custom)
         action.reusable_inputs = encoded.reusable
         return action
@@ -192,11 +160,59 @@ class RunController:
     def root_action(self, task: TaskTemplate[Any], bound: dict[str, Any], encoded: values.EncodedInputs) -> ActionRun:
         return self.new_action(task, ROOT_ACTION, bound, encoded, None, None, dict(self.options.custom_context))
 
+    # -- where an action runs ------------------------------------------------------------------------
+    def _placement(self, spec: TaskSpec) -> tuple[str, str]:
+        """(isolation, why), by the ``auto`` rule of docs/architecture.md unless the run forces one."""
+        reasons = spec.process_reasons + (("run env_vars",) if self.options.env_vars else ())
+        mode = self.options.isolation
+        if mode == "inline":
+            if reasons:
+                self._warn_unhonoured(spec.name, reasons)
+            return "inline", "isolation='inline' was requested"
+        if mode == "process":
+            return "process", "isolation='process' was requested"
+        if reasons:
+            return "process", "declares " + ", ".join(reasons)
+        return "inline", "declares nothing that needs a process of its own"
+
+    def _executor_for(self, action: ActionRun) -> Any:
+        return self._process if action.record.isolation == "process" else self._inline
+
+    def env_for(self, spec: TaskSpec) -> dict[str, str]:
+        """The variables a task's process gets: environment and task (as merged at definition), then run."""
+        return {**spec.env_vars, **self.options.env_vars}
+
+    def secrets_for(self, action: ActionRun) -> list[dict[str, Any]]:
+        """The action's secrets, resolved now (values never reach the store, logs or errors)."""
+        if not action.spec.secrets:
+            return []
+        from roost.store.secrets import SecretStore
+
+        store = SecretStore(home=self.store_config.home)
+        fallback = self.store_config.home / "secret-mounts" / f"{self.run_name}-{action.id}-{action.attempt}"
+        return [
+            {
+                "key": s.key,
+                "env": s.as_env_var,
+                "mount": s.mount is not None,
+                "value": store.resolve(s),
+                "fallback_dir": str(fallback),
+            }
+            for s in action.spec.secrets
+        ]
+
+    def release_secrets(self, action: ActionRun) -> None:
+        """Remove the folder of mounted secrets when a worker could not use a private mount."""
+        if action.spec.secrets:
+            folder = self.store_config.home / "secret-mounts" / f"{self.run_name}-{action.id}-{action.attempt}"
+            shutil.rmtree(folder, ignore_errors=True)
+
     def _warn_unhonoured(self, task_name: str, reasons: tuple[str, ...]) -> None:
-        if reasons and task_name not in self._warned:
+        if task_name not in self._warned:
             self._warned.add(task_name)
             logger.warning(
-                "%s declares %s, which running inline cannot apply; process isolation honours them",
+                "%s declares %s, which running inline (isolation='inline') cannot apply; "
+                "process isolation honours them",
                 task_name,
                 ", ".join(reasons),
             )
@@ -205,10 +221,16 @@ class RunController:
     def _pipeline_for(self, spec: TaskSpec) -> Next:
         """The policies this task needs, composed once per combination (a policy with nothing to do
         for a task would still cost every one of its actions a coroutine frame)."""
-        key = (spec.timeout is not None and spec.timeout.deadline is not None, spec.retries.count > 0)
+        key = (
+            spec.timeout is not None and spec.timeout.deadline is not None,
+            spec.retries.count > 0,
+            spec.cache.is_enabled() and not self.options.disable_run_cache,
+        )
         pipeline = self._pipelines.get(key)
         if pipeline is None:
             policies: list[Any] = [self._recovery] if self._recovery is not None else []
+            if key[2]:
+                policies.append(self._cache)
             if key[0]:
                 policies.append(self._deadline)
             if key[1]:
@@ -248,8 +270,8 @@ class RunController:
             action.inputs = action.reusable_inputs
         else:
             action.inputs = values.decode_inputs(action.task, action.record.inputs)  # type: ignore[arg-type]
-        result = await self._executor.run(action)
-        encoded = values.encode_outputs(action.task, result)
+        result = await self._executor_for(action).run(action)
+        encoded = result if isinstance(result, values.EncodedOutputs) else values.encode_outputs(action.task, result)
         action.record.outputs = encoded.data
         self.finish(action, ActionPhase.SUCCEEDED)
         return encoded.value if encoded.reusable else self.output_value(action)
@@ -298,7 +320,3 @@ class RunController:
         if not spec.cache.is_enabled():
             return ""
         return spec.cache.get_version(VersionParameters(func=getattr(task, "func", None), image=task.image))
-
-    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._loop_thread = threading.get_ident()

@@ -110,7 +110,7 @@ class _Map:
             actions = [controller.prepare(task, args, kwargs) for args, kwargs in calls]
 
         async def collect() -> list[Any]:
-            starts = [controller.execute(a) for a in actions]
+            starts = [controller.start(a) for a in actions]
             return [r async for r in _gather_in_order(starts, concurrency, return_exceptions)]
 
         return iter(asyncio.run_coroutine_threadsafe(collect(), controller.loop).result())

@@ -22,6 +22,7 @@ from roost.runtime.handles import Run
 from roost.runtime.ids import new_run_name
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.syncify import syncify
+from roost.runtime.workers.launcher import WORKER_ENV
 from roost.store import config as store_config
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunStore
@@ -285,6 +286,13 @@ async def _execute_run(
     recovered_from: str | None = None,
     recovered: dict[str, Any] | None = None,
 ) -> Run:
+    if os.environ.get(WORKER_ENV):
+        # A script without an `if __name__ == "__main__":` guard starts its run again when a worker
+        # imports it to find its tasks; going on would start workers that import it again, and so on.
+        raise RuntimeError(
+            "roost.run() was called while a worker process imported your module to find its tasks. "
+            'Put the code that starts runs under `if __name__ == "__main__":`.'
+        )
     store = get_store()
     run_name = name or new_run_name()
     if store.get_run(run_name) is not None:

@@ -83,3 +83,13 @@ def decode_outputs(task: TaskTemplate[Any] | None, data: bytes) -> Any:
         return None if not native else native[0] if len(native) == 1 else tuple(native)
     iface = task.interface
     return io.literals_to_outputs(iface.outputs, literals, iface.return_type)
+
+
+def cache_inputs_hash(data: bytes, ignored: tuple[str, ...]) -> str:
+    """The hash of packed inputs without the ``ignored`` ones (cache key part 1, SPEC 8.1)."""
+    return io.literals_hash(io.unpack(data), ignore=ignored)
+
+
+def interface_hash(task: TaskTemplate[Any]) -> str:
+    """The hash of the task's typed interface (cache key part 3)."""
+    return io.interface_hash(task.interface.inputs, task.interface.outputs)

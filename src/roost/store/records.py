@@ -1,4 +1,5 @@
-"""What the run store holds: runs, actions, attempts and log lines, and the phases they pass through."""
+"""What the run store holds: runs, actions, attempts, log lines and cache entries, and the phases they pass
+through."""
 
 from __future__ import annotations
 
@@ -108,3 +109,28 @@ class LogRecord:
     ts: float
     stream: str
     line: str
+
+
+@dataclass
+class CacheEntry:
+    """A stored task result that a later call with the same cache key may return without running."""
+
+    key: str
+    task_name: str
+    version: str
+    outputs: bytes
+    created_at: float
+    run_name: str | None = None
+    action_id: str | None = None
+
+
+@dataclass
+class CacheReservation:
+    """Who is computing a serialized cache key right now, and when it last said it is alive."""
+
+    key: str
+    holder: str
+    host: str
+    pid: int
+    acquired_at: float
+    heartbeat_at: float

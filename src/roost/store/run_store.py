@@ -5,7 +5,8 @@ thread wakes at most every ``commit_interval`` seconds and writes the *current* 
 record marked since its last commit, in one transaction. Several transitions of one action between
 two commits therefore cost one row write, and recording an action costs the controller a dict
 insert. ``flush()`` waits until everything marked before it is on disk. Readers (the CLI, run
-handles) use their own connections; WAL mode lets them read while the writer writes.
+handles) use their own connections; WAL mode lets them read while the writer writes. The task
+result cache shares the file (``cache_store.py``): its entries go through the same writer.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from roost.errors import StoreError
-from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
+from roost.store.cache_store import CACHE_SCHEMA, CACHE_UPSERT, cache_entry_row
+from roost.store.records import (
+    ActionPhase,
+    ActionRecord,
+    AttemptRecord,
+    CacheEntry,
+    ErrorInfo,
+    LogRecord,
+    RunRecord,
+)
 
 SCHEMA_VERSION = 1
 
@@ -160,11 +170,13 @@ class RunStore:
         self._failure: BaseException | None = None
         self._writer: threading.Thread | None = None
         self._watched: dict[str, Callable[[], None]] = {}
+        # Cache entries handed to the writer and not committed yet, by key (see pending_cache_entry).
+        self._pending_cache: dict[str, CacheEntry] = {}
         if not readonly:
             with self._translate_errors():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = self._connect()
-                conn.executescript(_SCHEMA)
+                conn.executescript(_SCHEMA + CACHE_SCHEMA)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 conn.commit()
                 conn.close()
@@ -186,6 +198,14 @@ class RunStore:
             conn = self._connect()
             self._local.conn = conn
         return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's own connection (autocommit): for the cache store's reads and immediate writes."""
+        return self._reader()
+
+    def errors(self) -> AbstractContextManager[None]:
+        """Turns sqlite errors raised inside it into StoreErrors that say what is wrong with the store."""
+        return self._translate_errors()
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:
@@ -217,6 +237,24 @@ class RunStore:
             self._wake.set()
         if self._writer is None:
             self._start_writer()
+
+    def put_cache_entry(self, entry: CacheEntry) -> None:
+        """Schedule ``entry`` for the next commit; until then ``pending_cache_entry`` returns it."""
+        with self._lock:
+            self._dirty[id(entry)] = entry
+            self._pending_cache[entry.key] = entry
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._writer is None:
+            self._start_writer()
+
+    def pending_cache_entry(self, key: str) -> CacheEntry | None:
+        """The entry for ``key`` that this process stored and the writer has not committed yet.
+
+        Without it, a call made within one commit interval of an identical call that just stored its
+        result would miss. A plain dict read: the writer removes an entry only after committing it.
+        """
+        return self._pending_cache.get(key)
 
     def log(self, record: LogRecord) -> None:
         with self._lock:
@@ -320,12 +358,14 @@ class RunStore:
     def _commit(
         self, conn: sqlite3.Connection, batch: dict[int, Any], logs: list[LogRecord], watched: dict[str, Any]
     ) -> None:
-        runs, actions, attempts = [], [], []
+        runs, actions, attempts, entries = [], [], [], []
         for record in batch.values():
             if isinstance(record, ActionRecord):
                 actions.append(_action_row(record))
             elif isinstance(record, AttemptRecord):
                 attempts.append(_attempt_row(record))
+            elif isinstance(record, CacheEntry):
+                entries.append(record)
             else:
                 runs.append(_run_row(record))
         conn.execute("BEGIN IMMEDIATE")
@@ -336,6 +376,8 @@ class RunStore:
                 conn.executemany(_ACTION_UPSERT, actions)
             if attempts:
                 conn.executemany(_ATTEMPT_UPSERT, attempts)
+            if entries:
+                conn.executemany(CACHE_UPSERT, [cache_entry_row(e) for e in entries])
             if logs:
                 conn.executemany(
                     _LOG_INSERT, [(g.run_name, g.action_id, g.attempt, g.ts, g.stream, g.line) for g in logs]
@@ -352,6 +394,12 @@ class RunStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if entries:
+            with self._lock:
+                for entry in entries:
+                    # A newer entry for the same key may have been stored meanwhile: it stays pending.
+                    if self._pending_cache.get(entry.key) is entry:
+                        del self._pending_cache[entry.key]
         for on_abort in aborted:
             on_abort()
 

@@ -1,0 +1,219 @@
+"""Controller side of worker processes: start a template per interpreter, fork workers from it, and
+learn how each worker ended (the template is their parent, so it reports their exit status)."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from roost.errors import RuntimeSystemError
+from roost.runtime.workers.protocol import encode, read_message
+
+_MAX_MESSAGE = 1 << 20
+# Set in template and worker processes: roost refuses to start runs there (see runner).
+WORKER_ENV = "ROOST_WORKER_PROCESS"
+_READY_TIMEOUT = 60.0
+
+
+def describe_exit(status: int) -> str:
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"was killed by signal {-status} ({name})"
+    return f"exited with code {status}"
+
+
+@dataclass
+class WorkerProcess:
+    """One forked worker: its pid and the stream to talk to it."""
+
+    pid: int
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    template: TemplateProcess
+    killed_for: str | None = field(default=None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(encode(message))
+
+    async def receive(self) -> dict[str, Any] | None:
+        return await read_message(self.reader)
+
+    def kill(self, reason: str) -> None:
+        """SIGKILL the worker (a timeout, an abort, a memory limit); ``reason`` explains its death."""
+        if self.killed_for is None:
+            self.killed_for = reason
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    async def exit_status(self) -> int:
+        return await self.template.wait_exit(self.pid)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class TemplateProcess:
+    """A template process running ``python``; forks workers on request."""
+
+    def __init__(self, python: str = sys.executable, env: dict[str, str] | None = None):
+        self.python = python
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        environment = dict(os.environ if env is None else env)
+        # The workers import the user's modules exactly as the controller does.
+        environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        environment[WORKER_ENV] = "1"
+        self._process = subprocess.Popen(
+            [python, "-m", "roost.runtime.workers.template", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            env=environment,
+        )
+        theirs.close()
+        self._control = ours
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self._exits: dict[int, int] = {}
+        # Only the exits of workers still in use are kept: nobody asks how a finished worker ended.
+        self._watched: set[int] = set()
+        self._exit_waiters: dict[int, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[int]]]] = {}
+        self._ready = threading.Event()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read_loop, name="roost-template-reader", daemon=True)
+        self._reader.start()
+        if not self._ready.wait(_READY_TIMEOUT) or self._closed:
+            self.close()
+            raise RuntimeSystemError("WorkerStartFailed", f"the worker template ({python}) did not start")
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self._control, _MAX_MESSAGE, 1)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                self._closed = True
+                self._ready.set()
+                self._fail_all()
+                return
+            message = msgpack.unpackb(data, raw=False)
+            op = message["op"]
+            if op == "ready":
+                self._ready.set()
+            elif op == "forked":
+                self._resolve(message["id"], (message.get("pid"), fds[0] if fds else None, message.get("error")))
+            elif op == "exited":
+                self._record_exit(message["pid"], message["status"])
+
+    def _resolve(self, request: int, value: Any) -> None:
+        with self._lock:
+            entry = self._pending.pop(request, None)
+        if entry is not None:
+            loop, future = entry
+            loop.call_soon_threadsafe(_set_result, future, value)
+
+    def _record_exit(self, pid: int, status: int) -> None:
+        with self._lock:
+            if pid not in self._watched:
+                return
+            self._exits[pid] = status
+            waiters = self._exit_waiters.pop(pid, [])
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_set_result, future, status)
+
+    def _fail_all(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            waiters, self._exit_waiters = self._exit_waiters, {}
+        for loop, future in pending.values():
+            loop.call_soon_threadsafe(_set_result, future, (None, None, "the worker template exited"))
+        for entries in waiters.values():
+            for loop, future in entries:
+                loop.call_soon_threadsafe(_set_result, future, -int(signal.SIGKILL))
+
+    async def fork(self, preload: list[str]) -> WorkerProcess:
+        """A new worker, forked from a template that has imported ``preload`` (done once per module)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        request = next(self._ids)
+        with self._lock:
+            if self._closed:
+                raise RuntimeSystemError("WorkerStartFailed", "the worker template is not running")
+            self._pending[request] = (loop, future)
+        self._control.send(msgpack.packb({"op": "fork", "id": request, "preload": preload}, use_bin_type=True))
+        pid, fd, error = await future
+        if error is not None or fd is None:
+            raise RuntimeSystemError("WorkerStartFailed", f"could not start a worker: {error}")
+        with self._lock:
+            self._watched.add(pid)
+        sock = socket.socket(fileno=fd)
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        return WorkerProcess(pid, reader, writer, self)
+
+    async def wait_exit(self, pid: int) -> int:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if pid in self._exits:
+                return self._exits[pid]
+            future: asyncio.Future[int] = loop.create_future()
+            self._exit_waiters.setdefault(pid, []).append((loop, future))
+        return await future
+
+    def forget(self, pid: int) -> None:
+        """A worker no longer in use: drop what is known of it, and anything that arrives later."""
+        with self._lock:
+            self._watched.discard(pid)
+            self._exits.pop(pid, None)
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._control.close()  # the template sees EOF, kills its workers and exits
+        except OSError:
+            pass
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+_TEMPLATES: dict[str, TemplateProcess] = {}
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def template_for(python: str = sys.executable) -> TemplateProcess:
+    """The process-wide template of an interpreter, started on first use."""
+    with _TEMPLATES_LOCK:
+        template = _TEMPLATES.get(python)
+        if template is None or template._closed:
+            template = _TEMPLATES[python] = TemplateProcess(python)
+        return template
+
+
+@atexit.register
+def _close_templates() -> None:
+    for template in list(_TEMPLATES.values()):
+        template.close()
+    _TEMPLATES.clear()

@@ -1,0 +1,209 @@
+"""The worker: a forked process that runs actions sent by the controller over its socket.
+
+    controller -> worker   {"op": "setup", "env", "secrets", "limits", "store"}  the process's environment
+                           {"op": "run", "id", "task", "inputs", "context", "sync_max_runtime"}
+                           {"op": "call_result", "call", "outputs"} / {"op": "call_error", "call", "error"}
+                           {"op": "shutdown"}
+    worker -> controller   {"op": "log", "id", "attempt", "ts", "stream", "line"}
+                           {"op": "call", "call", "parent", "action_id", "task", "inputs", "hash", "group", "custom"}
+                           {"op": "done", "id", "outputs"} / {"op": "failed", "id", "error"}
+
+A nested task call made by the code here becomes a child action of the controller, which stays the
+only writer of the run store; the worker only computes the call's id (it knows its own calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import os
+import socket
+import threading
+import traceback
+from typing import Any
+
+from roost.runtime import values
+from roost.runtime.calls import PreparedCall, TaskCalls
+from roost.runtime.context import TaskContext, current_action, current_custom, current_group
+from roost.runtime.logs import LogSink, current_sink, install
+from roost.runtime.threads import SYNC_THREADS
+from roost.runtime.wire import context_from_wire, error_to_wire, exception_from_wire, task_from_wire, task_to_wire
+from roost.runtime.workers import isolation
+from roost.runtime.workers.protocol import encode, read_message
+from roost.store.config import StoreConfig, action_scope
+from roost.store.records import LogRecord
+from roost.task import TaskTemplate, call_handler
+
+
+class WorkerAction:
+    """The action a worker is running, as its code sees it (``ctx()``, the ids of its calls)."""
+
+    __slots__ = ("_seq", "_seq_lock", "attempt", "context", "custom", "id", "run_name", "scope")
+
+    def __init__(self, context: TaskContext, scope: tuple[StoreConfig, str]):
+        self.context = context
+        self.id = context.action.name
+        self.run_name = context.action.run_name
+        self.attempt = context.attempt_number
+        self.custom = dict(context.custom_context)
+        self.scope = scope
+        self._seq: dict[tuple[str, str, str | None], int] = {}
+        self._seq_lock = threading.Lock()
+
+    def next_seq(self, task_name: str, inputs_hash: str, group: str | None) -> int:
+        key = (task_name, inputs_hash, group)
+        with self._seq_lock:
+            n = self._seq.get(key, 0) + 1
+            self._seq[key] = n
+        return n
+
+    def task_context(self) -> TaskContext:
+        return self.context
+
+
+class Worker(TaskCalls):
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+        self._writer: asyncio.StreamWriter | None = None
+        self._calls: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._call_ids = itertools.count()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._store = StoreConfig.default()
+
+    # -- sending -------------------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message to the controller, from the loop or from a sync body's thread."""
+        data = encode(message)
+        assert self._writer is not None and self.loop is not None
+        if threading.get_ident() == self._loop_thread:
+            self._writer.write(data)
+        else:
+            self.loop.call_soon_threadsafe(self._writer.write, data)
+
+    def _emit_log(self, record: LogRecord) -> None:
+        self.send(
+            {
+                "op": "log",
+                "id": record.action_id,
+                "attempt": record.attempt,
+                "ts": record.ts,
+                "stream": record.stream,
+                "line": record.line,
+            }
+        )
+
+    # -- the controller's messages -------------------------------------------------------------------
+    async def main(self) -> int:
+        self.bind_loop(asyncio.get_running_loop())
+        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        install()
+        while True:
+            message = await read_message(reader)
+            if message is None or message["op"] == "shutdown":
+                break
+            op = message["op"]
+            if op == "setup":
+                self._setup(message)
+            elif op == "run":
+                self._running[message["id"]] = asyncio.ensure_future(self._run(message))
+            elif op in ("call_result", "call_error"):
+                future = self._calls.pop(message["call"], None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        self._writer.close()
+        return 0
+
+    def _setup(self, message: dict[str, Any]) -> None:
+        os.environ.update(message.get("env") or {})
+        isolation.apply_secrets(message.get("secrets") or [])
+        isolation.apply_limits(message.get("limits") or {})
+        store = message.get("store")
+        if store:
+            self._store = StoreConfig(home=StoreConfig.default(store["home"]).home, raw_data_url=store["raw_data_url"])
+
+    async def _run(self, message: dict[str, Any]) -> None:
+        action_id = message["id"]
+        try:
+            task = task_from_wire(message["task"])
+            context = context_from_wire(message["context"])
+            action = WorkerAction(context, (self._store, f"{context.action.run_name}/{action_id}"))
+            inputs = values.decode_inputs(task, message["inputs"])
+            sink = LogSink(self._emit_log, action.run_name, action_id, action.attempt)
+            try:
+                result = await self._execute(task, action, inputs, sink)
+            finally:
+                sink.close()
+            encoded = values.encode_outputs(task, result)
+            self.send({"op": "done", "id": action_id, "outputs": encoded.data})
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self.send({"op": "failed", "id": action_id, "error": error_to_wire(e)})
+        finally:
+            self._running.pop(action_id, None)
+
+    async def _execute(
+        self, task: TaskTemplate[Any], action: WorkerAction, inputs: dict[str, Any], sink: LogSink
+    ) -> Any:
+        context = contextvars.copy_context()
+        context.run(_enter, self, action, sink)
+        if getattr(task, "is_async", True):
+            return await context.run(asyncio.ensure_future, task.execute(**inputs))
+        assert self.loop is not None
+        return await SYNC_THREADS.submit(self.loop, context, task.forward, **inputs)
+
+    # -- calls made by the code here ---------------------------------------------------------------
+    async def start(self, prepared: PreparedCall) -> Any:
+        call_id = next(self._call_ids)
+        assert self.loop is not None
+        future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self._calls[call_id] = future
+        self.send(
+            {
+                "op": "call",
+                "call": call_id,
+                "parent": prepared.parent.id,
+                "action_id": prepared.action_id,
+                "task": task_to_wire(prepared.task),
+                "inputs": prepared.encoded.data,
+                "hash": prepared.encoded.hash,
+                "group": prepared.group,
+                "custom": prepared.custom,
+            }
+        )
+        reply = await future
+        if reply["op"] == "call_error":
+            raise exception_from_wire(reply["error"])
+        return values.decode_outputs(prepared.task, reply["outputs"])
+
+
+def _enter(worker: Worker, action: WorkerAction, sink: LogSink) -> None:
+    current_action.set(action)
+    call_handler.set(worker)
+    current_sink.set(sink)
+    current_group.set(None)
+    current_custom.set(None)
+    action_scope.set(action.scope)
+
+
+def warm_up() -> None:
+    """Import, in the template, what every worker would otherwise import after the fork."""
+    import asyncio.unix_events
+
+    import cloudpickle  # noqa: F401
+
+    loop = asyncio.new_event_loop()
+    loop.close()
+
+
+def serve(sock: socket.socket) -> int:
+    """Run a worker on ``sock`` until the controller says stop or goes away; the exit code."""
+    try:
+        return asyncio.run(Worker(sock).main())
+    except BaseException:
+        traceback.print_exc()
+        return 70

@@ -1,0 +1,159 @@
+"""CacheStore: task results by cache key, and the reservations that serialize their computation.
+
+Both tables live in the run store's SQLite file, so a cache is shared by every process that uses
+the same ROOST_HOME. Entries are written through the run store's group-commit writer (a result
+costs the controller a dict insert); ``RunStore.pending_cache_entry`` answers for an entry that is
+not committed yet, so a call right after the one that stored it already hits.
+
+Reservations are the opposite: each change is committed at once, because they exist to be seen by
+other processes. A reservation is taken with INSERT-or-nothing, so exactly one of several racing
+processes gets it; the holder publishes its result and drops its reservation in one transaction,
+so whoever sees the reservation gone also sees the result (or, after a failure, sees neither and
+computes it itself).
+
+This module holds no policy: when to look up, what counts as stale and how long to wait are the
+runtime's decisions (``roost.runtime.policies.cache``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from roost.store.records import CacheEntry, CacheReservation
+
+if TYPE_CHECKING:
+    from roost.store.run_store import RunStore
+
+# A rowid table (not WITHOUT ROWID): outputs can be large, and WITHOUT ROWID tables store whole rows
+# in the primary-key b-tree, which suits only small rows.
+CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cache_entries (
+    key TEXT PRIMARY KEY, task_name TEXT NOT NULL, version TEXT NOT NULL, outputs BLOB NOT NULL,
+    created_at REAL NOT NULL, run_name TEXT, action_id TEXT
+);
+CREATE INDEX IF NOT EXISTS cache_entries_by_task ON cache_entries (task_name);
+CREATE TABLE IF NOT EXISTS cache_reservations (
+    key TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    acquired_at REAL NOT NULL, heartbeat_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+_ENTRY_COLUMNS = "key, task_name, version, outputs, created_at, run_name, action_id"
+CACHE_UPSERT = f"INSERT OR REPLACE INTO cache_entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_LOOKUP = "SELECT outputs, created_at FROM cache_entries WHERE key = ?"
+_RESERVE = (
+    "INSERT INTO cache_reservations (key, holder, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(key) DO NOTHING"
+)
+_RELEASE = "DELETE FROM cache_reservations WHERE key = ? AND holder = ?"
+
+
+def cache_entry_row(e: CacheEntry) -> tuple[Any, ...]:
+    return (e.key, e.task_name, e.version, e.outputs, e.created_at, e.run_name, e.action_id)
+
+
+def _entry_from(row: sqlite3.Row) -> CacheEntry:
+    return CacheEntry(
+        key=row["key"], task_name=row["task_name"], version=row["version"], outputs=row["outputs"],
+        created_at=row["created_at"], run_name=row["run_name"], action_id=row["action_id"],
+    )  # fmt: skip
+
+
+def _task_clause(task: str | None) -> tuple[str, tuple[Any, ...]]:
+    """A task by its full name (``env.fn``) or its short name (``fn``), as a user remembers it."""
+    if task is None:
+        return "", ()
+    return " WHERE task_name = ? OR task_name LIKE ? ESCAPE '\\'", (task, "%." + _escape_like(task))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class CacheStore:
+    """The cache tables of ``runs``'s file, read and written on the calling thread's connection."""
+
+    def __init__(self, runs: RunStore):
+        self.runs = runs
+
+    # -- entries ----------------------------------------------------------------------------------
+    def get(self, key: str) -> tuple[bytes, float] | None:
+        """``(outputs, created_at)`` of the entry for ``key``: one primary-key read (the hot path)."""
+        pending = self.runs.pending_cache_entry(key)
+        if pending is not None:
+            return pending.outputs, pending.created_at
+        try:
+            row = self.runs.connection().execute(_LOOKUP, (key,)).fetchone()
+        except sqlite3.Error:
+            with self.runs.errors():
+                raise
+        return None if row is None else (row[0], row[1])
+
+    def put(self, entry: CacheEntry) -> None:
+        """Store ``entry`` with the next group commit (replacing any older entry for its key)."""
+        self.runs.put_cache_entry(entry)
+
+    def entries(self, task: str | None = None) -> list[CacheEntry]:
+        clause, args = _task_clause(task)
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM cache_entries{clause} ORDER BY created_at DESC"
+        with self.runs.errors():
+            return [_entry_from(r) for r in self.runs.connection().execute(sql, args).fetchall()]
+
+    def clear(self, task: str | None = None) -> int:
+        """Remove every entry (of ``task``); the number removed."""
+        self.runs.flush()  # entries still waiting for the writer would otherwise survive the clear
+        clause, args = _task_clause(task)
+        with self.runs.errors():
+            return self.runs.connection().execute(f"DELETE FROM cache_entries{clause}", args).rowcount
+
+    # -- reservations (each statement commits at once) --------------------------------------------
+    def reserve(self, key: str, holder: str, host: str, pid: int, now: float) -> bool:
+        """Take the reservation of ``key``; False when someone else holds it."""
+        with self.runs.errors():
+            cursor = self.runs.connection().execute(_RESERVE, (key, holder, host, pid, now, now))
+            return cursor.rowcount == 1
+
+    def take_over(self, key: str, stale_holder: str, holder: str, host: str, pid: int, now: float) -> bool:
+        """Replace ``stale_holder``'s reservation with ours; False if another waiter was faster."""
+        conn = self.runs.connection()
+        with self.runs.errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(_RELEASE, (key, stale_holder))
+                taken = conn.execute(_RESERVE, (key, holder, host, pid, now, now)).rowcount == 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return taken
+
+    def reservation(self, key: str) -> CacheReservation | None:
+        sql = "SELECT key, holder, host, pid, acquired_at, heartbeat_at FROM cache_reservations WHERE key = ?"
+        with self.runs.errors():
+            row = self.runs.connection().execute(sql, (key,)).fetchone()
+        return None if row is None else CacheReservation(*row)
+
+    def heartbeat(self, key: str, holder: str, now: float) -> bool:
+        """Refresh ``holder``'s reservation; False when it no longer holds it (it was taken over)."""
+        sql = "UPDATE cache_reservations SET heartbeat_at = ? WHERE key = ? AND holder = ?"
+        with self.runs.errors():
+            return self.runs.connection().execute(sql, (now, key, holder)).rowcount == 1
+
+    def release(self, key: str, holder: str) -> None:
+        with self.runs.errors():
+            self.runs.connection().execute(_RELEASE, (key, holder))
+
+    def publish(self, entry: CacheEntry, holder: str) -> None:
+        """Store ``entry`` and drop ``holder``'s reservation in one transaction: a waiter that finds
+        the reservation gone finds the result."""
+        conn = self.runs.connection()
+        with self.runs.errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(CACHE_UPSERT, cache_entry_row(entry))
+                conn.execute(_RELEASE, (entry.key, holder))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
