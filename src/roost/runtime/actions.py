@@ -27,6 +27,7 @@ class ActionRun:
         "attempt_started",
         "controller",
         "custom",
+        "grant",
         "inputs",
         "limits",
         "parent",
@@ -57,6 +58,7 @@ class ActionRun:
         self.reusable_inputs: dict[str, Any] | None = None
         # What the worker process applies to itself (granted CPUs, GPUs); set by admission.
         self.limits: dict[str, Any] | None = None
+        self.grant: Any = None  # the machine resources this attempt holds (policies.resources.Grant)
         self.attempt_started: float | None = None
         self._seq: dict[tuple[str, str, str | None], int] | None = None
         self._seq_lock: threading.Lock | None = None

@@ -24,6 +24,7 @@ from roost.runtime import values
 from roost.runtime.actions import ActionRun
 from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.executors.inline import InlineExecutor
+from roost.runtime.executors.pool import PoolExecutor
 from roost.runtime.executors.process import ProcessExecutor
 from roost.runtime.ids import ROOT_ACTION
 from roost.runtime.policies import Next, compose
@@ -31,6 +32,7 @@ from roost.runtime.policies.admission import Admission
 from roost.runtime.policies.cache import Cache
 from roost.runtime.policies.deadline import Deadline
 from roost.runtime.policies.recovery import Recovery
+from roost.runtime.policies.resources import machine
 from roost.runtime.policies.retries import Retries
 from roost.spec.cache import VersionParameters
 from roost.store.cache_store import CacheStore
@@ -105,13 +107,14 @@ class RunController(TaskCalls):
         self._order = itertools.count()
         self._inline = InlineExecutor()
         self._process = ProcessExecutor()
+        self._pool = PoolExecutor()
         self._warned: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
         self._deadline = Deadline()
         self._retries = Retries()
         self._admission = Admission(options.max_action_concurrency) if options.max_action_concurrency else None
         self._cache = Cache(CacheStore(store))
-        self._pipelines: dict[tuple[bool, bool, bool], Next] = {}
+        self._pipelines: dict[tuple[bool, bool, bool, bool], Next] = {}
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
@@ -124,7 +127,17 @@ class RunController(TaskCalls):
             prepared.group,
             prepared.custom,
         )
-        return await self.execute(action)
+        return await self.start_child(prepared.parent, action)
+
+    async def start_child(self, parent: ActionRun, child: ActionRun) -> Any:
+        """Run a child while its parent waits; the parent lends its CPU to the machine meanwhile."""
+        if parent.grant is None:
+            return await self.execute(child)
+        machine().lend(parent)
+        try:
+            return await self.execute(child)
+        finally:
+            machine().reclaim(parent)
 
     def new_action(
         self,
@@ -169,14 +182,19 @@ class RunController(TaskCalls):
             if reasons:
                 self._warn_unhonoured(spec.name, reasons)
             return "inline", "isolation='inline' was requested"
+        # A reusable environment's actions go to its pool of warm replicas.
+        process = "pool" if spec.reusable is not None else "process"
         if mode == "process":
-            return "process", "isolation='process' was requested"
+            return process, "isolation='process' was requested"
         if reasons:
-            return "process", "declares " + ", ".join(reasons)
+            return process, "declares " + ", ".join(reasons)
         return "inline", "declares nothing that needs a process of its own"
 
     def _executor_for(self, action: ActionRun) -> Any:
-        return self._process if action.record.isolation == "process" else self._inline
+        isolation = action.record.isolation
+        if isolation == "inline":
+            return self._inline
+        return self._pool if isolation == "pool" else self._process
 
     def env_for(self, spec: TaskSpec) -> dict[str, str]:
         """The variables a task's process gets: environment and task (as merged at definition), then run."""
@@ -221,24 +239,26 @@ class RunController(TaskCalls):
     def _pipeline_for(self, spec: TaskSpec) -> Next:
         """The policies this task needs, composed once per combination (a policy with nothing to do
         for a task would still cost every one of its actions a coroutine frame)."""
-        key = (
-            spec.timeout is not None and spec.timeout.deadline is not None,
-            spec.retries.count > 0,
-            spec.cache.is_enabled() and not self.options.disable_run_cache,
-        )
+        r = spec.resources
+        deadline = spec.timeout is not None and spec.timeout.deadline is not None
+        retries = spec.retries.count > 0
+        cached = spec.cache.is_enabled() and not self.options.disable_run_cache
+        requests = bool(r.cpu_request or r.memory_request or r.gpu)
+        key = (deadline, retries, cached, requests)
         pipeline = self._pipelines.get(key)
         if pipeline is None:
             policies: list[Any] = [self._recovery] if self._recovery is not None else []
-            if key[2]:
+            if cached:
                 policies.append(self._cache)
-            if key[0]:
+            if deadline:
                 policies.append(self._deadline)
-            if key[1]:
+            if retries:
                 policies.append(self._retries)
             if self._admission is not None:
                 policies.append(self._admission)
-            else:
-                policies.append(_mark_running)
+            if requests:
+                policies.append(machine())
+            policies.append(_mark_running)
             pipeline = self._pipelines[key] = compose(policies, self._attempt)
         return pipeline
 

@@ -10,7 +10,6 @@ from roost.errors import MaxQueuedTimeExceededError
 from roost.runtime.actions import ActionRun
 from roost.runtime.policies import Next
 from roost.spec.timeouts import seconds
-from roost.store.records import ActionPhase
 
 
 class Admission:
@@ -35,7 +34,6 @@ class Admission:
                 f"(the run allows {controller.options.max_action_concurrency} running actions)"
             ) from None
         try:
-            controller.set_phase(action, ActionPhase.RUNNING)
             return await call_next(action)
         finally:
             self._slots.release()

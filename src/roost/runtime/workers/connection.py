@@ -1,0 +1,185 @@
+"""WorkerConnection: the controller's conversation with one worker process.
+
+One reader task per worker routes what the worker sends -- log lines, nested task calls, results --
+to the action it belongs to; several actions may share a worker (a reusable replica with
+concurrency > 1). If the worker dies, every action still on it fails with an error that says how.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+from roost.errors import OOMError, WorkerCrashedError
+from roost.runtime import values
+from roost.runtime.actions import ActionRun
+from roost.runtime.wire import context_to_wire, error_to_wire, exception_from_wire, task_from_wire
+from roost.runtime.workers.launcher import WorkerProcess, describe_exit
+from roost.spec.quantities import format_bytes
+from roost.store.records import LogRecord
+
+# How often the memory watchdog samples a worker's resident memory.
+WATCH_INTERVAL = 0.05
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory of a process (Linux /proc), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class WorkerConnection:
+    def __init__(self, worker: WorkerProcess, memory_limit: int | None = None, label: str = ""):
+        self.worker = worker
+        self.pid = worker.pid
+        self.memory_limit = memory_limit
+        self.label = label
+        self._actions: dict[str, tuple[ActionRun, asyncio.Future[values.EncodedOutputs]]] = {}
+        self._calls: set[asyncio.Task[None]] = set()
+        self.death: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.ensure_future(self._read_loop())
+        self._watcher = asyncio.ensure_future(self._watch_memory()) if memory_limit is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return not self.death.done()
+
+    @property
+    def busy(self) -> int:
+        return len(self._actions)
+
+    def setup(self, message: dict[str, Any]) -> None:
+        self.worker.send({"op": "setup", **message})
+
+    async def run(self, action: ActionRun, task_ref: dict[str, Any]) -> values.EncodedOutputs:
+        """Run ``action`` on this worker; its packed outputs, or the error it (or the worker) ended with."""
+        if not self.alive:
+            raise self.death.result()
+        result: asyncio.Future[values.EncodedOutputs] = asyncio.get_running_loop().create_future()
+        self._actions[action.id] = (action, result)
+        self.worker.send(
+            {
+                "op": "run",
+                "id": action.id,
+                "task": task_ref,
+                "inputs": action.record.inputs,
+                "context": context_to_wire(action.task_context()),
+            }
+        )
+        try:
+            return await result
+        finally:
+            self._actions.pop(action.id, None)
+
+    def kill(self, reason: str) -> None:
+        self.worker.kill(reason)
+
+    def shutdown(self) -> None:
+        """Ask the worker to exit; kill it if it still holds actions."""
+        if self._actions:
+            self.kill("shutdown")
+        elif self.alive:
+            with contextlib.suppress(OSError, RuntimeError):
+                self.worker.send({"op": "shutdown"})
+        self.worker.close()
+        self.worker.template.forget(self.pid)
+        for task in (self._reader, self._watcher, *self._calls):
+            if task is not None:
+                task.cancel()
+
+    # -- what the worker says ----------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        while True:
+            message = await self.worker.receive()
+            if message is None:
+                await self._died()
+                return
+            op = message["op"]
+            entry = self._actions.get(message.get("id") or message.get("parent") or "")
+            if op == "log":
+                if entry is not None:
+                    action = entry[0]
+                    action.controller.store.log(
+                        LogRecord(
+                            action.controller.run_name,
+                            message["id"],
+                            message["attempt"],
+                            message["ts"],
+                            message["stream"],
+                            message["line"],
+                        )
+                    )
+            elif op == "call":
+                if entry is not None:
+                    call = asyncio.ensure_future(self._serve_call(entry[0], message))
+                    self._calls.add(call)
+                    call.add_done_callback(self._calls.discard)
+            elif op in ("done", "failed") and entry is not None:
+                _, future = entry
+                if not future.done():
+                    if op == "done":
+                        future.set_result(values.EncodedOutputs(message["outputs"]))
+                    else:
+                        future.set_exception(exception_from_wire(message["error"]))
+
+    async def _serve_call(self, parent: ActionRun, message: dict[str, Any]) -> None:
+        """A task called by the worker's code: a child action of ``parent``, run by its controller."""
+        controller = parent.controller
+        try:
+            task = task_from_wire(message["task"])
+            encoded = values.EncodedInputs(message["inputs"], message["hash"])
+            child = controller.new_action(
+                task, message["action_id"], {}, encoded, parent, message["group"], dict(message["custom"])
+            )
+            if controller.loop is asyncio.get_running_loop():
+                await controller.start_child(parent, child)
+            else:  # a pool's worker: the child belongs to its run, on the run's loop
+                assert controller.loop is not None
+                await asyncio.wrap_future(
+                    asyncio.run_coroutine_threadsafe(controller.start_child(parent, child), controller.loop)
+                )
+            reply = {"op": "call_result", "call": message["call"], "outputs": child.record.outputs}
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            reply = {"op": "call_error", "call": message["call"], "error": error_to_wire(e)}
+        if self.alive:
+            self.worker.send(reply)
+
+    async def _died(self) -> None:
+        status = await self.worker.exit_status()
+        error: BaseException
+        if self.worker.killed_for == "memory" and self.memory_limit is not None:
+            error = OOMError(
+                "OOMKilled",
+                f"{self.label} used more than its memory limit of {format_bytes(self.memory_limit)} "
+                f"({self.memory_limit} bytes); its worker process (pid {self.pid}) was killed",
+            )
+        else:
+            error = WorkerCrashedError(
+                f"the worker process running {self.label} (pid {self.pid}) {describe_exit(status)} "
+                "before returning a result"
+            )
+        if not self.death.done():
+            self.death.set_result(error)
+        for _, future in list(self._actions.values()):
+            if not future.done():
+                future.set_exception(error)
+
+    async def _watch_memory(self) -> None:
+        """Kill the worker when its resident memory passes the memory limit."""
+        assert self.memory_limit is not None
+        while self.alive:
+            rss = rss_bytes(self.pid)
+            if rss is None:
+                return
+            if rss > self.memory_limit:
+                self.kill("memory")
+                return
+            await asyncio.sleep(WATCH_INTERVAL)
