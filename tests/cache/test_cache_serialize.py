@@ -153,11 +153,11 @@ async def watches_its_heartbeat(x: int) -> float:
 
     cache = CacheStore(get_store())
     (entry,) = cache.runs.connection().execute("SELECT key, heartbeat_at FROM cache_reservations").fetchall()
-    await asyncio.sleep(0.5)
+    time.sleep(0.5)  # computing without awaiting: the event loop is blocked, the heartbeat is not
     return cache.reservation(entry[0]).heartbeat_at - entry[1]
 
 
-def test_the_holder_refreshes_its_heartbeat(monkeypatch):
+def test_the_holder_refreshes_its_heartbeat_even_while_its_loop_is_blocked(monkeypatch):
     monkeypatch.setattr(reservations, "RESERVATION_STALE_S", 0.25)  # a beat every 0.05 s
     assert flyte.run(watches_its_heartbeat, 1).outputs()[0] > 0.2
 

@@ -22,6 +22,7 @@ from roost.errors import (
 )
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
+from roost.runtime.cache_key import task_cache_facts
 from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.executors.inline import InlineExecutor
 from roost.runtime.executors.pool import PoolExecutor
@@ -34,7 +35,6 @@ from roost.runtime.policies.deadline import Deadline
 from roost.runtime.policies.recovery import Recovery
 from roost.runtime.policies.resources import machine
 from roost.runtime.policies.retries import Retries
-from roost.spec.cache import VersionParameters
 from roost.store.cache_store import CacheStore
 from roost.store.config import StoreConfig
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo
@@ -337,6 +337,7 @@ class RunController(TaskCalls):
         self.store.mark(attempt)
 
     def cache_version(self, task: TaskTemplate[Any], spec: TaskSpec) -> str:
+        """``ctx().version``: the task's cache version (computed once per task), or "" when uncached."""
         if not spec.cache.is_enabled():
             return ""
-        return spec.cache.get_version(VersionParameters(func=getattr(task, "func", None), image=task.image))
+        return task_cache_facts(task, spec).version

@@ -7,7 +7,7 @@ The protocol, over the ``cache_reservations`` table of the shared store:
 1. Look the key up; a usable entry ends it.
 2. Try to insert a reservation row for the key (committed at once). Exactly one contender wins.
 3. The winner looks up once more (a holder may have published between 1 and 2), then runs the
-   task, refreshing the row's heartbeat every ``heartbeat_interval()`` seconds. On success it
+   task while a thread refreshes the row's heartbeat every ``heartbeat_interval()`` s. On success it
    stores the result and deletes its row in one transaction; on failure or cancellation it only
    deletes the row, and a waiter takes over and runs the task itself.
 4. A loser waits and starts again at 1. A waiter on the holder's own event loop waits on the
@@ -20,10 +20,10 @@ The protocol, over the ``cache_reservations`` table of the shared store:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +36,7 @@ from roost.store.records import CacheEntry, CacheReservation
 logger = logging.getLogger("roost")
 
 # A holder that has not refreshed its heartbeat for this long is presumed dead (another host, or a
-# hung process). Holders refresh five times per period, so a busy event loop does not look dead.
+# hung process). A thread refreshes it five times per period, so a busy holder never looks dead.
 RESERVATION_STALE_S = 5.0
 POLL_FIRST_S = 0.005
 POLL_MAX_S = 0.1
@@ -90,35 +90,73 @@ class _LocalHold:
 _local_holds: dict[tuple[Path, str], _LocalHold] = {}
 
 
+class _Heartbeats:
+    """One thread refreshes every reservation this process holds, whatever its event loops are doing:
+    an async task that computes for a minute without awaiting blocks its loop, and a heartbeat on
+    that loop would go silent and let another process run the same task. The thread exits when
+    nothing is held and is started again by the next hold."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, Hold] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, hold: Hold) -> None:
+        with self._lock:
+            self._held[id(hold)] = hold
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="roost-cache-heartbeat", daemon=True)
+                self._thread.start()
+
+    def remove(self, hold: Hold) -> None:
+        with self._lock:
+            self._held.pop(id(hold), None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(heartbeat_interval())
+            with self._lock:
+                if not self._held:
+                    self._thread = None
+                    return
+                holds = list(self._held.values())
+            by_store: dict[int, list[Hold]] = {}
+            for hold in holds:
+                by_store.setdefault(id(hold.store.runs), []).append(hold)
+            for group in by_store.values():
+                self._beat(group)
+
+    def _beat(self, holds: list[Hold]) -> None:
+        try:
+            lost = holds[0].store.heartbeat([(h.key, h.holder) for h in holds], time.time())
+        except StoreError as e:
+            logger.warning("could not refresh %d cache reservation(s): %s", len(holds), e)
+            return
+        for hold in holds:
+            if (hold.key, hold.holder) in lost:
+                # Presumed dead by another process, which now runs the task too; nothing to undo.
+                logger.warning("the cache reservation of %s was taken over by another process", hold.holder)
+                self.remove(hold)
+
+
+_heartbeats = _Heartbeats()
+
+
 class Hold:
-    """A reservation this action holds: keeps it alive while the task runs, and ends it."""
+    """A reservation this action holds: kept alive while the task runs, then ended with ``end``."""
 
     def __init__(self, store: CacheStore, key: str, holder: str):
         self.store = store
         self.key = key
         self.holder = holder
         self._local = _local_holds[(store.runs.path, key)] = _LocalHold(asyncio.get_running_loop())
-        self._beating = asyncio.ensure_future(self._beat())
+        _heartbeats.add(self)
 
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(heartbeat_interval())
-            try:
-                # In a thread: a write may wait on the store's lock, and the loop runs other actions.
-                held = await asyncio.to_thread(self.store.heartbeat, self.key, self.holder, time.time())
-            except StoreError as e:
-                logger.warning("could not refresh the cache reservation of %s: %s", self.holder, e)
-                continue
-            if not held:
-                logger.warning("the cache reservation of %s was taken over by another process", self.holder)
-                return
-
-    async def end(self, entry: CacheEntry | None) -> None:
-        """Publish ``entry`` (None after a failure) and give the reservation up; never raises StoreError,
-        since the action's own outcome is already decided."""
-        self._beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._beating
+    def end(self, entry: CacheEntry | None) -> None:
+        """Publish ``entry`` (None after a failure) and give the reservation up. Never raises a
+        StoreError: the action's own outcome is already decided, and a lost cache write only costs a
+        later call a run."""
+        _heartbeats.remove(self)
         try:
             if entry is not None:
                 self.store.publish(entry, self.holder)
@@ -127,13 +165,10 @@ class Hold:
         except StoreError as e:
             logger.warning("could not store the cache result of %s: %s", self.holder, e)
         finally:
-            self._wake_local()
-
-    def _wake_local(self) -> None:
-        slot = (self.store.runs.path, self.key)
-        if _local_holds.get(slot) is self._local:
-            del _local_holds[slot]
-        self._local.released.set()
+            slot = (self.store.runs.path, self.key)
+            if _local_holds.get(slot) is self._local:
+                del _local_holds[slot]
+            self._local.released.set()
 
 
 async def reserve_or_wait(store: CacheStore, key: str, holder: str, lookup: Callable[[], bytes | None]) -> bytes | Hold:
@@ -163,7 +198,7 @@ async def reserve_or_wait(store: CacheStore, key: str, holder: str, lookup: Call
             hold = Hold(store, key, holder)
             found = lookup()  # published between our lookup and our reservation
             if found is not None:
-                await hold.end(None)
+                hold.end(None)
                 return found
             return hold
         await asyncio.sleep(delay)

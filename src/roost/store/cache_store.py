@@ -134,11 +134,23 @@ class CacheStore:
             row = self.runs.connection().execute(sql, (key,)).fetchone()
         return None if row is None else CacheReservation(*row)
 
-    def heartbeat(self, key: str, holder: str, now: float) -> bool:
-        """Refresh ``holder``'s reservation; False when it no longer holds it (it was taken over)."""
+    def heartbeat(self, held: list[tuple[str, str]], now: float) -> set[tuple[str, str]]:
+        """Refresh the reservations ``(key, holder)`` in one transaction; those no longer held (taken
+        over by another process) are returned."""
         sql = "UPDATE cache_reservations SET heartbeat_at = ? WHERE key = ? AND holder = ?"
+        conn = self.runs.connection()
+        lost = set()
         with self.runs.errors():
-            return self.runs.connection().execute(sql, (now, key, holder)).rowcount == 1
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for key, holder in held:
+                    if conn.execute(sql, (now, key, holder)).rowcount != 1:
+                        lost.add((key, holder))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return lost
 
     def release(self, key: str, holder: str) -> None:
         with self.runs.errors():

@@ -108,18 +108,27 @@ class TypeEngine:
     _WARNED: typing.ClassVar[set[str]] = set()
     _LOCK = threading.RLock()
     _loaded = False
+    _loading = False
 
     @classmethod
     def _ensure_builtins(cls) -> None:
         if cls._loaded:
             return
         with cls._LOCK:
-            if not cls._loaded:
-                cls._loaded = True
+            # ``_loading``: registering the builtins calls back here on this thread (the lock is
+            # re-entrant). ``_loaded`` is set only when they are all in, so another thread never
+            # sees a half-filled registry: it waits on the lock instead.
+            if cls._loaded or cls._loading:
+                return
+            cls._loading = True
+            try:
                 # Imported here, not at module top: the transformers import this module.
                 from roost.types import transformers
 
                 transformers.register_builtins(cls)
+                cls._loaded = True
+            finally:
+                cls._loading = False
 
     @classmethod
     def register(

@@ -63,7 +63,7 @@ class Cache:
             entry = self._entry(action, facts, key)
             return value
         finally:
-            await got.end(entry)
+            got.end(entry)
 
     @staticmethod
     def _answer(action: ActionRun, outputs: bytes) -> Any:
