@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from roost.core.task_spec import TaskSpec
-from roost.runtime.context import ActionID, CheckpointPaths, RawDataPath, TaskContext
+from roost.runtime.context import TaskContext, make_task_context
 from roost.store.config import StoreConfig
 from roost.store.records import ActionRecord
 from roost.task import TaskTemplate
@@ -94,23 +93,17 @@ class ActionRun:
     def task_context(self) -> TaskContext:
         if self._context is None:
             c = self.controller
-            base = c.run_base_dir
-            self._context = TaskContext(
-                action=ActionID(name=self.id, run_name=c.run_name),
-                version=c.cache_version(self.task, self.spec),
-                raw_data_path=RawDataPath(path=c.raw_data_path),
-                input_path=f"{base}/{self.id}/inputs.pb",
-                output_path=f"{base}/{self.id}",
-                run_base_dir=base,
-                checkpoint_paths=CheckpointPaths(
-                    prev_checkpoint_path=f"{base}/{self.id}/checkpoint-{self.attempt - 1}" if self.attempt else None,
-                    checkpoint_path=f"{base}/{self.id}/checkpoint-{self.attempt}",
-                ),
-                mode=c.mode,
-                custom_context=dict(self.custom),
-                disable_run_cache=c.options.disable_run_cache,
-                run_start_time=datetime.fromtimestamp(c.started_at, tz=timezone.utc),
-                task_action=self.record,
-                attempt_number=self.attempt,
-            )
+            version = c.cache_version(self.task, self.spec)
+            self._context = make_task_context(c.run_facts, self.id, self.attempt, self.custom, version, self.record)
         return self._context
+
+    def wire_context(self) -> dict[str, Any]:
+        """What a worker needs to rebuild this action's context (the run's part travels alongside)."""
+        c = self.controller
+        return {
+            "id": self.id,
+            "attempt": self.attempt,
+            "custom": self.custom,
+            "version": c.cache_version(self.task, self.spec),
+            "run": c.run_facts_wire,
+        }

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 
@@ -131,6 +131,51 @@ class TaskContext:
     @property
     def restart_attempt(self) -> int | None:
         return _int_env("TORCHELASTIC_RESTART_COUNT")
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What every action of a run shares in its context (sent once per call to worker processes)."""
+
+    run_name: str
+    mode: str
+    raw_data_path: str
+    run_base_dir: str
+    disable_run_cache: bool
+    started_at: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> RunFacts:
+        return cls(**data)
+
+
+def make_task_context(
+    run: RunFacts, action_id: str, attempt: int, custom: dict[str, str], version: str, record: Any = None
+) -> TaskContext:
+    """An action's TaskContext -- built the same way in the controller and in a worker, and only when
+    the task's code asks for it."""
+    base = run.run_base_dir
+    return TaskContext(
+        action=ActionID(name=action_id, run_name=run.run_name),
+        version=version,
+        raw_data_path=RawDataPath(path=run.raw_data_path),
+        input_path=f"{base}/{action_id}/inputs.pb",
+        output_path=f"{base}/{action_id}",
+        run_base_dir=base,
+        checkpoint_paths=CheckpointPaths(
+            prev_checkpoint_path=f"{base}/{action_id}/checkpoint-{attempt - 1}" if attempt else None,
+            checkpoint_path=f"{base}/{action_id}/checkpoint-{attempt}",
+        ),
+        mode=run.mode,
+        custom_context=dict(custom),
+        disable_run_cache=run.disable_run_cache,
+        run_start_time=datetime.fromtimestamp(run.started_at, tz=timezone.utc),
+        task_action=record,
+        attempt_number=attempt,
+    )
 
 
 class _NullContext:

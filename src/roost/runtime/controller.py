@@ -24,6 +24,7 @@ from roost.runtime import values
 from roost.runtime.actions import ActionRun
 from roost.runtime.cache_key import task_cache_facts
 from roost.runtime.calls import PreparedCall, TaskCalls
+from roost.runtime.context import RunFacts
 from roost.runtime.executors.inline import InlineExecutor
 from roost.runtime.executors.pool import PoolExecutor
 from roost.runtime.executors.process import ProcessExecutor
@@ -103,6 +104,11 @@ class RunController(TaskCalls):
         self.raw_data_path = raw_data_path
         self.store_config = store_config
         self.started_at = time.time()
+        self.run_facts = RunFacts(
+            run_name, options.mode, raw_data_path, run_base_dir, options.disable_run_cache, self.started_at
+        )
+        self.run_facts_wire = self.run_facts.to_wire()
+        self.pool_keys: dict[int, tuple[TaskSpec, tuple[Any, ...]]] = {}
         self.records: list[ActionRecord] = []
         self._order = itertools.count()
         self._inline = InlineExecutor()

@@ -12,16 +12,18 @@ import secrets
 
 ROOT_ACTION = "a0"
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Two base-36 digits at a time: half the divisions (ids are made for every action).
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
 
 def base36(number: int) -> str:
     if number == 0:
         return "0"
-    digits = []
+    pairs = []
     while number:
-        number, rem = divmod(number, 36)
-        digits.append(_ALPHABET[rem])
-    return "".join(reversed(digits))
+        number, rem = divmod(number, 1296)
+        pairs.append(_PAIRS[rem])
+    return "".join(reversed(pairs)).lstrip("0")
 
 
 def child_action_id(parent_id: str, inputs_hash: str, task_name: str, seq: int, group: str | None = None) -> str:

@@ -21,7 +21,7 @@ from roost.runtime.controller import RunController, RunOptions, _failure_phase, 
 from roost.runtime.handles import Run
 from roost.runtime.ids import new_run_name
 from roost.runtime.loader import find_task, load_module
-from roost.runtime.syncify import syncify
+from roost.runtime.loop import on_runtime
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.store import config as store_config
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
@@ -142,7 +142,7 @@ class Runner:
         self.name = name
         self.options = options
 
-    @syncify
+    @on_runtime
     async def run(self, task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
         if not isinstance(task, TaskTemplate):
             if getattr(task, "__roost_remote__", False):
@@ -160,7 +160,7 @@ class Runner:
         encoded = values.encode_inputs(task, bound)
         return await _execute_run(task, bound, encoded, self.name, self.options)
 
-    @syncify
+    @on_runtime
     async def rerun(
         self,
         run_name: str,
@@ -262,7 +262,7 @@ def with_runcontext(
     return Runner(name, options)
 
 
-@syncify
+@on_runtime
 async def run(task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
     """Run ``task`` with these inputs as a local run; return its handle when it has finished.
 
@@ -271,7 +271,7 @@ async def run(task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
     return await with_runcontext().run.aio(task, *args, **kwargs)
 
 
-@syncify
+@on_runtime
 async def rerun(run_name: str, recover: bool = False, **inputs: Any) -> Run:
     return await with_runcontext().rerun.aio(run_name, recover=recover, **inputs)
 

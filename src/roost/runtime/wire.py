@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+import weakref
 from typing import Any
 
 import cloudpickle
@@ -11,16 +11,26 @@ import cloudpickle
 from roost._loading import load_module
 from roost.core.compile import compile_task
 from roost.errors import BaseRuntimeError, error_class_for, user_error_from
-from roost.runtime.context import ActionID, CheckpointPaths, RawDataPath, TaskContext
 from roost.runtime.loader import find_task
 from roost.task import AsyncFunctionTaskTemplate, TaskTemplate
 
 _TASKS: dict[tuple[str, str], TaskTemplate[Any]] = {}
 
 
+# Computed once per task object: every call of a task in a worker sends the same reference.
+_REFS: weakref.WeakKeyDictionary[TaskTemplate[Any], dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def task_to_wire(task: TaskTemplate[Any]) -> dict[str, Any]:
     """A task as the worker finds it: by module and name when the module defines it under that
     name, otherwise (an override, a task built in a function) pickled."""
+    ref = _REFS.get(task)
+    if ref is None:
+        ref = _REFS[task] = _task_ref(task)
+    return ref
+
+
+def _task_ref(task: TaskTemplate[Any]) -> dict[str, Any]:
     if isinstance(task, AsyncFunctionTaskTemplate):
         module = sys.modules.get(task.func.__module__)
         if module is not None and getattr(module, task.func.__name__, None) is task:
@@ -36,45 +46,6 @@ def task_from_wire(data: dict[str, Any]) -> TaskTemplate[Any]:
     if task is None:
         task = _TASKS[key] = find_task(load_module(data["module"]), data["name"])
     return task
-
-
-def context_to_wire(tc: TaskContext) -> dict[str, Any]:
-    return {
-        "action": tc.action.name,
-        "run_name": tc.action.run_name,
-        "version": tc.version,
-        "raw_data_path": tc.raw_data_path.path if tc.raw_data_path else None,
-        "input_path": tc.input_path,
-        "output_path": tc.output_path,
-        "run_base_dir": tc.run_base_dir,
-        "checkpoint": [tc.checkpoint_paths.prev_checkpoint_path, tc.checkpoint_paths.checkpoint_path]
-        if tc.checkpoint_paths
-        else None,
-        "mode": tc.mode,
-        "custom": dict(tc.custom_context),
-        "disable_run_cache": tc.disable_run_cache,
-        "run_start_time": tc.run_start_time.timestamp() if tc.run_start_time else None,
-        "attempt": tc.attempt_number,
-    }
-
-
-def context_from_wire(data: dict[str, Any]) -> TaskContext:
-    checkpoint = data.get("checkpoint")
-    start = data.get("run_start_time")
-    return TaskContext(
-        action=ActionID(name=data["action"], run_name=data["run_name"]),
-        version=data["version"],
-        raw_data_path=RawDataPath(data["raw_data_path"]) if data.get("raw_data_path") else None,
-        input_path=data.get("input_path"),
-        output_path=data.get("output_path"),
-        run_base_dir=data.get("run_base_dir"),
-        checkpoint_paths=CheckpointPaths(*checkpoint) if checkpoint else None,
-        mode=data["mode"],
-        custom_context=dict(data.get("custom") or {}),
-        disable_run_cache=bool(data.get("disable_run_cache")),
-        run_start_time=datetime.fromtimestamp(start, tz=timezone.utc) if start is not None else None,
-        attempt_number=int(data.get("attempt") or 0),
-    )
 
 
 def error_to_wire(e: BaseException) -> dict[str, Any]:

@@ -7,8 +7,7 @@ the whole pool shuts down, and the next call starts it again. Module state survi
 on one replica, as the seeds warn. A replica that dies is replaced; actions waiting for a slot are
 not lost.
 
-Pools outlive runs (``scope="global"``), so they live on an event loop of their own; a nested call
-made by a replica's code hops to the loop of the run it belongs to.
+Pools outlive runs (``scope="global"``); like every run, they live on the process's runtime loop.
 """
 
 from __future__ import annotations
@@ -165,29 +164,23 @@ class WorkerPool:
                 other.idle_since = max(other.idle_since, time.monotonic())
 
 
-class _PoolLoop:
-    """The event loop pools live on: a daemon thread, started on first use."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, name="roost-pools", daemon=True).start()
-
-
-_LOOP: _PoolLoop | None = None
 _POOLS: dict[tuple[Any, ...], WorkerPool] = {}
 _LOCK = threading.Lock()
 
 
-def _pool_loop() -> asyncio.AbstractEventLoop:
-    global _LOOP
-    with _LOCK:
-        if _LOOP is None:
-            _LOOP = _PoolLoop()
-        return _LOOP.loop
-
-
 def pool_key(action: ActionRun) -> tuple[Any, ...]:
-    """Actions share a pool when their replicas would be started identically."""
+    """Actions share a pool when their replicas would be started identically (computed once per
+    task spec and run)."""
+    cache = action.controller.pool_keys
+    cached = cache.get(id(action.spec))
+    if cached is not None and cached[0] is action.spec:
+        return cached[1]
+    key = _pool_key(action)
+    cache[id(action.spec)] = (action.spec, key)  # the spec is held, so its id is not reused
+    return key
+
+
+def _pool_key(action: ActionRun) -> tuple[Any, ...]:
     spec = action.spec
     policy = spec.reusable
     assert policy is not None
@@ -222,9 +215,4 @@ class PoolExecutor:
                         preload_of(ref),
                         action.spec.resources.memory_limit,
                     )
-        running = asyncio.run_coroutine_threadsafe(pool.execute(action, ref), _pool_loop())
-        try:
-            return await asyncio.wrap_future(running)
-        except asyncio.CancelledError:
-            running.cancel()
-            raise
+        return await pool.execute(action, ref)

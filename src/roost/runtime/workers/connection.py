@@ -15,7 +15,7 @@ from typing import Any
 from roost.errors import OOMError, WorkerCrashedError
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
-from roost.runtime.wire import context_to_wire, error_to_wire, exception_from_wire, task_from_wire
+from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers.launcher import WorkerProcess, describe_exit
 from roost.spec.quantities import format_bytes
 from roost.store.records import LogRecord
@@ -48,7 +48,8 @@ class WorkerConnection:
 
     @property
     def alive(self) -> bool:
-        return not self.death.done()
+        # A worker being killed is dead to new work at once, before its end is even noticed.
+        return not self.death.done() and self.worker.killed_for is None
 
     @property
     def busy(self) -> int:
@@ -69,7 +70,7 @@ class WorkerConnection:
                 "id": action.id,
                 "task": task_ref,
                 "inputs": action.record.inputs,
-                "context": context_to_wire(action.task_context()),
+                "context": action.wire_context(),
             }
         )
         try:
@@ -137,13 +138,7 @@ class WorkerConnection:
             child = controller.new_action(
                 task, message["action_id"], {}, encoded, parent, message["group"], dict(message["custom"])
             )
-            if controller.loop is asyncio.get_running_loop():
-                await controller.start_child(parent, child)
-            else:  # a pool's worker: the child belongs to its run, on the run's loop
-                assert controller.loop is not None
-                await asyncio.wrap_future(
-                    asyncio.run_coroutine_threadsafe(controller.start_child(parent, child), controller.loop)
-                )
+            await controller.start_child(parent, child)
             reply = {"op": "call_result", "call": message["call"], "outputs": child.record.outputs}
         except asyncio.CancelledError:
             raise

@@ -25,10 +25,17 @@ from typing import Any
 
 from roost.runtime import values
 from roost.runtime.calls import PreparedCall, TaskCalls
-from roost.runtime.context import TaskContext, current_action, current_custom, current_group
+from roost.runtime.context import (
+    RunFacts,
+    TaskContext,
+    current_action,
+    current_custom,
+    current_group,
+    make_task_context,
+)
 from roost.runtime.logs import LogSink, current_sink, install
 from roost.runtime.threads import SYNC_THREADS
-from roost.runtime.wire import context_from_wire, error_to_wire, exception_from_wire, task_from_wire, task_to_wire
+from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
 from roost.runtime.workers import isolation
 from roost.runtime.workers.protocol import encode, read_message
 from roost.store.config import StoreConfig, action_scope
@@ -39,15 +46,17 @@ from roost.task import TaskTemplate, call_handler
 class WorkerAction:
     """The action a worker is running, as its code sees it (``ctx()``, the ids of its calls)."""
 
-    __slots__ = ("_seq", "_seq_lock", "attempt", "context", "custom", "id", "run_name", "scope")
+    __slots__ = ("_context", "_seq", "_seq_lock", "attempt", "custom", "id", "run", "run_name", "scope", "version")
 
-    def __init__(self, context: TaskContext, scope: tuple[StoreConfig, str]):
-        self.context = context
-        self.id = context.action.name
-        self.run_name = context.action.run_name
-        self.attempt = context.attempt_number
-        self.custom = dict(context.custom_context)
-        self.scope = scope
+    def __init__(self, wire: dict[str, Any], run: RunFacts, store: StoreConfig):
+        self.id = wire["id"]
+        self.attempt = wire["attempt"]
+        self.custom = dict(wire["custom"])
+        self.version = wire["version"]
+        self.run = run
+        self.run_name = run.run_name
+        self.scope = (store, f"{run.run_name}/{self.id}")
+        self._context: TaskContext | None = None
         self._seq: dict[tuple[str, str, str | None], int] = {}
         self._seq_lock = threading.Lock()
 
@@ -59,7 +68,9 @@ class WorkerAction:
         return n
 
     def task_context(self) -> TaskContext:
-        return self.context
+        if self._context is None:
+            self._context = make_task_context(self.run, self.id, self.attempt, self.custom, self.version)
+        return self._context
 
 
 class Worker(TaskCalls):
@@ -70,6 +81,7 @@ class Worker(TaskCalls):
         self._call_ids = itertools.count()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._store = StoreConfig.default()
+        self._runs: dict[str, RunFacts] = {}
 
     # -- sending -------------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -117,6 +129,13 @@ class Worker(TaskCalls):
         self._writer.close()
         return 0
 
+    def _run_facts(self, wire: dict[str, Any]) -> RunFacts:
+        """The facts of a run, rebuilt once per run this worker serves (replicas serve many)."""
+        facts = self._runs.get(wire["run_name"])
+        if facts is None:
+            facts = self._runs[wire["run_name"]] = RunFacts.from_wire(wire)
+        return facts
+
     def _setup(self, message: dict[str, Any]) -> None:
         os.environ.update(message.get("env") or {})
         isolation.apply_secrets(message.get("secrets") or [])
@@ -129,8 +148,7 @@ class Worker(TaskCalls):
         action_id = message["id"]
         try:
             task = task_from_wire(message["task"])
-            context = context_from_wire(message["context"])
-            action = WorkerAction(context, (self._store, f"{context.action.run_name}/{action_id}"))
+            action = WorkerAction(message["context"], self._run_facts(message["context"]["run"]), self._store)
             inputs = values.decode_inputs(task, message["inputs"])
             sink = LogSink(self._emit_log, action.run_name, action_id, action.attempt)
             try:
