@@ -1,15 +1,21 @@
-"""Quickstart: declare an environment, define tasks in it, call them, and see what they resolve to."""
+"""Quickstart: declare environments, run a pipeline, and look at what was recorded.
+
+    python examples/quickstart.py
+
+Runs are recorded under ROOST_HOME (default ~/.roost); afterwards try `roost get runs` and
+`roost get run <name>`.
+"""
 
 import asyncio
+import os
 
 import roost as flyte
-from roost.core.compile import compile_task
 
-env = flyte.TaskEnvironment(
-    name="quickstart",
-    resources=flyte.Resources(cpu="1", memory="512Mi"),
-    env_vars={"GREETING": "hello"},
-)
+# Plain tasks run inside the controller, as fast as in-process code.
+env = flyte.TaskEnvironment(name="quickstart")
+
+# This environment declares a variable: its tasks get worker processes of their own, with it set.
+greeter = flyte.TaskEnvironment(name="greeter", env_vars={"GREETING": "hello"})
 
 
 @env.task(retries=2)
@@ -17,15 +23,22 @@ def square(x: int) -> int:
     return x * x
 
 
+@greeter.task
+async def greet(name: str) -> str:
+    return f"{os.environ['GREETING']}, {name} (from process {os.getpid()})"
+
+
 @env.task
-async def sum_of_squares(n: int) -> int:
-    # Outside a run a task is its plain function: an async task gives a coroutine.
-    return sum(square(i) for i in range(n))
+async def pipeline(n: int) -> tuple[int, str]:
+    squares = await asyncio.gather(*[square.aio(i) for i in range(n)])
+    return sum(squares), await greet("roost")
 
 
 if __name__ == "__main__":
-    print("tasks:", list(env.tasks))
-    print("sum_of_squares(4) =", asyncio.run(sum_of_squares(4)))
-    spec = compile_task(square)
-    print("square runs as:", spec.target)
-    print("square needs its own process because it declares:", ", ".join(spec.process_reasons))
+    run = flyte.run(pipeline, 5)
+    total, greeting = run.outputs()
+    print(f"run {run.name}: {run.phase.value}")
+    print(f"sum of squares = {total}; {greeting}; controller process {os.getpid()}")
+    for action in run.actions():
+        record = action.details().record
+        print(f"  {action.task_name:20s} {record.isolation:8s} {record.isolation_reason}")

@@ -141,3 +141,8 @@ async def red_parent(n: int) -> list[int]:
 @plain.task
 async def plain_child(i: int) -> int:
     return i * i
+
+
+@red.task
+def env_probe(name: str) -> str:
+    return os.environ.get(name, "<absent>")

@@ -176,3 +176,10 @@ def test_no_secret_in_sqlite_even_when_queried_directly(roost_home, store):
     for table in ("runs", "actions", "attempts", "logs"):
         for row in db.execute(f"SELECT * FROM {table}"):
             assert not any(TOKEN in str(cell) or CERT in str(cell) for cell in row)
+
+
+def test_a_secret_from_the_launching_environment_reaches_only_its_tasks(monkeypatch):
+    monkeypatch.setenv("SVC_API_TOKEN", TOKEN)  # the secret store's fallback: a variable of its name
+    monkeypatch.setenv("CERT", CERT)
+    assert flyte.run(tasks.use_secrets).outputs()[0]["env"] == sha(TOKEN)
+    assert flyte.run(tasks.env_probe, "SVC_API_TOKEN").outputs()[0] == "<absent>"

@@ -18,17 +18,35 @@ from roost.runtime.policies.resources import machine
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
 from roost.runtime.workers.launcher import template_for
+from roost.spec.environment import list_loaded_environments
+from roost.spec.secrets import normalize_secrets
+from roost.store.secrets import derived_env_var
 
 
 def setup_message(action: ActionRun, secrets: list[dict[str, Any]]) -> dict[str, Any]:
     """What a worker applies to its process before running the action's code."""
     controller = action.controller
+    granted = {s["env"] for s in secrets if s.get("env")}
     return {
         "env": controller.env_for(action.spec),
+        # Workers inherit the launching environment, where a secret may sit (the store's fallback);
+        # only the actions granted a secret may see it.
+        "unset": sorted(declared_secret_variables() - granted),
         "secrets": secrets,
         "limits": action.limits if action.limits is not None else machine().default_limits(),
         "store": {"home": str(controller.store_config.home), "raw_data_url": controller.store_config.raw_data_url},
     }
+
+
+def declared_secret_variables() -> set[str]:
+    """The variable names of every secret declared by any environment or task loaded here."""
+    names: set[str] = set()
+    for env in list_loaded_environments():
+        requests = [env.secrets, *(t.secrets for t in getattr(env, "tasks", {}).values())]
+        for request in requests:
+            for secret in normalize_secrets(request):  # type: ignore[arg-type]
+                names.add(secret.as_env_var or derived_env_var(secret.key, secret.group))
+    return names
 
 
 def preload_of(ref: dict[str, Any]) -> list[str]:

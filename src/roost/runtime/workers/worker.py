@@ -137,6 +137,8 @@ class Worker(TaskCalls):
         return facts
 
     def _setup(self, message: dict[str, Any]) -> None:
+        for name in message.get("unset") or ():
+            os.environ.pop(name, None)
         os.environ.update(message.get("env") or {})
         isolation.apply_secrets(message.get("secrets") or [])
         isolation.apply_limits(message.get("limits") or {})
