@@ -169,10 +169,13 @@ class Worker(TaskCalls):
     async def _execute(
         self, task: TaskTemplate[Any], action: WorkerAction, inputs: dict[str, Any], sink: LogSink
     ) -> Any:
+        if getattr(task, "is_async", True):
+            # This coroutine runs in an asyncio task of its own (one per "run" message), whose
+            # context is already private: set the action's variables here and await the body.
+            _enter(self, action, sink)
+            return await task.execute(**inputs)
         context = contextvars.copy_context()
         context.run(_enter, self, action, sink)
-        if getattr(task, "is_async", True):
-            return await context.run(asyncio.ensure_future, task.execute(**inputs))
         assert self.loop is not None
         return await SYNC_THREADS.submit(self.loop, context, task.forward, **inputs)
 
