@@ -95,6 +95,12 @@ def main() -> None:
                 ", ".join(([f"<= {target:g} us"] if target else []) + ([f">= {speedup:g}x"] if speedup else [])),
             )
         )
+    if not args.quick:
+        big = subprocess.run(
+            [sys.executable, str(WORKLOADS), "roost", "fanout", "100000"], capture_output=True, text=True, timeout=900
+        )
+        peak = json.loads(big.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+        rows.append(("100k actions in one run: peak RSS", f"{peak:.0f} MB", "-", "-", "<= 500 MB"))
     ours_s = startup(sys.executable, "roost", repeat)
     theirs_s = startup(peer, "flyte", repeat) if peer else None
     rows.append(

@@ -11,6 +11,7 @@ import asyncio
 import importlib
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -86,7 +87,9 @@ def main() -> None:
     start = time.perf_counter()
     runner.run(task, N)
     elapsed = time.perf_counter() - start
-    sys.__stdout__.write(json.dumps({"seconds": elapsed, "us_per_action": elapsed * 1e6 / max(N, 1)}) + "\n")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"seconds": elapsed, "us_per_action": elapsed * 1e6 / max(N, 1), "peak_rss_mb": peak_mb}
+    sys.__stdout__.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

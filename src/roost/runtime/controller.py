@@ -10,6 +10,7 @@ import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from roost.core.compile import compile_task
@@ -40,6 +41,7 @@ from roost.store.cache_store import CacheStore
 from roost.store.config import StoreConfig
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo
 from roost.store.run_store import RunStore
+from roost.store.secrets import SecretStore
 from roost.task import TaskTemplate
 
 logger = logging.getLogger("roost")
@@ -109,7 +111,6 @@ class RunController(TaskCalls):
         )
         self.run_facts_wire = self.run_facts.to_wire()
         self.pool_keys: dict[int, tuple[TaskSpec, tuple[Any, ...]]] = {}
-        self.records: list[ActionRecord] = []
         self._order = itertools.count()
         self._inline = InlineExecutor()
         self._process = ProcessExecutor()
@@ -170,7 +171,6 @@ class RunController(TaskCalls):
             inputs_hash=encoded.hash,
         )
         record.isolation, record.isolation_reason = self._placement(spec)
-        self.records.append(record)
         self.store.mark(record)
         action = ActionRun(self, record, task, spec, bound, parent, custom)
         action.reusable_inputs = encoded.reusable
@@ -210,10 +210,8 @@ class RunController(TaskCalls):
         """The action's secrets, resolved now (values never reach the store, logs or errors)."""
         if not action.spec.secrets:
             return []
-        from roost.store.secrets import SecretStore
-
         store = SecretStore(home=self.store_config.home)
-        fallback = self.store_config.home / "secret-mounts" / f"{self.run_name}-{action.id}-{action.attempt}"
+        fallback = self._secret_mount_dir(action)
         return [
             {
                 "key": s.key,
@@ -228,8 +226,10 @@ class RunController(TaskCalls):
     def release_secrets(self, action: ActionRun) -> None:
         """Remove the folder of mounted secrets when a worker could not use a private mount."""
         if action.spec.secrets:
-            folder = self.store_config.home / "secret-mounts" / f"{self.run_name}-{action.id}-{action.attempt}"
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(self._secret_mount_dir(action), ignore_errors=True)
+
+    def _secret_mount_dir(self, action: ActionRun) -> Path:
+        return self.store_config.home / "secret-mounts" / f"{self.run_name}-{action.id}-{action.attempt}"
 
     def _warn_unhonoured(self, task_name: str, reasons: tuple[str, ...]) -> None:
         if task_name not in self._warned:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from roost.runtime.syncify import syncify
 
 T = TypeVar("T")
 
@@ -96,21 +97,12 @@ async def await_on_runtime(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-class on_runtime(Generic[T]):
+class on_runtime(syncify[T]):
     """Decorate an ``async def`` that must run on the runtime loop: calling it blocks until it is
     done; ``.aio(...)`` awaits it from any loop. Works on methods too."""
-
-    def __init__(self, fn: Callable[..., Coroutine[Any, Any, T]]):
-        self._fn = fn
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     def __call__(self, *args: Any, **kwargs: Any) -> T:
         return block_on_runtime(self._fn(*args, **kwargs))
 
     def aio(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
         return await_on_runtime(self._fn(*args, **kwargs))
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        return on_runtime(functools.partial(self._fn, obj))

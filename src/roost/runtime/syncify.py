@@ -56,4 +56,4 @@ class syncify(Generic[T]):
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self
-        return syncify(functools.partial(self._fn, obj))
+        return type(self)(functools.partial(self._fn, obj))

@@ -1,7 +1,10 @@
-"""Every runtime test records into a run store of its own, under a temporary ROOST_HOME."""
+"""Every test gets a ROOST_HOME of its own: no test reads or writes the user's ~/.roost, and each
+starts with an empty run store. Folders that need more (an initialised store, an image cache)
+override ``roost_home`` in their own conftest."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from roost.store import config as store_config
 
 
 @pytest.fixture(autouse=True)
-def roost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def roost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     monkeypatch.setenv("ROOST_HOME", str(home))
     yield home
@@ -22,5 +25,5 @@ def roost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def store(roost_home: Path):
+def store(roost_home: Path) -> runner.RunStore:
     return runner.get_store()
