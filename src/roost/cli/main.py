@@ -17,6 +17,7 @@ import click
 
 from roost._version import __version__
 from roost.cli.abort import abort_command
+from roost.cli.build import build_command
 from roost.cli.cache import cache_group
 from roost.cli.get import get_group
 from roost.cli.render import one_line
@@ -88,6 +89,7 @@ main.add_command(get_group)
 main.add_command(abort_command)
 main.add_command(cache_group)
 main.add_command(secret_group)
+main.add_command(build_command)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from roost.core.runtime_metadata import roost_runtime
 from roost.core.task_spec import TaskSpec
 from roost.errors import ImageBuildError
 from roost.spec import image_layers
-from roost.spec.image import Image
+from roost.spec.image import Image, own_layers
 from roost.spec.pod_template import PodTemplate
 from roost.spec.quantities import format_bytes
 from roost.spec.resources import CanonicalResources
@@ -35,6 +35,9 @@ _PACKAGE_LAYERS = tuple(
     for name in ("PipPackages", "Requirements", "UVProject", "PoetryProject", "UVScript", "PixiProject", "PixiScript")
     if hasattr(image_layers, name)
 )
+
+# Layers that shape a worker's process locally (its variables, its working directory).
+_ENVIRONMENT_LAYERS = (image_layers.EnvVars, image_layers.WorkDir)
 
 
 def compile_task(task: TaskTemplate[Any]) -> TaskSpec:
@@ -103,6 +106,8 @@ def _compile(task: TaskTemplate[Any]) -> TaskSpec:
         max_inline_io_bytes=task.max_inline_io_bytes,
         report=task.report,
         image_adds_packages=image is not None and any(isinstance(la, _PACKAGE_LAYERS) for la in image._layers),
+        image_sets_environment=image is not None
+        and any(isinstance(la, _ENVIRONMENT_LAYERS) for la in own_layers(image)),
     )
 
 

@@ -49,6 +49,7 @@ class TaskSpec:
     max_inline_io_bytes: int = 10 * 1024 * 1024
     report: bool = False
     image_adds_packages: bool = False
+    image_sets_environment: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -60,8 +61,8 @@ class TaskSpec:
         """What this task declares that only a process of its own can honour (empty: inline is exact).
 
         This is the ``auto`` isolation rule: env vars, secrets, resource limits or a GPU, an image
-        adding packages, a reuse policy, or a runtime bound on sync code (which cannot be cancelled
-        inside the controller's process).
+        adding packages or setting variables or a workdir, a reuse policy, or a runtime bound on sync
+        code (which cannot be cancelled inside the controller's process).
         """
         reasons = []
         if self.env_vars:
@@ -75,6 +76,8 @@ class TaskSpec:
             reasons.append("gpu")
         if self.image_adds_packages:
             reasons.append("image packages")
+        elif self.image_sets_environment:
+            reasons.append("image env_vars/workdir")
         if self.reusable is not None:
             reasons.append("reusable")
         if not self.is_async and self.max_runtime is not None:

@@ -20,7 +20,7 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from roost.errors import ImageBuildError
+from roost.errors import ImageBuildError, InvalidPackageError
 from roost.spec import image_layers as L
 from roost.spec import pep723
 from roost.spec.secrets import Secret, normalize_secrets
@@ -120,7 +120,7 @@ class Image:
                 extendable=True,
                 # Built, not pulled: its URI is name:tag, so it counts as cloned from the slim image.
                 _is_cloned=True,
-                _layers=_debian_base_layers(pv),
+                _layers=debian_base_layers(pv),
                 _preset_tag=f"py{pv}",
             )
         if registry is not None or name is not None:
@@ -194,6 +194,7 @@ class Image:
             block = pep723.script_metadata_block(text)
             meta = pep723.parse_script_metadata(block) if block is not None else {}
             deps = _strings(tuple(meta.get("dependencies", ())), "dependencies", "script metadata")
+            check_packages(f"from_uv_script({path.name})", deps)
             requires = meta.get("requires-python")
         if python_version is None and requires:
             chosen = pep723.admitted_minor(requires, SCRIPT_PYTHON_CANDIDATES)
@@ -323,7 +324,7 @@ class Image:
     ) -> Image:
         method = "with_pip_packages"
         layer = L.PipPackages(
-            packages=_varargs(method, "packages", packages),
+            packages=check_packages(method, _varargs(method, "packages", packages)),
             **_pip_options(method, index_url, extra_index_urls, pre, extra_args, secret_mounts),
         )
         return self._with_layer(layer, method)
@@ -554,7 +555,8 @@ class Image:
 # Argument normalisation
 
 
-def _debian_base_layers(pv: str) -> tuple[L.Layer, ...]:
+def debian_base_layers(pv: str) -> tuple[L.Layer, ...]:
+    """The layers that make ``python:<pv>-slim-bookworm`` the roost Debian base (install_flyte=False)."""
     return (
         L.Labels(
             labels=(
@@ -567,6 +569,42 @@ def _debian_base_layers(pv: str) -> tuple[L.Layer, ...]:
         L.EnvVars(env_vars=(("VIRTUAL_ENV", VENV), ("PATH", f"{VENV}/bin:$PATH"))),
         L.AptPackages(packages=("build-essential", "ca-certificates")),
     )
+
+
+def own_layers(image: Image) -> tuple[L.Layer, ...]:
+    """The layers the user added: without the plumbing that makes a slim Python image the Debian base.
+
+    Locally the machine itself stands in for the base image, so its user, workdir, virtualenv
+    variables and apt packages describe nothing to apply here.
+    """
+    pv = f"{image.python_version[0]}.{image.python_version[1]}"
+    base = debian_base_layers(pv)
+    if image.base_image == f"python:{pv}-slim-bookworm" and image._layers[: len(base)] == base:
+        return image._layers[len(base) :]
+    return image._layers
+
+
+# Package strings pip and uv accept that are not PEP 508 requirements: paths, URLs, VCS, options.
+_PIP_REFERENCE_PREFIXES = (".", "/", "~", "-", "git+", "hg+", "svn+", "bzr+", "file:")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tgz")
+
+
+def check_packages(method: str, packages: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse, at definition time, a package string that no installer could read (``"numpy==>1"``)."""
+    from packaging.requirements import InvalidRequirement, Requirement  # only when packages are named
+
+    for package in packages:
+        text = package.strip()
+        if text.startswith(_PIP_REFERENCE_PREFIXES) or "://" in text or text.endswith(_ARCHIVE_SUFFIXES):
+            continue
+        try:
+            Requirement(text)
+        except InvalidRequirement as e:
+            reason = str(e).splitlines()[0] if str(e) else "not a valid requirement"
+            raise InvalidPackageError(
+                package, f"{method}: {reason}; write a PEP 508 requirement such as 'numpy>=1.26,<2'"
+            ) from None
+    return packages
 
 
 def _python_version(value: object) -> tuple[int, int]:

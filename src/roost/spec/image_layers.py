@@ -47,10 +47,18 @@ def file_bytes_or_path(path: Path) -> bytes:
         return str(path).encode()
 
 
-def _dockerignore_rules(folder: Path) -> list[tuple[bool, re.Pattern[str]]]:
+IgnoreRules = list[tuple[bool, re.Pattern[str]]]
+
+
+def _dockerignore_rules(folder: Path) -> IgnoreRules:
     """The rules of ``folder/.dockerignore`` as (negated, regex) pairs, in file order."""
+    return read_ignore_rules(folder / ".dockerignore")
+
+
+def read_ignore_rules(file: Path) -> IgnoreRules:
+    """The rules of a .dockerignore file (none when it cannot be read), for ``is_ignored``."""
     try:
-        text = (folder / ".dockerignore").read_text()
+        text = file.read_text()
     except OSError:
         return []
     rules: list[tuple[bool, re.Pattern[str]]] = []
@@ -100,7 +108,7 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def _is_ignored(rel: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+def is_ignored(rel: str, rules: IgnoreRules) -> bool:
     # Docker semantics: a pattern matching a parent directory excludes everything below it, and the
     # last matching rule wins (so "!keep.txt" after "*" brings keep.txt back).
     parts = rel.split("/")
@@ -129,7 +137,7 @@ def tree_digest(folder: Path) -> str:
         rel_root = "" if rel_root == "." else rel_root + "/"
         for name in sorted(files + [d for d in dirs if (base / d).is_symlink()]):
             rel = rel_root + name
-            if rules and _is_ignored(rel, rules):
+            if rules and is_ignored(rel, rules):
                 continue
             path = base / name
             h.update(rel.encode() + b"\0")
@@ -141,7 +149,7 @@ def tree_digest(folder: Path) -> str:
         for d in sorted(dirs):
             if (base / d).is_symlink():
                 continue
-            ignored = bool(rules) and _is_ignored(rel_root + d, rules)
+            ignored = bool(rules) and is_ignored(rel_root + d, rules)
             if not ignored:
                 # Empty directories are copied into the image too, so they count.
                 h.update((rel_root + d + "/").encode() + b"\0")

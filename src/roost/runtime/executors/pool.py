@@ -20,12 +20,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from roost.images.local import DEFAULT, LocalImage
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
-from roost.runtime.executors.process import preload_of, run_bounded, setup_message
+from roost.runtime.executors.process import local_image, preload_of, run_bounded, setup_message, template_of
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
-from roost.runtime.workers.launcher import template_for
 from roost.spec.reuse import ReusePolicy
 
 # A test-only knob: multiply every TTL by this factor (e.g. 0.01) so tests need not wait 30 s.
@@ -46,8 +46,17 @@ class Replica:
 
 
 class WorkerPool:
-    def __init__(self, name: str, policy: ReusePolicy, setup: dict[str, Any], preload: list[str], memory: int | None):
+    def __init__(
+        self,
+        name: str,
+        policy: ReusePolicy,
+        setup: dict[str, Any],
+        preload: list[str],
+        memory: int | None,
+        local: LocalImage = DEFAULT,
+    ):
         self.name = name
+        self._local = local  # the image's interpreter, variables and folder for every replica
         self.policy = policy
         self._setup = setup
         self._preload = preload
@@ -68,7 +77,7 @@ class WorkerPool:
     async def _start_replica(self) -> Replica:
         self._starting += 1
         try:
-            worker = await template_for().fork(self._preload)
+            worker = await template_of(self._local).fork(self._preload)
             connection = WorkerConnection(worker, self._memory, f"a replica of {self.name}")
             connection.setup(self._setup)
             replica = Replica(connection, next(self._numbers))
@@ -205,6 +214,7 @@ class PoolExecutor:
         if pool is None:
             # Secrets of a reusable environment are the pool's: resolved when the pool is made.
             secrets = action.controller.secrets_for(action)
+            local = await local_image(action)
             with _LOCK:
                 pool = _POOLS.get(key)
                 if pool is None:
@@ -214,5 +224,6 @@ class PoolExecutor:
                         setup_message(action, secrets),
                         preload_of(ref),
                         action.spec.resources.memory_limit,
+                        local,
                     )
         return await pool.execute(action, ref)

@@ -12,14 +12,16 @@ import asyncio
 from typing import Any
 
 from roost.errors import MaxRuntimeExceededError
+from roost.images.local import LocalImage, known, needs_build, python_for
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
 from roost.runtime.policies.resources import machine
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
-from roost.runtime.workers.launcher import template_for
+from roost.runtime.workers.launcher import TemplateProcess, template_for
 from roost.spec.environment import list_loaded_environments
 from roost.spec.secrets import normalize_secrets
+from roost.store.records import ActionPhase
 from roost.store.secrets import derived_env_var
 
 
@@ -66,6 +68,30 @@ async def run_bounded(action: ActionRun, connection: WorkerConnection, ref: dict
         ) from None
 
 
+async def local_image(action: ActionRun) -> LocalImage:
+    """What the action's image makes of its workers here: interpreter, added variables, folder.
+
+    The first action of an image whose virtualenv is not built yet waits for uv in a thread (it may
+    take seconds), recorded as INITIALIZING, while the runtime loop runs other actions.
+    """
+    image = action.spec.image
+    home = action.controller.store_config.home
+    found = known(image, home)
+    if found is not None:
+        return found
+    building = needs_build(image, home)  # type: ignore[arg-type]
+    if building:
+        action.controller.set_phase(action, ActionPhase.INITIALIZING)
+    found = await asyncio.to_thread(python_for, image, home=home)
+    if building:
+        action.controller.set_phase(action, ActionPhase.RUNNING)
+    return found
+
+
+def template_of(local: LocalImage) -> TemplateProcess:
+    return template_for(local.python, local.env, local.workdir, local.startup_path)
+
+
 class ProcessExecutor:
     name = "process"
 
@@ -73,7 +99,8 @@ class ProcessExecutor:
         controller = action.controller
         ref = task_to_wire(action.task)
         secrets = controller.secrets_for(action)  # a missing secret fails the action before it starts
-        worker = await template_for().fork(preload=preload_of(ref))
+        local = await local_image(action)
+        worker = await template_of(local).fork(preload=preload_of(ref))
         connection = WorkerConnection(worker, action.spec.resources.memory_limit, action.spec.name)
         action.record.node = f"pid {worker.pid}"
         controller.store.mark(action.record)

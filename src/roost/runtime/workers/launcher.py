@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +72,28 @@ class WorkerProcess:
 class TemplateProcess:
     """A template process running ``python``; forks workers on request."""
 
-    def __init__(self, python: str = sys.executable, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+        *,
+        extra_env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        startup_path: Collection[str] = (),
+    ):
+        """``extra_env`` and ``cwd`` come from the environment's image (roost.images.local);
+        ``startup_path`` is what ``python`` has on sys.path by itself and is not repeated."""
         self.python = python
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         environment = dict(os.environ if env is None else env)
-        # The workers import the user's modules exactly as the controller does.
-        environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        environment.update(extra_env or {})
+        # The workers import the user's modules exactly as the controller does. An image's
+        # interpreter has its own packages first and the controller's after them (its .pth), so the
+        # controller's package folders must not come back in front of them through PYTHONPATH.
+        skip = set(startup_path)
+        here = os.getcwd()  # '' means the controller's folder, which a workdir would change
+        paths = [(p or here) for p in sys.path if (p or cwd is not None) and p not in skip]
+        environment["PYTHONPATH"] = os.pathsep.join(paths)
         environment[WORKER_ENV] = "1"
         self._process = subprocess.Popen(
             [python, "-m", "roost.runtime.workers.template", str(theirs.fileno())],
@@ -84,6 +101,7 @@ class TemplateProcess:
             start_new_session=True,
             stdin=subprocess.DEVNULL,
             env=environment,
+            cwd=cwd,
         )
         theirs.close()
         self._control = ours
@@ -185,6 +203,12 @@ class TemplateProcess:
     def close(self) -> None:
         self._closed = True
         try:
+            # shutdown() first: close() alone is deferred while the reader thread is blocked in
+            # recv on this socket, so the template would not see EOF until the wait below timed out.
+            self._control.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             self._control.close()  # the template sees EOF, kills its workers and exits
         except OSError:
             pass
@@ -199,16 +223,25 @@ def _set_result(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
-_TEMPLATES: dict[str, TemplateProcess] = {}
+_TEMPLATES: dict[tuple[str, tuple[tuple[str, str], ...], str | None], TemplateProcess] = {}
 _TEMPLATES_LOCK = threading.Lock()
 
 
-def template_for(python: str = sys.executable) -> TemplateProcess:
-    """The process-wide template of an interpreter, started on first use."""
+def template_for(
+    python: str = sys.executable,
+    env: tuple[tuple[str, str], ...] = (),
+    cwd: str | None = None,
+    startup_path: Collection[str] = (),
+) -> TemplateProcess:
+    """The process-wide template of an interpreter with these added variables and working folder
+    (an image's, see roost.images.local.LocalImage), started on first use."""
+    key = (python, env, cwd)
     with _TEMPLATES_LOCK:
-        template = _TEMPLATES.get(python)
+        template = _TEMPLATES.get(key)
         if template is None or template._closed:
-            template = _TEMPLATES[python] = TemplateProcess(python)
+            template = _TEMPLATES[key] = TemplateProcess(
+                python, extra_env=dict(env), cwd=cwd, startup_path=startup_path
+            )
         return template
 
 

@@ -1,0 +1,12 @@
+# syntax=docker/dockerfile:1
+FROM python:3.12-slim
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /usr/local/bin/
+RUN --mount=type=bind,source=layer-00,target=/tmp/roost/layer-00,rw \
+    --mount=type=cache,target=/root/.cache/uv \
+    uv export --frozen --no-hashes --no-header --no-emit-project --project /tmp/roost/layer-00 --output-file /tmp/roost-layer-00-requirements.txt \
+    && uv pip install --python python3 --prerelease=allow -r /tmp/roost-layer-00-requirements.txt \
+    && uv pip install --python python3 --prerelease=allow --no-deps /tmp/roost/layer-00 \
+    && rm /tmp/roost-layer-00-requirements.txt
+
+# build context:
+#   layer-00  (folder proj)
