@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -100,3 +102,53 @@ def test_a_run_survives_its_process(roost_home):
     record = fresh.get_run(run.name)
     assert record.phase is ActionPhase.SUCCEEDED and record.outputs is not None
     assert fresh.get_action("kept", "a0").outputs == record.outputs
+
+
+def test_opening_the_store_while_another_process_commits(tmp_path):
+    """Opening (and creating the schema of) a store that another process is busy writing never fails:
+    the schema is written in a transaction that waits for the lock, not from a stale snapshot."""
+    path = tmp_path / "shared" / "roost.db"
+    RunStore(path).close()
+    stop = tmp_path / "stop"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import pathlib, time\n"
+            "from roost.store.run_store import RunStore\n"
+            "from roost.store.records import ActionPhase, RunRecord\n"
+            f"store = RunStore({str(path)!r}, commit_interval=0)\n"
+            "i = 0\n"
+            f"while not pathlib.Path({str(stop)!r}).exists():\n"
+            "    i += 1\n"
+            "    store.mark(RunRecord(f'r{i}', 't.t', ActionPhase.RUNNING, 'local', time.time()))\n"
+            "    store.flush()\n"
+            "store.close()\n",
+        ]
+    )
+    try:
+        time.sleep(0.5)
+        for _ in range(40):
+            RunStore(path, busy_timeout=5).close()
+    finally:
+        stop.touch()
+        writer.wait(timeout=30)
+    assert writer.returncode == 0
+
+
+def test_processes_creating_a_new_store_at_once(tmp_path):
+    """Several processes creating the same new store at one moment all get it."""
+    path = tmp_path / "new" / "roost.db"
+    go = tmp_path / "go"
+    script = (
+        "import time, pathlib\n"
+        "from roost.store.run_store import RunStore\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.001)\n"
+        f"RunStore({str(path)!r}).close()\n"
+        "print('ok')\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(6)]
+    time.sleep(0.5)
+    go.touch()
+    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outputs == ["ok"] * 6 and [p.returncode for p in procs] == [0] * 6

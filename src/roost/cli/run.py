@@ -21,7 +21,7 @@ from roost.cli.state import require_run, store
 from roost.errors import StoreError
 from roost.runtime.handles import ActionOutputs, Run
 from roost.runtime.ids import new_run_name
-from roost.runtime.runner import Runner, load_task, rerun_name, with_runcontext
+from roost.runtime.runner import Runner, init, load_task, rerun_name, with_runcontext
 from roost.store.records import ActionPhase, RunRecord
 from roost.task import TaskTemplate
 
@@ -141,10 +141,16 @@ def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: boo
 @click.option("--name", "run_name", help="Name of the run (default: generated).")
 @click.option(
     "--isolation",
-    type=click.Choice(["auto", "inline", "process"]),
-    default="auto",
-    show_default=True,
-    help="Where actions run: in this process, in processes of their own, or as their settings need.",
+    type=click.Choice(["auto", "inline", "process", "ray"]),
+    default=None,
+    help="Where actions run: in this process, in processes of their own, as their settings need (auto, the "
+    "default), or on a Ray cluster (the default with --ray).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Run the actions on this Ray cluster ('auto', '127.0.0.1:6379', 'ray://host:10001'); see docs/ray.md.",
 )
 @click.option("--max-action-concurrency", type=int, help="How many actions of the run may run at once.")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable for the run's actions.")
@@ -158,7 +164,8 @@ def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: boo
 def run_command(
     ctx: click.Context,
     run_name: str | None,
-    isolation: str,
+    isolation: str | None,
+    ray_address: str | None,
     max_action_concurrency: int | None,
     env: tuple[str, ...],
     overwrite_cache: bool,
@@ -173,6 +180,11 @@ def run_command(
     Options of `roost run` come before FILE; after TASK come the task's inputs. `roost run FILE TASK
     --help` lists them with their types and defaults.
     """
+    if ray_address is not None:
+        try:
+            init(ray_address=ray_address)  # as a program would: Ray becomes the runs' isolation
+        except ValueError as e:
+            raise click.UsageError(one_line(str(e))) from None
     template = _load(file, task)
     inputs = parse_inputs(template, list(task_args), f"{ctx.command_path} {file} {task}")
     name = run_name or new_run_name()

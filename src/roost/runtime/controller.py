@@ -59,7 +59,9 @@ class RunOptions:
     custom_context: dict[str, str] = field(default_factory=dict)
     raw_data_path: str | None = None
     run_base_dir: str | None = None
-    isolation: str = "auto"
+    # None until the run starts: then runner.resolve_options decides ("ray" after init(ray_address=...)).
+    isolation: str | None = None
+    ray_address: str | None = None  # the Ray cluster of isolation "ray"
 
 
 def error_info(e: BaseException) -> ErrorInfo:
@@ -115,13 +117,15 @@ class RunController(TaskCalls):
         self._inline = InlineExecutor()
         self._process = ProcessExecutor()
         self._pool = PoolExecutor()
+        self._ray: Any = None  # executors.ray.RayExecutor, made when the run's first action goes to Ray
+        self._ray_pool: Any = None
         self._warned: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
         self._deadline = Deadline()
         self._retries = Retries()
         self._admission = Admission(options.max_action_concurrency) if options.max_action_concurrency else None
         self._cache = Cache(CacheStore(store))
-        self._pipelines: dict[tuple[bool, bool, bool, bool], Next] = {}
+        self._pipelines: dict[tuple[bool, ...], Next] = {}
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
@@ -170,7 +174,7 @@ class RunController(TaskCalls):
             inputs=encoded.data,
             inputs_hash=encoded.hash,
         )
-        record.isolation, record.isolation_reason = self._placement(spec)
+        record.isolation, record.isolation_reason = self._placement(spec, root=parent is None)
         self.store.mark(record)
         action = ActionRun(self, record, task, spec, bound, parent, custom)
         action.reusable_inputs = encoded.reusable
@@ -180,10 +184,26 @@ class RunController(TaskCalls):
         return self.new_action(task, ROOT_ACTION, bound, encoded, None, None, dict(self.options.custom_context))
 
     # -- where an action runs ------------------------------------------------------------------------
-    def _placement(self, spec: TaskSpec) -> tuple[str, str]:
+    def _placement(self, spec: TaskSpec, root: bool = False) -> tuple[str, str]:
         """(isolation, why), by the ``auto`` rule of docs/architecture.md unless the run forces one."""
+        mode = self.options.isolation or "auto"
+        if mode == "ray":
+            if root and self.mode == "hybrid":
+                where, why = self._placement_here(spec, "auto")
+                return where, f"mode='hybrid' runs the root action here ({why}) and its children on the Ray cluster"
+            from roost.runtime.executors.ray import options_for
+
+            notes = options_for(spec).notes
+            why = {
+                "remote": "mode='remote' runs every action on the Ray cluster",
+                "hybrid": "mode='hybrid' runs child actions on the Ray cluster",
+            }.get(self.mode, "isolation='ray' runs every action on the Ray cluster")
+            where = "ray-pool" if spec.reusable is not None else "ray"
+            return where, why + (f"; {'; '.join(notes)}" if notes else "")
+        return self._placement_here(spec, mode)
+
+    def _placement_here(self, spec: TaskSpec, mode: str) -> tuple[str, str]:
         reasons = spec.process_reasons + (("run env_vars",) if self.options.env_vars else ())
-        mode = self.options.isolation
         if mode == "inline":
             if reasons:
                 self._warn_unhonoured(spec.name, reasons)
@@ -200,7 +220,29 @@ class RunController(TaskCalls):
         isolation = action.record.isolation
         if isolation == "inline":
             return self._inline
+        if isolation == "ray":
+            return self.ray_executor()
+        if isolation == "ray-pool":
+            if self._ray_pool is None:
+                from roost.runtime.executors.ray_pool import RayPoolExecutor
+
+                self._ray_pool = RayPoolExecutor()
+            return self._ray_pool
         return self._pool if isolation == "pool" else self._process
+
+    def ray_executor(self) -> Any:
+        """This run's side of the Ray cluster (its broker of task calls), made on first use."""
+        if self._ray is None:
+            from roost.runtime.executors.ray import RayExecutor
+
+            assert self.options.ray_address, "isolation 'ray' is resolved with an address"
+            self._ray = RayExecutor(self.options.ray_address)
+        return self._ray
+
+    def close(self) -> None:
+        """The run ended: release what it held outside this process (its Ray broker)."""
+        if self._ray is not None:
+            self._ray.close()
 
     def env_for(self, spec: TaskSpec) -> dict[str, str]:
         """The variables a task's process gets: environment and task (as merged at definition), then run."""
@@ -242,15 +284,21 @@ class RunController(TaskCalls):
             )
 
     # -- executing ---------------------------------------------------------------------------------
-    def _pipeline_for(self, spec: TaskSpec) -> Next:
+    def _pipeline_for(self, action: ActionRun) -> Next:
         """The policies this task needs, composed once per combination (a policy with nothing to do
-        for a task would still cost every one of its actions a coroutine frame)."""
+        for a task would still cost every one of its actions a coroutine frame).
+
+        An action on Ray is admitted by the cluster, not by this machine's capacity, and its executor
+        says when it runs (it may wait for the cluster to grow first).
+        """
+        spec = action.spec
         r = spec.resources
         deadline = spec.timeout is not None and spec.timeout.deadline is not None
         retries = spec.retries.count > 0
         cached = spec.cache.is_enabled() and not self.options.disable_run_cache
-        requests = bool(r.cpu_request or r.memory_request or r.gpu)
-        key = (deadline, retries, cached, requests)
+        on_ray = action.record.isolation in ("ray", "ray-pool")
+        requests = bool(r.cpu_request or r.memory_request or r.gpu) and not on_ray
+        key = (deadline, retries, cached, requests, on_ray)
         pipeline = self._pipelines.get(key)
         if pipeline is None:
             policies: list[Any] = [self._recovery] if self._recovery is not None else []
@@ -264,14 +312,15 @@ class RunController(TaskCalls):
                 policies.append(self._admission)
             if requests:
                 policies.append(machine())
-            policies.append(_mark_running)
+            if not on_ray:
+                policies.append(_mark_running)
             pipeline = self._pipelines[key] = compose(policies, self._attempt)
         return pipeline
 
     async def execute(self, action: ActionRun) -> Any:
         """Run ``action`` through the pipeline; record how it ended; give the caller its value."""
         try:
-            value = await self._pipeline_for(action.spec)(action)
+            value = await self._pipeline_for(action)(action)
         except asyncio.CancelledError:
             if not action.record.phase.is_terminal:
                 action.record.error = ErrorInfo("ActionAborted", "user", "the run was aborted")

@@ -31,6 +31,8 @@ from roost.task import TaskTemplate
 logger = logging.getLogger("roost")
 
 _MODES = ("local", "remote", "hybrid")
+_ISOLATIONS = ("auto", "inline", "process", "ray")
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
 _stores: dict[Path, RunStore] = {}
 _settings: dict[str, Any] = {"initialized": False}
 
@@ -70,13 +72,21 @@ def init(
     storage: Any = None,
     images: dict[str, str] | None = None,
     local_persistence: bool = False,
+    ray_address: str | None = None,
     **kwargs: Any,
 ) -> None:
     """Configure roost for this process. Without arguments: local runs, recorded under ROOST_HOME.
 
     roost always records runs (``local_persistence`` is accepted and implied). It does not talk to a
     Flyte control plane: ``endpoint``/``api_key`` are refused with a clear error.
+
+    ``ray_address`` (roost): a Ray cluster, as ``ray.init`` takes it ("auto", "127.0.0.1:6379",
+    "ray://host:10001"). The runs that follow execute their actions there (isolation "ray"), and
+    ``mode="remote"`` / ``mode="hybrid"`` mean "on that cluster" (docs/ray.md). The connection is
+    made when the first action needs it.
     """
+    if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
+        raise ValueError(f"ray_address must be a Ray address such as 'auto' or '127.0.0.1:6379', got {ray_address!r}")
     if endpoint or api_key:
         raise InitializationError(
             "NoControlPlane",
@@ -86,7 +96,13 @@ def init(
     if log_level is not None:
         logging.getLogger("roost").setLevel(log_level)
     _settings.update(
-        initialized=True, org=org, project=project, domain=domain, root_dir=root_dir, images=dict(images or {})
+        initialized=True,
+        org=org,
+        project=project,
+        domain=domain,
+        root_dir=root_dir,
+        images=dict(images or {}),
+        ray_address=ray_address,
     )
     raw_data_url = storage if isinstance(storage, str) else None
     store_config.configure(raw_data_url=raw_data_url)
@@ -112,7 +128,7 @@ def _check_options(
     max_action_concurrency: int | None,
     run_base_dir: str | None,
     tracked: bool,
-    isolation: str,
+    isolation: str | None,
 ) -> str:
     mode = mode or "local"
     if mode not in _MODES:
@@ -130,9 +146,43 @@ def _check_options(
         )
     if tracked and mode != "local":
         raise ValueError("tracked=True needs mode='local'")
-    if isolation not in ("auto", "inline", "process"):
-        raise ValueError(f"isolation must be 'auto', 'inline' or 'process', got {isolation!r}")
+    if isolation is not None and isolation not in _ISOLATIONS:
+        raise ValueError(f"isolation must be 'auto', 'inline', 'process' or 'ray', got {isolation!r}")
+    if mode != "local" and isolation not in (None, "auto", "ray"):
+        raise ValueError(f"mode={mode!r} runs actions on a Ray cluster; isolation={isolation!r} contradicts it")
     return mode
+
+
+def ray_address() -> str | None:
+    """The Ray cluster runs may use: ``init(ray_address=...)``, else ``$RAY_ADDRESS``."""
+    return _settings.get("ray_address") or os.environ.get(RAY_ADDRESS_ENV) or None
+
+
+def resolve_options(options: RunOptions) -> RunOptions:
+    """The options of a run about to start, with its isolation decided (``init`` may have come after
+    ``with_runcontext``): ``remote``/``hybrid`` modes and ``isolation="ray"`` need a Ray cluster;
+    ``init(ray_address=...)`` makes "ray" the default isolation."""
+    address = ray_address()
+    isolation = options.isolation
+    if options.mode != "local":
+        if address is None:
+            raise InitializationError(
+                "NoControlPlane",
+                "user",
+                f"mode={options.mode!r} needs a cluster to run on, and none is configured: use mode='local', "
+                "or give roost a Ray cluster with flyte.init(ray_address=...) or RAY_ADDRESS (docs/ray.md)",
+            )
+        isolation = "ray"
+    elif isolation is None:
+        isolation = "ray" if _settings.get("ray_address") else "auto"
+    if isolation == "ray" and address is None:
+        raise InitializationError(
+            "NoRayCluster",
+            "user",
+            "isolation='ray' runs actions on a Ray cluster, and none is configured: "
+            "call flyte.init(ray_address='127.0.0.1:6379') (or 'auto', 'ray://host:10001') or set RAY_ADDRESS",
+        )
+    return dataclasses.replace(options, isolation=isolation, ray_address=address if isolation == "ray" else None)
 
 
 class Runner:
@@ -150,15 +200,10 @@ class Runner:
             raise TypeError(
                 f"run() needs a task (a function decorated with @env.task), got {type(task).__name__}: {task!r}"
             )
-        if self.options.mode != "local":
-            raise InitializationError(
-                "NoControlPlane",
-                "user",
-                f"mode={self.options.mode!r} needs a cluster to run on, and none is configured; use mode='local'",
-            )
+        options = resolve_options(self.options)
         bound = task.interface.bind(args, kwargs, task.name)
         encoded = values.encode_inputs(task, bound)
-        return await _execute_run(task, bound, encoded, self.name, self.options)
+        return await _execute_run(task, bound, encoded, self.name, options)
 
     @on_runtime
     async def rerun(
@@ -176,6 +221,7 @@ class Runner:
         run takes its recorded outputs (phase RECOVERED) and runs only the rest. This is how a run
         whose process died (kill -9, power loss) is resumed.
         """
+        options = resolve_options(self.options)
         store = get_store()
         source = store.get_run(run_name)
         if source is None:
@@ -191,9 +237,7 @@ class Runner:
         for action_id in force_rerun_actions or ():
             recovered.pop(action_id, None)
         name = self.name or rerun_name(store, run_name)
-        return await _execute_run(
-            task, bound, encoded, name, self.options, recovered_from=run_name, recovered=recovered
-        )
+        return await _execute_run(task, bound, encoded, name, options, recovered_from=run_name, recovered=recovered)
 
 
 def rerun_name(store: RunStore, run_name: str) -> str:
@@ -239,11 +283,12 @@ def with_runcontext(
     debug: bool = False,
     tracked: bool = False,
     tracked_strict: bool = False,
-    isolation: str = "auto",
+    isolation: str | None = None,
 ) -> Runner:
     """Settings for the runs started with the returned runner's ``.run(task, ...)``.
 
-    roost adds ``isolation``: ``"auto"`` (default), ``"inline"`` or ``"process"``.
+    roost adds ``isolation``: ``"auto"`` (the default), ``"inline"``, ``"process"`` or ``"ray"`` (on
+    the Ray cluster of ``init(ray_address=...)`` or ``$RAY_ADDRESS``; the default after such an init).
     """
     mode = _check_options(mode, name, copy_style, version, max_action_concurrency, run_base_dir, tracked, isolation)
     if env_vars is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items()):
@@ -367,6 +412,7 @@ async def _execute_run(
         record.error = root.record.error or error_info(e)
         raise
     finally:
+        controller.close()
         store.unwatch_run(run_name)
         record.ended_at = time.time()
         store.mark(record)

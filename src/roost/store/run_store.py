@@ -175,11 +175,37 @@ class RunStore:
         if not readonly:
             with self._translate_errors():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = self._connect()
-                conn.executescript(_SCHEMA + CACHE_SCHEMA)
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                conn.commit()
-                conn.close()
+                self._retry_busy(self._create_schema)
+
+    def _create_schema(self) -> None:
+        conn = self._connect()
+        try:
+            # One write transaction taken up front: creating tables from a read snapshot could need an
+            # upgrade that SQLite refuses at once (no busy wait) when another process just committed.
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in (_SCHEMA + CACHE_SCHEMA).split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _retry_busy(self, operation: Callable[[], None]) -> None:
+        """Run ``operation``, trying again while another process holds the database, up to the busy
+        timeout (two processes opening a new store at once race for the switch to WAL mode)."""
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.01
+        while True:
+            try:
+                operation()
+                return
+            except sqlite3.OperationalError as e:
+                text = str(e)
+                if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
 
     # -- connections ------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -216,8 +242,8 @@ class RunStore:
             text = str(e)
             if "locked" in text or "busy" in text:
                 raise StoreError(
-                    f"The run store {self.path} is locked by another process and stayed locked for "
-                    f"{self.busy_timeout:g} s ({text})"
+                    f"The run store {self.path} is locked by another process ({text}); roost waited up to "
+                    f"{self.busy_timeout:g} s for it"
                 ) from None
             if "not a database" in text or "malformed" in text or "corrupt" in text:
                 raise StoreError(

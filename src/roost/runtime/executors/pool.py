@@ -8,15 +8,14 @@ on one replica, as the seeds warn. A replica that dies is replaced; actions wait
 not lost.
 
 Pools outlive runs (``scope="global"``); like every run, they live on the process's runtime loop.
+The sizing and scaling rules are ``replicas.py``'s, shared with the Ray actor pools (``ray_pool.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,17 +23,12 @@ from roost.images.local import DEFAULT, LocalImage
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
 from roost.runtime.executors.process import local_image, preload_of, run_bounded, setup_message, template_of
+from roost.runtime.executors.replicas import TTL_SCALE_ENV, ReplicaPool
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
 from roost.spec.reuse import ReusePolicy
 
-# A test-only knob: multiply every TTL by this factor (e.g. 0.01) so tests need not wait 30 s.
-# Validation is untouched: a ReusePolicy still refuses TTLs under 30 s.
-TTL_SCALE_ENV = "ROOST_TEST_TTL_SCALE"
-
-
-def _ttl_scale() -> float:
-    return float(os.environ.get(TTL_SCALE_ENV) or 1.0)
+__all__ = ["TTL_SCALE_ENV", "PoolExecutor", "Replica", "WorkerPool", "pool_key", "pools"]
 
 
 @dataclass(eq=False)
@@ -45,7 +39,10 @@ class Replica:
     idle_since: float = field(default_factory=time.monotonic)
 
 
-class WorkerPool:
+class WorkerPool(ReplicaPool[Replica]):
+    """A pool whose replicas are worker processes forked from the image's template (replicas.py
+    holds the sizing and scaling rules)."""
+
     def __init__(
         self,
         name: str,
@@ -55,83 +52,27 @@ class WorkerPool:
         memory: int | None,
         local: LocalImage = DEFAULT,
     ):
-        self.name = name
+        super().__init__(name, policy)
         self._local = local  # the image's interpreter, variables and folder for every replica
-        self.policy = policy
         self._setup = setup
         self._preload = preload
         self._memory = memory
-        self.replicas: list[Replica] = []
-        self._starting = 0
-        self._numbers = iter(range(1, 1 << 30))
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._last_activity = time.monotonic()
-        self._maintainer: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()  # replacements being started
-        scale = _ttl_scale()
-        self.idle_ttl = policy.idle_ttl.total_seconds() * scale  # type: ignore[union-attr]
-        self.scaledown_ttl = policy.get_scaledown_ttl().total_seconds() * scale
-        self.started_total = 0
 
     # -- replicas -------------------------------------------------------------------------------------
-    async def _start_replica(self) -> Replica:
-        self._starting += 1
-        try:
-            worker = await template_of(self._local).fork(self._preload)
-            connection = WorkerConnection(worker, self._memory, f"a replica of {self.name}")
-            connection.setup(self._setup)
-            replica = Replica(connection, next(self._numbers))
-            self.replicas.append(replica)
-            self.started_total += 1
-            connection.death.add_done_callback(lambda _: self._lost(replica))
-            self._wake()  # someone may be waiting for exactly this replica
-            return replica
-        finally:
-            self._starting -= 1
+    async def _create(self, number: int) -> Replica:
+        worker = await template_of(self._local).fork(self._preload)
+        connection = WorkerConnection(worker, self._memory, f"a replica of {self.name}")
+        connection.setup(self._setup)
+        return Replica(connection, number)
 
-    def _lost(self, replica: Replica) -> None:
-        """A replica died (a crash, a timeout kill): replace it if the pool is below min."""
-        if replica in self.replicas:
-            self.replicas.remove(replica)
-            replica.connection.shutdown()
-        if len(self.replicas) + self._starting < self.policy.min_replicas:
-            replacement = asyncio.ensure_future(self._start_replica())
-            self._background.add(replacement)
-            replacement.add_done_callback(self._background.discard)
-        self._wake()
+    def _watch(self, replica: Replica) -> None:
+        replica.connection.death.add_done_callback(lambda _: self._lost(replica))
 
-    def _wake(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+    def _alive(self, replica: Replica) -> bool:
+        return replica.connection.alive
 
-    async def _acquire(self) -> Replica:
-        self._ensure_maintainer()
-        while True:
-            while len(self.replicas) + self._starting < self.policy.min_replicas:
-                await self._start_replica()
-            free = [r for r in self.replicas if r.connection.alive and r.running < self.policy.concurrency]
-            if free:
-                replica = min(free, key=lambda r: r.running)  # spread the work over warm replicas
-                replica.running += 1
-                return replica
-            if len(self.replicas) + self._starting < self.policy.max_replicas:
-                replica = await self._start_replica()
-                replica.running += 1
-                return replica
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
-
-    def _release(self, replica: Replica) -> None:
-        replica.running -= 1
-        now = time.monotonic()
-        self._last_activity = now
-        if replica.running == 0:
-            replica.idle_since = now
-        self._wake()
+    def _stop(self, replica: Replica) -> None:
+        replica.connection.shutdown()
 
     async def execute(self, action: ActionRun, ref: dict[str, Any]) -> values.EncodedOutputs:
         replica = await self._acquire()
@@ -144,33 +85,6 @@ class WorkerPool:
             raise
         finally:
             self._release(replica)
-
-    # -- scaling down --------------------------------------------------------------------------------------
-    def _ensure_maintainer(self) -> None:
-        if self._maintainer is None or self._maintainer.done():
-            self._maintainer = asyncio.ensure_future(self._maintain())
-
-    async def _maintain(self) -> None:
-        tick = max(0.01, min(self.idle_ttl, self.scaledown_ttl) / 10)
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            busy = any(r.running for r in self.replicas) or self._waiters
-            if not busy and self.replicas and now - self._last_activity >= self.idle_ttl:
-                for replica in list(self.replicas):
-                    self._retire(replica)
-                return  # the pool is cold; the next call starts it again
-            idle = [r for r in self.replicas if r.running == 0 and now - r.idle_since >= self.scaledown_ttl]
-            if idle and len(self.replicas) > self.policy.min_replicas:
-                self._retire(min(idle, key=lambda r: r.idle_since))  # one replica per scaledown_ttl
-
-    def _retire(self, replica: Replica) -> None:
-        self.replicas.remove(replica)
-        replica.connection.shutdown()
-        # The next retirement waits another full scaledown_ttl.
-        for other in self.replicas:
-            if other.running == 0:
-                other.idle_since = max(other.idle_since, time.monotonic())
 
 
 _POOLS: dict[tuple[Any, ...], WorkerPool] = {}
