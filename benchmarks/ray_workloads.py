@@ -5,7 +5,8 @@
 IMPL: ``roost-process`` (local, isolation="process"), ``roost-ray`` (isolation="ray": every action a
 Ray task, reusable environments Ray actors), ``roost-hybrid`` (mode="hybrid": the parent here, its
 children on Ray, so their calls need no broker) or ``ray`` (plain ``@ray.remote`` functions and actors).
-WORKLOAD: ``fanout`` -- N concurrent trivial children of one parent; ``warm`` -- N sequential calls
+WORKLOAD: ``fanout`` -- N concurrent trivial children of one parent; ``throughput`` -- N concurrent
+calls into a reusable environment (plain Ray: N tasks at once); ``warm`` -- N sequential calls
 into a warm reusable environment (a Ray actor for plain Ray). Prints one JSON line with microseconds
 per action of the measured run (after a warm-up run of the same program).
 """
@@ -25,9 +26,22 @@ env = flyte.TaskEnvironment(name="bench_ray")
 warm_env = flyte.TaskEnvironment(name="bench_ray_warm", reusable=flyte.ReusePolicy(replicas=1, concurrency=1))
 
 
+pool_env = flyte.TaskEnvironment(name="bench_ray_pool", reusable=flyte.ReusePolicy(replicas=2, concurrency=8))
+
+
 @env.task
 async def child(x: int) -> int:
     return x
+
+
+@pool_env.task
+async def pooled_child(x: int) -> int:
+    return x
+
+
+@env.task
+async def throughput(n: int) -> int:
+    return sum(await asyncio.gather(*[pooled_child(i) for i in range(n)]))
 
 
 @warm_env.task
@@ -60,7 +74,7 @@ def roost_workload(impl: str, workload: str, n: int, address: str) -> float:
     else:
         flyte.init()
         runner = flyte.with_runcontext(isolation="process")
-    task = fan_out if workload == "fanout" else sequential
+    task = {"fanout": fan_out, "warm": sequential, "throughput": throughput}[workload]
     runner.run(task, min(n, 20))  # warm up: connection, workers, replicas
     start = time.perf_counter()
     runner.run(task, n)
@@ -99,7 +113,7 @@ def ray_workload(workload: str, n: int, address: str) -> float:
     def calls(count: int) -> int:
         return sum(ray.get(actor.call.remote(i)) for i in range(count))
 
-    body = fan if workload == "fanout" else calls
+    body = calls if workload == "warm" else fan  # throughput: plain Ray tasks, all at once
     body(min(n, 20))
     start = time.perf_counter()
     body(n)

@@ -30,6 +30,7 @@ CASES = [
     # (label, workload, n)
     ("fan-out of 500 async children (per child)", "fanout", 500),
     ("warm call into a reusable environment (sequential)", "warm", 500),
+    ("throughput: 2000 calls at once (roost: reusable pool; Ray: tasks)", "throughput", 2000),
 ]
 IMPLS = [
     ("roost-process", "roost, isolation=process"),
