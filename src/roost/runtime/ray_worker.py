@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import os
 import shutil
 import socket
@@ -31,17 +30,16 @@ import ray
 
 from roost.errors import RuntimeUserError
 from roost.runtime import values
+from roost.runtime.action_code import run_code
 from roost.runtime.calls import PreparedCall, TaskCalls
-from roost.runtime.context import RunFacts, current_action, current_custom, current_group
-from roost.runtime.logs import LogSink, current_sink, install
-from roost.runtime.threads import SYNC_THREADS
+from roost.runtime.context import RunFacts
+from roost.runtime.logs import LogSink, install
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
 from roost.runtime.workers.isolation import FALLBACK_ENV
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.runtime.workers.worker import WorkerAction
-from roost.store.config import StoreConfig, action_scope
+from roost.store.config import StoreConfig
 from roost.store.records import LogRecord
-from roost.task import TaskTemplate, call_handler
 
 UNSHARED_PROTOCOL = "roost-unshared"
 
@@ -157,28 +155,6 @@ def _register_unshared(url: str, driver_host: str) -> None:
     fsspec.register_implementation(UNSHARED_PROTOCOL, UnsharedStore, clobber=True)
 
 
-def _enter(calls: RayCalls, action: RayAction, sink: LogSink) -> None:
-    current_action.set(action)
-    call_handler.set(calls)
-    current_sink.set(sink)
-    current_group.set(None)
-    current_custom.set(None)
-    action_scope.set(action.scope)
-
-
-async def _run_code(
-    calls: RayCalls, task: TaskTemplate[Any], action: RayAction, inputs: dict[str, Any], sink: LogSink
-) -> Any:
-    if getattr(task, "is_async", True):
-        # Each action runs in an asyncio task of its own, whose context is already private.
-        _enter(calls, action, sink)
-        return await task.execute(**inputs)
-    context = contextvars.copy_context()
-    context.run(_enter, calls, action, sink)
-    assert calls.loop is not None
-    return await SYNC_THREADS.submit(calls.loop, context, task.forward, **inputs)
-
-
 async def execute(payload: dict[str, Any], calls: RayCalls) -> dict[str, Any]:
     """Run one action: its outputs (or its error, never wrapped by Ray), its output lines, its node."""
     lines: list[tuple[float, str, str]] = []
@@ -195,7 +171,7 @@ async def execute(payload: dict[str, Any], calls: RayCalls) -> dict[str, Any]:
         install()  # Ray may have replaced sys.stdout since the last action
         sink = LogSink(emit, action.run_name, action.id, action.attempt)
         try:
-            result = await _run_code(calls, task, action, inputs, sink)
+            result = await run_code(calls, task, action, inputs, sink)
         finally:
             sink.close()
         return {"outputs": values.encode_outputs(task, result).data, "logs": lines, "node": node_description()}

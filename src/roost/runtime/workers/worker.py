@@ -15,7 +15,6 @@ only writer of the run store; the worker only computes the call's id (it knows i
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import itertools
 import os
 import socket
@@ -24,23 +23,19 @@ import traceback
 from typing import Any
 
 from roost.runtime import values
+from roost.runtime.action_code import run_code
 from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.context import (
     RunFacts,
     TaskContext,
-    current_action,
-    current_custom,
-    current_group,
     make_task_context,
 )
-from roost.runtime.logs import LogSink, current_sink, install
-from roost.runtime.threads import SYNC_THREADS
+from roost.runtime.logs import LogSink, install
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
 from roost.runtime.workers import isolation
 from roost.runtime.workers.protocol import encode, read_message
-from roost.store.config import StoreConfig, action_scope
+from roost.store.config import StoreConfig
 from roost.store.records import LogRecord
-from roost.task import TaskTemplate, call_handler
 
 
 class WorkerAction:
@@ -154,7 +149,7 @@ class Worker(TaskCalls):
             inputs = values.decode_inputs(task, message["inputs"])
             sink = LogSink(self._emit_log, action.run_name, action_id, action.attempt)
             try:
-                result = await self._execute(task, action, inputs, sink)
+                result = await run_code(self, task, action, inputs, sink)
             finally:
                 sink.close()
             encoded = values.encode_outputs(task, result)
@@ -165,19 +160,6 @@ class Worker(TaskCalls):
             self.send({"op": "failed", "id": action_id, "error": error_to_wire(e)})
         finally:
             self._running.pop(action_id, None)
-
-    async def _execute(
-        self, task: TaskTemplate[Any], action: WorkerAction, inputs: dict[str, Any], sink: LogSink
-    ) -> Any:
-        if getattr(task, "is_async", True):
-            # This coroutine runs in an asyncio task of its own (one per "run" message), whose
-            # context is already private: set the action's variables here and await the body.
-            _enter(self, action, sink)
-            return await task.execute(**inputs)
-        context = contextvars.copy_context()
-        context.run(_enter, self, action, sink)
-        assert self.loop is not None
-        return await SYNC_THREADS.submit(self.loop, context, task.forward, **inputs)
 
     # -- calls made by the code here ---------------------------------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
@@ -202,15 +184,6 @@ class Worker(TaskCalls):
         if reply["op"] == "call_error":
             raise exception_from_wire(reply["error"])
         return values.decode_outputs(prepared.task, reply["outputs"])
-
-
-def _enter(worker: Worker, action: WorkerAction, sink: LogSink) -> None:
-    current_action.set(action)
-    call_handler.set(worker)
-    current_sink.set(sink)
-    current_group.set(None)
-    current_custom.set(None)
-    action_scope.set(action.scope)
 
 
 def warm_up() -> None:
