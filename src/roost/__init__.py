@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from roost import errors
 from roost._stubs import (
-    build,
-    build_images,
     deploy,
     init_from_api_key,
     init_from_config,
@@ -130,11 +128,14 @@ _LAZY = {
     "rerun": "roost.runtime.runner",
     "run": "roost.runtime.runner",
     "with_runcontext": "roost.runtime.runner",
+    "build": "roost.images.build",
+    "build_images": "roost.images.build",
 }
 _LAZY_MODULES = ("io", "models", "remote", "app", "extend", "types")
 
 if TYPE_CHECKING:
     from roost import app, extend, io, models, remote, types
+    from roost.images.build import build, build_images
     from roost.runtime.context import ctx, custom_context, get_custom_context, group
     from roost.runtime.mapping import map, trace
     from roost.runtime.runner import init, rerun, run, with_runcontext

@@ -1,5 +1,5 @@
-"""Names of the Flyte API whose roost implementation has not landed yet: they raise
-NotImplementedError with a clear message."""
+"""Names of the Flyte API that concern a Flyte control plane (deploying, serving, configuring a
+client), which roost does not talk to: they raise NotImplementedError saying so."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 
 def _not_yet(name: str) -> Callable[..., Any]:
     def stub(*args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"roost.{name}() is not available yet: the run engine has not landed")
+        raise NotImplementedError(
+            f"roost.{name}() needs a Flyte control plane, which roost does not use: roost runs programs "
+            "itself, locally (flyte.run) or on a Ray cluster (flyte.init(ray_address=...))"
+        )
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
         return stub(*args, **kwargs)
@@ -24,7 +27,5 @@ init_from_api_key = _not_yet("init_from_api_key")
 init_in_cluster = _not_yet("init_in_cluster")
 init_passthrough = _not_yet("init_passthrough")
 deploy = _not_yet("deploy")
-build = _not_yet("build")
-build_images = _not_yet("build_images")
 serve = _not_yet("serve")
 with_servecontext = _not_yet("with_servecontext")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -56,3 +57,34 @@ def build_image(
     else:
         detail = f"the local virtualenv {found.venv} is up to date"
     return BuildOutcome("local", found.built, fallback + detail, local=found)
+
+
+def build(image: Image) -> str:
+    """``flyte.build(image)``: build (or find) the image; its URI, or where its virtualenv is."""
+    outcome = build_image(image)
+    if outcome.uri is not None:
+        return outcome.uri
+    venv = outcome.local.venv if outcome.local is not None else None
+    return str(venv) if venv is not None else image.uri
+
+
+def build_images(*envs: object) -> dict[str, str]:
+    """``flyte.build_images(*envs)``: ``build`` the image of each environment, by environment name."""
+    built: dict[str, str] = {}
+    for env in envs:
+        image = getattr(env, "image", None)
+        if isinstance(image, Image):
+            built[getattr(env, "name", repr(env))] = build(image)
+    return built
+
+
+async def _build_aio(image: Image) -> str:
+    return await asyncio.to_thread(build, image)
+
+
+async def _build_images_aio(*envs: object) -> dict[str, str]:
+    return await asyncio.to_thread(build_images, *envs)
+
+
+build.aio = _build_aio  # type: ignore[attr-defined]
+build_images.aio = _build_images_aio  # type: ignore[attr-defined]
