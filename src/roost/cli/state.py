@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 
 import click
 
+from roost.runtime.reservations import pid_alive
 from roost.runtime.runner import get_store
 from roost.store.records import ActionRecord, RunRecord
 from roost.store.run_store import RunStore
@@ -19,18 +19,6 @@ HEARTBEAT_STALE_S = 60.0
 
 def store() -> RunStore:
     return get_store()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def controller_gone(run: RunRecord) -> bool:
