@@ -14,6 +14,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from roost.runtime.polling import PollingEventLoop
 from roost.runtime.syncify import syncify
 
 T = TypeVar("T")
@@ -28,7 +29,8 @@ def runtime_loop() -> asyncio.AbstractEventLoop:
     global _loop, _thread
     with _lock:
         if _loop is None or _loop.is_closed():
-            _loop = asyncio.new_event_loop()
+            # It polls briefly for a worker's answer before sleeping (see polling.py).
+            _loop = PollingEventLoop()
             _thread = threading.Thread(target=_loop.run_forever, name="roost-runtime", daemon=True)
             _thread.start()
         return _loop

@@ -1,8 +1,8 @@
 """WorkerConnection: the controller's conversation with one worker process.
 
-One reader task per worker routes what the worker sends -- log lines, nested task calls, results --
-to the action it belongs to; several actions may share a worker (a reusable replica with
-concurrency > 1). If the worker dies, every action still on it fails with an error that says how.
+What a worker sends -- log lines, nested task calls, results -- is routed to the action it belongs
+to as it arrives, inside the event loop's read callback; several actions may share a worker (a
+reusable replica with concurrency > 1). If the worker dies, every action still on it fails with an error that says how.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from roost.errors import OOMError, WorkerCrashedError
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
+from roost.runtime.polling import expect_answer
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers.launcher import WorkerProcess, describe_exit
 from roost.spec.quantities import format_bytes
@@ -42,8 +43,11 @@ class WorkerConnection:
         self.label = label
         self._actions: dict[str, tuple[ActionRun, asyncio.Future[values.EncodedOutputs]]] = {}
         self._calls: set[asyncio.Task[None]] = set()
-        self.death: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.ensure_future(self._read_loop())
+        self._loop = asyncio.get_running_loop()
+        self.death: asyncio.Future[BaseException] = self._loop.create_future()
+        self._ending: asyncio.Task[None] | None = None
+        self._shut = False
+        worker.connection.attach(self._on_message, self._on_close)
         self._watcher = asyncio.ensure_future(self._watch_memory()) if memory_limit is not None else None
 
     @property
@@ -73,6 +77,7 @@ class WorkerConnection:
                 "context": action.wire_context(),
             }
         )
+        expect_answer(self._loop)
         try:
             return await result
         finally:
@@ -83,6 +88,7 @@ class WorkerConnection:
 
     def shutdown(self) -> None:
         """Ask the worker to exit; kill it if it still holds actions."""
+        self._shut = True
         if self._actions:
             self.kill("shutdown")
         elif self.alive:
@@ -90,44 +96,44 @@ class WorkerConnection:
                 self.worker.send({"op": "shutdown"})
         self.worker.close()
         self.worker.template.forget(self.pid)
-        for task in (self._reader, self._watcher, *self._calls):
+        for task in (self._ending, self._watcher, *self._calls):
             if task is not None:
                 task.cancel()
 
     # -- what the worker says ----------------------------------------------------------------------
-    async def _read_loop(self) -> None:
-        while True:
-            message = await self.worker.receive()
-            if message is None:
-                await self._died()
-                return
-            op = message["op"]
-            entry = self._actions.get(message.get("id") or message.get("parent") or "")
-            if op == "log":
-                if entry is not None:
-                    action = entry[0]
-                    action.controller.store.log(
-                        LogRecord(
-                            action.controller.run_name,
-                            message["id"],
-                            message["attempt"],
-                            message["ts"],
-                            message["stream"],
-                            message["line"],
-                        )
-                    )
-            elif op == "call":
-                if entry is not None:
-                    call = asyncio.ensure_future(self._serve_call(entry[0], message))
-                    self._calls.add(call)
-                    call.add_done_callback(self._calls.discard)
-            elif op in ("done", "failed") and entry is not None:
-                _, future = entry
-                if not future.done():
-                    if op == "done":
-                        future.set_result(values.EncodedOutputs(message["outputs"]))
-                    else:
-                        future.set_exception(exception_from_wire(message["error"]))
+    def _on_message(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        entry = self._actions.get(message.get("id") or message.get("parent") or "")
+        if entry is None:
+            return  # about an action that already ended here (an abort, a timeout)
+        if op == "done" or op == "failed":
+            future = entry[1]
+            if not future.done():
+                if op == "done":
+                    future.set_result(values.EncodedOutputs(message["outputs"]))
+                else:
+                    future.set_exception(exception_from_wire(message["error"]))
+        elif op == "log":
+            action = entry[0]
+            action.controller.store.log(
+                LogRecord(
+                    action.controller.run_name,
+                    message["id"],
+                    message["attempt"],
+                    message["ts"],
+                    message["stream"],
+                    message["line"],
+                )
+            )
+        elif op == "call":
+            call = asyncio.ensure_future(self._serve_call(entry[0], message))
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+
+    def _on_close(self) -> None:
+        # After shutdown() nobody waits on this worker: its end needs no explaining.
+        if self._ending is None and not self._shut:
+            self._ending = asyncio.ensure_future(self._died())
 
     async def _serve_call(self, parent: ActionRun, message: dict[str, Any]) -> None:
         """A task called by the worker's code: a child action of ``parent``, run by its controller."""

@@ -19,7 +19,7 @@ from typing import Any
 import msgpack
 
 from roost.errors import RuntimeSystemError
-from roost.runtime.workers.protocol import encode, read_message
+from roost.runtime.workers.protocol import MessageProtocol, connect
 
 _MAX_MESSAGE = 1 << 20
 # Set in template and worker processes: roost refuses to start runs there (see runner).
@@ -39,19 +39,15 @@ def describe_exit(status: int) -> str:
 
 @dataclass
 class WorkerProcess:
-    """One forked worker: its pid and the stream to talk to it."""
+    """One forked worker: its pid and the connection to talk to it."""
 
     pid: int
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    connection: MessageProtocol
     template: TemplateProcess
     killed_for: str | None = field(default=None)
 
     def send(self, message: dict[str, Any]) -> None:
-        self.writer.write(encode(message))
-
-    async def receive(self) -> dict[str, Any] | None:
-        return await read_message(self.reader)
+        self.connection.send(message)
 
     def kill(self, reason: str) -> None:
         """SIGKILL the worker (a timeout, an abort, a memory limit); ``reason`` explains its death."""
@@ -66,7 +62,7 @@ class WorkerProcess:
         return await self.template.wait_exit(self.pid)
 
     def close(self) -> None:
-        self.writer.close()
+        self.connection.close()
 
 
 class TemplateProcess:
@@ -182,8 +178,7 @@ class TemplateProcess:
         with self._lock:
             self._watched.add(pid)
         sock = socket.socket(fileno=fd)
-        reader, writer = await asyncio.open_unix_connection(sock=sock)
-        return WorkerProcess(pid, reader, writer, self)
+        return WorkerProcess(pid, await connect(sock), self)
 
     async def wait_exit(self, pid: int) -> int:
         loop = asyncio.get_running_loop()

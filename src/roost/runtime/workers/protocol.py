@@ -1,60 +1,102 @@
-"""Frames between the controller and its processes: a 4-byte big-endian length, then msgpack.
+"""Frames between the controller and its workers: a 4-byte big-endian length, then msgpack.
 
 Messages are dicts with an ``op``. Payload bytes (packed literals) travel as msgpack bin, never
 re-encoded. Secret values travel only over these private sockets, never to the store or logs.
+
+Both ends read with ``MessageProtocol``: each complete frame is decoded and handed to its handler
+inside the event loop's read callback, so a result reaches the action waiting for it without a
+reader task in between (one loop iteration less per message, on a path measured in microseconds).
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 
 _HEADER = struct.Struct(">I")
-MAX_FRAME = 1 << 31
+
+Message = dict[str, Any]
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: Message) -> bytes:
     body = msgpack.packb(message, use_bin_type=True)
     return _HEADER.pack(len(body)) + body
 
 
-def decode(body: bytes) -> dict[str, Any]:
-    return msgpack.unpackb(body, raw=False, strict_map_key=False)
+def decode(body: bytes | memoryview) -> Message:
+    return msgpack.unpackb(body, raw=False, strict_map_key=False)  # type: ignore[no-any-return]
 
 
-async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    """The next message, or None at end of stream (the other side closed or died)."""
-    try:
-        header = await reader.readexactly(_HEADER.size)
-        (size,) = _HEADER.unpack(header)
-        return decode(await reader.readexactly(size))
-    except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
-        return None
+class MessageProtocol(asyncio.Protocol):
+    """A stream of frames in, one ``on_message`` call per message; ``on_close`` once at the end.
+
+    Handlers may be attached after the connection is made: what arrives before is kept for them.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._partial = bytearray()
+        self._on_message: Callable[[Message], None] | None = None
+        self._on_close: Callable[[], None] | None = None
+        self._early: list[Message] = []
+        self.closed = False
+
+    def attach(self, on_message: Callable[[Message], None], on_close: Callable[[], None]) -> None:
+        self._on_message, self._on_close = on_message, on_close
+        early, self._early = self._early, []
+        for message in early:
+            on_message(message)
+        if self.closed:
+            on_close()
+
+    def send(self, message: Message) -> None:
+        """Queue ``message``; a closed connection drops it (its end is reported through on_close)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(encode(message))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- asyncio.Protocol -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self._partial:
+            self._partial += data
+            data = bytes(self._partial)
+            self._partial.clear()
+        view = memoryview(data)
+        end, pos = len(data), 0
+        while end - pos >= 4:
+            (size,) = _HEADER.unpack_from(data, pos)
+            stop = pos + 4 + size
+            if stop > end:
+                break
+            self._deliver(decode(view[pos + 4 : stop]))
+            pos = stop
+        if pos < end:
+            self._partial += view[pos:]
+
+    def _deliver(self, message: Message) -> None:
+        if self._on_message is None:
+            self._early.append(message)
+        else:
+            self._on_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._on_close is not None:
+            self._on_close()
 
 
-def send_blocking(sock: socket.socket, message: dict[str, Any]) -> None:
-    sock.sendall(encode(message))
-
-
-def recv_blocking(sock: socket.socket) -> dict[str, Any] | None:
-    header = _recv_exactly(sock, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    body = _recv_exactly(sock, size)
-    return None if body is None else decode(body)
-
-
-def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
-    chunks = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+async def connect(sock: Any) -> MessageProtocol:
+    """A MessageProtocol over the connected stream socket ``sock``, on the running loop."""
+    _, protocol = await asyncio.get_running_loop().create_unix_connection(MessageProtocol, sock=sock)
+    return protocol

@@ -31,9 +31,10 @@ from roost.runtime.context import (
     make_task_context,
 )
 from roost.runtime.logs import LogSink, install
+from roost.runtime.polling import PollingEventLoop, expect_answer
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
 from roost.runtime.workers import isolation
-from roost.runtime.workers.protocol import encode, read_message
+from roost.runtime.workers.protocol import MessageProtocol, connect
 from roost.store.config import StoreConfig
 from roost.store.records import LogRecord
 
@@ -71,7 +72,8 @@ class WorkerAction:
 class Worker(TaskCalls):
     def __init__(self, sock: socket.socket):
         self._sock = sock
-        self._writer: asyncio.StreamWriter | None = None
+        self._connection: MessageProtocol | None = None
+        self._ended: asyncio.Future[None] = None  # type: ignore[assignment]  # made on the loop, in main()
         self._calls: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._call_ids = itertools.count()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -81,12 +83,11 @@ class Worker(TaskCalls):
     # -- sending -------------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
         """Queue a message to the controller, from the loop or from a sync body's thread."""
-        data = encode(message)
-        assert self._writer is not None and self.loop is not None
+        assert self._connection is not None and self.loop is not None
         if threading.get_ident() == self._loop_thread:
-            self._writer.write(data)
+            self._connection.send(message)
         else:
-            self.loop.call_soon_threadsafe(self._writer.write, data)
+            self.loop.call_soon_threadsafe(self._connection.send, message)
 
     def _emit_log(self, record: LogRecord) -> None:
         self.send(
@@ -103,26 +104,34 @@ class Worker(TaskCalls):
     # -- the controller's messages -------------------------------------------------------------------
     async def main(self) -> int:
         self.bind_loop(asyncio.get_running_loop())
-        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        self._connection = await connect(self._sock)
+        self._ended = self.loop.create_future()  # type: ignore[union-attr]
         install()
-        while True:
-            message = await read_message(reader)
-            if message is None or message["op"] == "shutdown":
-                break
-            op = message["op"]
-            if op == "setup":
-                self._setup(message)
-            elif op == "run":
-                self._running[message["id"]] = asyncio.ensure_future(self._run(message))
-            elif op in ("call_result", "call_error"):
-                future = self._calls.pop(message["call"], None)
-                if future is not None and not future.done():
-                    future.set_result(message)
+        self._connection.attach(self._on_message, self._on_close)
+        await self._ended
         for task in self._running.values():
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
-        self._writer.close()
+        self._connection.close()
         return 0
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        if op == "run":
+            self._running[message["id"]] = asyncio.ensure_future(self._run(message))
+        elif op == "call_result" or op == "call_error":
+            future = self._calls.pop(message["call"], None)
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif op == "setup":
+            self._setup(message)
+        elif op == "shutdown":
+            self._on_close()
+
+    def _on_close(self) -> None:
+        """The controller said stop, or went away."""
+        if not self._ended.done():
+            self._ended.set_result(None)
 
     def _run_facts(self, wire: dict[str, Any]) -> RunFacts:
         """The facts of a run, rebuilt once per run this worker serves (replicas serve many)."""
@@ -160,6 +169,8 @@ class Worker(TaskCalls):
             self.send({"op": "failed", "id": action_id, "error": error_to_wire(e)})
         finally:
             self._running.pop(action_id, None)
+        # A warm replica's next request usually follows at once: wait for it awake.
+        expect_answer(self.loop)
 
     # -- calls made by the code here ---------------------------------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
@@ -180,6 +191,7 @@ class Worker(TaskCalls):
                 "custom": prepared.custom,
             }
         )
+        expect_answer(self.loop)
         reply = await future
         if reply["op"] == "call_error":
             raise exception_from_wire(reply["error"])
@@ -198,8 +210,10 @@ def warm_up() -> None:
 
 def serve(sock: socket.socket) -> int:
     """Run a worker on ``sock`` until the controller says stop or goes away; the exit code."""
+    loop = PollingEventLoop()
+    asyncio.set_event_loop(loop)
     try:
-        return asyncio.run(Worker(sock).main())
+        return loop.run_until_complete(Worker(sock).main())
     except BaseException:
         traceback.print_exc()
         return 70
