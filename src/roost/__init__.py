@@ -100,6 +100,7 @@ __all__ = [
     "map",
     "models",
     "remote",
+    "report",
     "rerun",
     "run",
     "serve",
@@ -123,7 +124,7 @@ _LAZY = {
     "get_custom_context": "roost.runtime.context",
     "group": "roost.runtime.context",
     "map": "roost.runtime.mapping",
-    "trace": "roost.runtime.mapping",
+    "trace": "roost.runtime.tracing",
     "init": "roost.runtime.runner",
     "rerun": "roost.runtime.runner",
     "run": "roost.runtime.runner",
@@ -131,14 +132,15 @@ _LAZY = {
     "build": "roost.images.build",
     "build_images": "roost.images.build",
 }
-_LAZY_MODULES = ("io", "models", "remote", "app", "extend", "types")
+_LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types")
 
 if TYPE_CHECKING:
-    from roost import app, extend, io, models, remote, types
+    from roost import app, extend, io, models, remote, report, types
     from roost.images.build import build, build_images
     from roost.runtime.context import ctx, custom_context, get_custom_context, group
-    from roost.runtime.mapping import map, trace
+    from roost.runtime.mapping import map
     from roost.runtime.runner import init, rerun, run, with_runcontext
+    from roost.runtime.tracing import trace
 
 
 def __getattr__(name: str) -> Any:

@@ -66,3 +66,41 @@ def test_get_logs_of_a_run_and_of_one_action(roost, recorded, home):
     assert one.stdout.splitlines() == ["squaring 1"]
     missing = roost("get", "logs", "good", "zzzz")
     assert missing.returncode == 1
+
+
+REPORTING = """
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="rep")
+
+
+@env.task(report=True)
+async def leaf(x: int) -> int:
+    flyte.report.log(f"<p>leaf {x}</p>")
+    return x
+
+
+@env.task
+async def main() -> int:
+    return await leaf(1) + await leaf(2)
+
+
+@env.task
+async def quiet() -> int:
+    flyte.report.log("<p>logged but never written</p>")
+    return 0
+"""
+
+
+def test_get_run_lists_the_reports_written(roost, home, tmp_path):
+    program = tmp_path / "reporting.py"
+    program.write_text(REPORTING)
+    assert roost("run", "--name", "rep", str(program), "main").returncode == 0
+    out = roost("get", "run", "rep").stdout
+    leaves = sorted((a for a in read_store(home).list_actions("rep") if a.parent_id == "a0"), key=lambda a: a.seq)
+    section = out[out.index("Reports:") :].splitlines()[1:3]
+    assert [line.split() for line in section] == [
+        [leaf.action_id[:8], str(home / "runs" / "rep" / leaf.action_id / "report.html")] for leaf in leaves
+    ]
+    assert roost("run", "--name", "quiet", str(program), "quiet").returncode == 0
+    assert "Reports:" not in roost("get", "run", "quiet").stdout

@@ -177,3 +177,20 @@ def write_file(text: str) -> flyte.io.File:
 def read_file(file: flyte.io.File) -> str:
     with file.open_sync() as f:
         return f.read().decode()
+
+
+@cluster.task(report=True)
+async def reported(x: int) -> int:
+    flyte.report.log(f"<p>ray {x}</p>")
+    return x
+
+
+@cluster.task(report=True)
+def sync_reported(x: int) -> int:
+    flyte.report.get_tab("sync").log(f"<p>sync ray {x}</p>")
+    return x
+
+
+@cluster.task
+async def reports_from_ray() -> list[int]:
+    return list(await asyncio.gather(reported(1), sync_reported.aio(2)))

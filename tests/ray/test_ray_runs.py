@@ -208,3 +208,14 @@ def test_files_travel_through_the_blob_store_and_an_unshared_store_says_so(on_ra
     with pytest.raises(flyte.errors.RuntimeUserError, match="cannot see") as failure:
         flyte.run(t.write_file, "lost")
     assert "s3://" in str(failure.value) and "the-driver-elsewhere" in str(failure.value)
+
+
+def test_report_true_writes_the_report_from_a_ray_task(on_ray, roost_home, store):
+    run = flyte.with_runcontext(name="ray-reports").run(t.reports_from_ray)
+    assert run.outputs()[0] == [1, 2]
+    actions = {a.task_name: a for a in store.list_actions(run.name)}
+    assert actions["ray_fan.reported"].isolation == "ray"
+    folder = roost_home / "runs" / "ray-reports"
+    assert "<p>ray 1</p>" in (folder / actions["ray_fan.reported"].action_id / "report.html").read_text()
+    assert "<p>sync ray 2</p>" in (folder / actions["ray_fan.sync_reported"].action_id / "report.html").read_text()
+    assert run.get_report() is None  # the parent logged nothing

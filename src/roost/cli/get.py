@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 import click
@@ -9,7 +11,9 @@ from rich.console import Console
 
 from roost.cli import render
 from roost.cli.state import controller_gone, find_action, require_run, store
-from roost.store.records import ActionPhase, RunRecord
+from roost.runtime.report import REPORT_FILE
+from roost.store.blobs import is_remote_uri, local_path_of
+from roost.store.records import ActionPhase, ActionRecord, RunRecord
 
 # Output that is not a terminal (a pipe, a file, a test) gets a wide fixed width, so that names in
 # tables are never cut or wrapped.
@@ -71,6 +75,12 @@ def get_run(name: str) -> None:
     console.print(render.run_header(run, controller_gone(run)))
     console.print()
     console.print(render.action_tree(actions, render.phase_counts(actions), detailed=True))
+    reports = _reports(run, actions)
+    if reports:
+        console.print()
+        console.print("Reports:")
+        for action_id, path in reports:
+            console.print(f"  {render.short_id(action_id)}  {path}", highlight=False, soft_wrap=True)
     error, where = run.error, None
     if error is None and run.phase in (ActionPhase.FAILED, ActionPhase.TIMED_OUT):
         failed = [a for a in actions if a.error is not None]
@@ -79,6 +89,24 @@ def get_run(name: str) -> None:
     if error is not None:
         console.print()
         console.print(render.error_block(error, where))
+
+
+def _reports(run: RunRecord, actions: list[ActionRecord]) -> list[tuple[str, str]]:
+    """The report.html files the run's actions wrote (``flyte.report``), in the order of the actions.
+
+    Only a run whose base folder is on this machine is looked at: one folder listing, not a look-up per
+    action, since most actions write no folder at all.
+    """
+    base = json.loads(run.options or "{}").get("run_base_dir")
+    if not base or is_remote_uri(base):
+        return []
+    folder = local_path_of(base)
+    try:
+        with os.scandir(folder) as entries:
+            written = {e.name for e in entries if e.is_dir() and os.path.isfile(os.path.join(e.path, REPORT_FILE))}
+    except OSError:
+        return []
+    return [(a.action_id, os.path.join(folder, a.action_id, REPORT_FILE)) for a in actions if a.action_id in written]
 
 
 @get_group.command("logs")

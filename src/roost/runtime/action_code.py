@@ -7,8 +7,9 @@ import contextvars
 from typing import Any, Protocol
 
 from roost.runtime.calls import TaskCalls
-from roost.runtime.context import current_action, current_custom, current_group
+from roost.runtime.context import TaskContext, current_action, current_custom, current_group
 from roost.runtime.logs import LogSink, current_sink
+from roost.runtime.report import flush_declared
 from roost.runtime.threads import SYNC_THREADS
 from roost.store.config import StoreConfig, action_scope
 from roost.task import TaskTemplate, call_handler
@@ -19,6 +20,8 @@ class RemoteAction(Protocol):
 
     id: str
     scope: tuple[StoreConfig, str]
+
+    def task_context(self) -> TaskContext: ...
 
 
 def enter(handler: TaskCalls, action: RemoteAction, sink: LogSink) -> None:
@@ -38,8 +41,12 @@ async def run_code(
     the variables set for an async body stay private to it; a sync body runs on a thread."""
     if getattr(task, "is_async", True):
         enter(handler, action, sink)
-        return await task.execute(**inputs)
-    context = contextvars.copy_context()
-    context.run(enter, handler, action, sink)
-    assert handler.loop is not None
-    return await SYNC_THREADS.submit(handler.loop, context, task.forward, **inputs)
+        result = await task.execute(**inputs)
+    else:
+        context = contextvars.copy_context()
+        context.run(enter, handler, action, sink)
+        assert handler.loop is not None
+        result = await SYNC_THREADS.submit(handler.loop, context, task.forward, **inputs)
+    if task.report:  # report=True: the page is written when the body succeeds
+        await flush_declared(action)
+    return result

@@ -57,6 +57,20 @@ class TaskCalls:
     async def start(self, prepared: PreparedCall) -> Any:
         raise NotImplementedError
 
+    # -- @flyte.trace helpers (runtime/tracing.py); handlers that record them set records_traces ---
+    records_traces = False
+
+    async def trace_begin(self, call: Any, replay: bool = True) -> bytes | None:
+        """Record the start of a traced call; its recorded outputs when a recovered run replays it."""
+        return self.trace_begin_blocking(call, replay)
+
+    def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:
+        raise NotImplementedError
+
+    def trace_end(self, call: Any, outputs: bytes | None, error: BaseException | None) -> None:
+        """Record how a traced call ended (``outputs`` None for a generator, or on error)."""
+        raise NotImplementedError
+
     def call(self, task: TaskTemplate[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """``task(...)`` from running code: an awaitable for an async task; the value for a sync task
         called from sync code; an error for a sync task called on the event loop."""

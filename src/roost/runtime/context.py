@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from roost.runtime.report_page import Report
+
 
 @dataclass(frozen=True)
 class ActionID:
@@ -69,7 +71,7 @@ class TaskContext:
     input_path: str | None = None
     output_path: str | None = None
     run_base_dir: str | None = None
-    report: Any = None
+    report: Report | None = None
     group_data: GroupData | None = None
     checkpoint_paths: CheckpointPaths | None = None
     code_bundle: Any = None
@@ -156,7 +158,7 @@ def make_task_context(
     run: RunFacts, action_id: str, attempt: int, custom: dict[str, str], version: str, record: Any = None
 ) -> TaskContext:
     """An action's TaskContext -- built the same way in the controller and in a worker, and only when
-    the task's code asks for it."""
+    the task's code asks for it. It is built once per attempt, and so is the attempt's report."""
     base = run.run_base_dir
     return TaskContext(
         action=ActionID(name=action_id, run_name=run.run_name),
@@ -165,6 +167,7 @@ def make_task_context(
         input_path=f"{base}/{action_id}/inputs.pb",
         output_path=f"{base}/{action_id}",
         run_base_dir=base,
+        report=Report(name=action_id),
         checkpoint_paths=CheckpointPaths(
             prev_checkpoint_path=f"{base}/{action_id}/checkpoint-{attempt - 1}" if attempt else None,
             checkpoint_path=f"{base}/{action_id}/checkpoint-{attempt}",

@@ -11,7 +11,8 @@ from typing import Any
 
 from roost.errors import ActionNotFoundError, RuntimeUserError, error_class_for
 from roost.runtime import values
-from roost.runtime.syncify import syncify
+from roost.runtime.report import read_page, report_location
+from roost.runtime.syncify import dual, syncify
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
 from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
@@ -160,6 +161,26 @@ class Action:
     def get_logs(self) -> list[LogRecord]:
         return self._store.list_logs(self.run_name, self.name)
 
+    def report_location(self) -> str | None:
+        """Where this action's ``report.html`` is (or would be) written; None if the run is unknown."""
+        run = self._store.get_run(self.run_name)
+        if run is None:
+            return None
+        base = json.loads(run.options or "{}").get("run_base_dir")
+        return report_location(f"{base}/{self.name}") if base else None
+
+    def _get_report(self, attempt: int | None = None) -> str | None:
+        location = self.report_location()
+        return read_page(location) if location is not None else None
+
+    async def _get_report_aio(self, attempt: int | None = None) -> str | None:
+        return await asyncio.to_thread(self._get_report, attempt)
+
+    # The HTML of the action's report, or None when none was written. An action keeps one report: the
+    # page last written by any of its attempts, so ``attempt`` (Flyte keeps one per attempt) is accepted
+    # and does not select.
+    get_report = dual(_get_report, _get_report_aio)
+
     def __repr__(self) -> str:
         return f"<Action {self.run_name}/{self.name} {self.task_name} {self.phase.value}>"
 
@@ -267,6 +288,15 @@ class Run:
     def show_logs(self) -> None:
         for line in self.get_logs():
             print(f"[{line.action_id}] {line.line}")
+
+    def _get_report(self, attempt: int | None = None) -> str | None:
+        return self.action.get_report(attempt)  # type: ignore[no-any-return]
+
+    async def _get_report_aio(self, attempt: int | None = None) -> str | None:
+        return await self.action.get_report.aio(attempt)  # type: ignore[no-any-return]
+
+    # The HTML of the root action's report, or None (see ``Action.get_report``).
+    get_report = dual(_get_report, _get_report_aio)
 
     def __repr__(self) -> str:
         return f"<Run {self.name} {self.phase.value}>"

@@ -1,4 +1,4 @@
-"""``flyte.map`` (one task over many inputs, results in input order) and ``flyte.trace``."""
+"""``flyte.map``: one task over many inputs, results in input order."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import asyncio
 import functools
 import inspect
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from typing import Any
 
-from roost.errors import TraceDoesNotAllowNestedTasksError
-from roost.runtime.context import current_action, group
+from roost.runtime.context import group
 from roost.task import TaskTemplate, call_handler
 
 
@@ -153,42 +152,3 @@ class _Map:
 
 
 map = _Map()
-
-
-def trace(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a helper called inside tasks; calling a task from inside it is an error."""
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = call_handler.set(_NO_TASKS if current_action.get() is not None else None)
-            try:
-                return await func(*args, **kwargs)
-            finally:
-                call_handler.reset(token)
-
-        return async_wrapper
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = call_handler.set(_NO_TASKS if current_action.get() is not None else None)
-        try:
-            return func(*args, **kwargs)
-        finally:
-            call_handler.reset(token)
-
-    return wrapper
-
-
-class _NoTasks:
-    """The call handler inside a traced function: it refuses task calls."""
-
-    def call(self, task: TaskTemplate[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        raise TraceDoesNotAllowNestedTasksError(
-            f"{task.name} was called inside a @trace function; tasks cannot be called there"
-        )
-
-    acall = call
-
-
-_NO_TASKS = _NoTasks()

@@ -57,3 +57,28 @@ class syncify(Generic[T]):
         if obj is None:
             return self
         return type(self)(functools.partial(self._fn, obj))
+
+
+class dual(Generic[T]):
+    """A blocking function and its awaitable form, written separately.
+
+    For work that needs no event loop (in-memory changes, a small file write): the blocking form does it
+    in the caller's thread -- no loop is started and the caller's context variables (the current
+    action) stay in view, even when it is called from async code -- and ``.aio(...)`` is the awaitable.
+    """
+
+    def __init__(self, fn: Callable[..., T], aio: Callable[..., Coroutine[Any, Any, T]]):
+        self._fn = fn
+        self._aio = aio
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> T:
+        return self._fn(*args, **kwargs)
+
+    def aio(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
+        return self._aio(*args, **kwargs)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return type(self)(functools.partial(self._fn, obj), functools.partial(self._aio, obj))

@@ -11,6 +11,7 @@ from roost.errors import MaxRuntimeExceededError
 from roost.runtime.actions import ActionRun
 from roost.runtime.context import current_action, current_custom, current_group
 from roost.runtime.logs import LogSink, current_sink
+from roost.runtime.report import flush_declared
 from roost.runtime.threads import SYNC_THREADS
 from roost.store.config import action_scope
 from roost.task import call_handler
@@ -38,10 +39,14 @@ class InlineExecutor:
         limit = action.spec.max_runtime
         try:
             if action.spec.is_async:
-                return await self._run_async(action, sink, limit)
-            return await self._run_sync(action, sink, limit)
+                result = await self._run_async(action, sink, limit)
+            else:
+                result = await self._run_sync(action, sink, limit)
         finally:
             sink.close()
+        if action.spec.report:  # report=True: the page is written when the body succeeds
+            await flush_declared(action)
+        return result
 
     async def _run_async(self, action: ActionRun, sink: LogSink, limit: float | None) -> Any:
         task = action.task

@@ -5,7 +5,8 @@ each replica run ``concurrency`` actions at once (async tasks share its event lo
 for ``scaledown_ttl`` is removed while the pool is above ``min``; after ``idle_ttl`` without any work
 the whole pool shuts down, and the next call starts it again. Module state survives between calls
 on one replica, as the seeds warn. A replica that dies is replaced; actions waiting for a slot are
-not lost.
+not lost. Each replica gets its memory and CPU limits as a process worker does (a cgroup of its own
+where one can be made, process.py).
 
 Pools outlive runs (``scope="global"``); like every run, they live on the process's runtime loop.
 The sizing and scaling rules are ``replicas.py``'s, shared with the Ray actor pools (``ray_pool.py``).
@@ -22,7 +23,16 @@ from typing import Any
 from roost.images.local import DEFAULT, LocalImage
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
-from roost.runtime.executors.process import local_image, preload_of, run_bounded, setup_message, template_of
+from roost.runtime.executors.process import (
+    fork_limits,
+    local_image,
+    node_of,
+    preload_of,
+    run_bounded,
+    setup_message,
+    template_of,
+    worker_setup,
+)
 from roost.runtime.executors.replicas import TTL_SCALE_ENV, ReplicaPool
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
@@ -51,18 +61,22 @@ class WorkerPool(ReplicaPool[Replica]):
         preload: list[str],
         memory: int | None,
         local: LocalImage = DEFAULT,
+        *,
+        cpu: int | None = None,
     ):
         super().__init__(name, policy)
         self._local = local  # the image's interpreter, variables and folder for every replica
         self._setup = setup
         self._preload = preload
         self._memory = memory
+        self._cpu = cpu  # millicores
 
     # -- replicas -------------------------------------------------------------------------------------
     async def _create(self, number: int) -> Replica:
-        worker = await template_of(self._local).fork(self._preload)
+        limits = fork_limits(self._memory, self._cpu)
+        worker = await template_of(self._local).fork(self._preload, limits)
         connection = WorkerConnection(worker, self._memory, f"a replica of {self.name}")
-        connection.setup(self._setup)
+        connection.setup(worker_setup(self._setup, connection, self._cpu))
         return Replica(connection, number)
 
     def _watch(self, replica: Replica) -> None:
@@ -76,7 +90,7 @@ class WorkerPool(ReplicaPool[Replica]):
 
     async def execute(self, action: ActionRun, ref: dict[str, Any]) -> values.EncodedOutputs:
         replica = await self._acquire()
-        action.record.node = f"pid {replica.connection.pid} (replica {replica.number} of {self.name})"
+        action.record.node = node_of(replica.connection, f"replica {replica.number} of {self.name}")
         action.controller.store.mark(action.record)
         try:
             return await run_bounded(action, replica.connection, ref)
@@ -139,5 +153,6 @@ class PoolExecutor:
                         preload_of(ref),
                         action.spec.resources.memory_limit,
                         local,
+                        cpu=action.spec.resources.cpu_limit,
                     )
         return await pool.execute(action, ref)

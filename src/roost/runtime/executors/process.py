@@ -1,14 +1,19 @@
 """Process: each attempt runs in a fresh worker process, forked from a template and gone after it.
 
 The worker gets exactly the environment the task declares (env vars of the environment, task and
-run; its secrets; its granted CPUs and GPUs); a memory limit is watched from here and enforced by
-killing the worker; a runtime bound on any code (sync included) kills it too. A worker that dies
-fails only its action, with an error that says how it died, and retries apply.
+run; its secrets; its granted CPUs and GPUs). Its memory and CPU limits go to a cgroup of its own
+where one can be made (workers/cgroups.py: the kernel kills it at the memory limit and throttles it
+to the CPU quota); otherwise the memory limit is watched from here and enforced by killing the
+worker, and the CPU limit pins it to that many cores. A runtime bound on any code (sync included)
+kills it too. A worker that dies fails only its action, with an error that says how it died, and
+retries apply. Where the limits were enforced shows in the action's node ("pid N (memory and cpu
+limits in cgroup v1)").
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from roost.errors import MaxRuntimeExceededError
@@ -17,6 +22,7 @@ from roost.runtime import values
 from roost.runtime.actions import ActionRun
 from roost.runtime.policies.resources import machine
 from roost.runtime.wire import task_to_wire
+from roost.runtime.workers import cgroups
 from roost.runtime.workers.connection import WorkerConnection
 from roost.runtime.workers.launcher import TemplateProcess, template_for
 from roost.spec.environment import list_loaded_environments
@@ -38,6 +44,29 @@ def setup_message(action: ActionRun, secrets: list[dict[str, Any]]) -> dict[str,
         "limits": action.limits if action.limits is not None else machine().default_limits(),
         "store": {"home": str(controller.store_config.home), "raw_data_url": controller.store_config.raw_data_url},
     }
+
+
+def fork_limits(memory: int | None, cpu: int | None) -> dict[str, int | None] | None:
+    """The limits a worker's cgroup enforces where it can: memory in bytes, cpu in millicores."""
+    if memory is None and cpu is None:
+        return None
+    return {"memory": memory, "cpu": cpu}
+
+
+def worker_setup(setup: dict[str, Any], connection: WorkerConnection, cpu_limit: int | None) -> dict[str, Any]:
+    """``setup`` for this worker: where its cgroup enforces the CPU limit, the quota is the limit and the
+    worker is not pinned to cores; its thread pools (OMP_NUM_THREADS...) are still sized to it."""
+    if not cpu_limit or "cpu" not in connection.cgroup:
+        return setup
+    limits = {k: v for k, v in (setup.get("limits") or {}).items() if k != "cpus"}
+    limits["threads"] = math.ceil(cpu_limit / 1000)
+    return {**setup, "limits": limits}
+
+
+def node_of(connection: WorkerConnection, detail: str = "") -> str:
+    """The action's node: the worker's pid, and where its limits are enforced when a cgroup does it."""
+    notes = [n for n in (detail, cgroups.describe(connection.cgroup)) if n]
+    return f"pid {connection.pid}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def declared_secret_variables() -> set[str]:
@@ -100,12 +129,14 @@ class ProcessExecutor:
         ref = task_to_wire(action.task)
         secrets = controller.secrets_for(action)  # a missing secret fails the action before it starts
         local = await local_image(action)
-        worker = await template_of(local).fork(preload=preload_of(ref))
-        connection = WorkerConnection(worker, action.spec.resources.memory_limit, action.spec.name)
-        action.record.node = f"pid {worker.pid}"
+        resources = action.spec.resources
+        limits = fork_limits(resources.memory_limit, resources.cpu_limit)
+        worker = await template_of(local).fork(preload=preload_of(ref), limits=limits)
+        connection = WorkerConnection(worker, resources.memory_limit, action.spec.name)
+        action.record.node = node_of(connection)
         controller.store.mark(action.record)
         try:
-            connection.setup(setup_message(action, secrets))
+            connection.setup(worker_setup(setup_message(action, secrets), connection, resources.cpu_limit))
             return await run_bounded(action, connection, ref)
         except BaseException:
             connection.kill("abandoned")  # an abort, a timeout: nothing of it may run on

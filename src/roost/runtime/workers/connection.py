@@ -3,6 +3,8 @@
 What a worker sends -- log lines, nested task calls, results -- is routed to the action it belongs
 to as it arrives, inside the event loop's read callback; several actions may share a worker (a
 reusable replica with concurrency > 1). If the worker dies, every action still on it fails with an error that says how.
+A memory limit is the kernel's to enforce where the worker has a cgroup (cgroups.py: an OOMError says
+the kernel killed it there); otherwise the watchdog here samples its resident memory and kills it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from roost.runtime.polling import expect_answer
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers.launcher import WorkerProcess, describe_exit
 from roost.spec.quantities import format_bytes
-from roost.store.records import LogRecord
+from roost.store.records import ErrorInfo, LogRecord
 
 # How often the memory watchdog samples a worker's resident memory.
 WATCH_INTERVAL = 0.05
@@ -48,7 +50,11 @@ class WorkerConnection:
         self._ending: asyncio.Task[None] | None = None
         self._shut = False
         worker.connection.attach(self._on_message, self._on_close)
-        self._watcher = asyncio.ensure_future(self._watch_memory()) if memory_limit is not None else None
+        # Which limits the worker's cgroup enforces ({"memory": "v1", ...}); the kernel then kills it at
+        # its memory limit, and the RSS watchdog is only for workers without one.
+        self.cgroup = worker.template.cgroup_of(worker.pid)
+        watch = memory_limit is not None and "memory" not in self.cgroup
+        self._watcher = asyncio.ensure_future(self._watch_memory()) if watch else None
 
     @property
     def alive(self) -> bool:
@@ -68,15 +74,17 @@ class WorkerConnection:
             raise self.death.result()
         result: asyncio.Future[values.EncodedOutputs] = asyncio.get_running_loop().create_future()
         self._actions[action.id] = (action, result)
-        self.worker.send(
-            {
-                "op": "run",
-                "id": action.id,
-                "task": task_ref,
-                "inputs": action.record.inputs,
-                "context": action.wire_context(),
-            }
-        )
+        message = {
+            "op": "run",
+            "id": action.id,
+            "task": task_ref,
+            "inputs": action.record.inputs,
+            "context": action.wire_context(),
+        }
+        replays = action.controller.trace_replays(action)
+        if replays:
+            message["replay"] = replays
+        self.worker.send(message)
         expect_answer(self._loop)
         try:
             return await result
@@ -129,6 +137,24 @@ class WorkerConnection:
             call = asyncio.ensure_future(self._serve_call(entry[0], message))
             self._calls.add(call)
             call.add_done_callback(self._calls.discard)
+        elif op == "trace_begin":
+            # The worker already answered a replayed call itself, from the run message's "replay".
+            entry[0].controller.record_trace_begin(
+                message["parent"],
+                message["action_id"],
+                message["name"],
+                message["short_name"],
+                message["group"],
+                message["inputs"],
+                message["hash"],
+                replay=True,
+            )
+        elif op == "trace_end":
+            error = message["error"]
+            info = (
+                None if error is None else ErrorInfo(error["code"], error["kind"], error["message"], error["traceback"])
+            )
+            entry[0].controller.record_trace_end(message["action_id"], message["outputs"], info)
 
     def _on_close(self) -> None:
         # After shutdown() nobody waits on this worker: its end needs no explaining.
@@ -156,11 +182,19 @@ class WorkerConnection:
     async def _died(self) -> None:
         status = await self.worker.exit_status()
         error: BaseException
-        if self.worker.killed_for == "memory" and self.memory_limit is not None:
+        if self.memory_limit is not None and self.worker.template.oom_killed(self.pid):
             error = OOMError(
                 "OOMKilled",
                 f"{self.label} used more than its memory limit of {format_bytes(self.memory_limit)} "
-                f"({self.memory_limit} bytes); its worker process (pid {self.pid}) was killed",
+                f"({self.memory_limit} bytes); the kernel killed its worker process (pid {self.pid}) in the "
+                f"cgroup that enforces the limit (cgroup {self.cgroup.get('memory', 'v2')})",
+            )
+        elif self.worker.killed_for == "memory" and self.memory_limit is not None:
+            error = OOMError(
+                "OOMKilled",
+                f"{self.label} used more than its memory limit of {format_bytes(self.memory_limit)} "
+                f"({self.memory_limit} bytes); its worker process (pid {self.pid}) was killed by roost's "
+                "memory watchdog (no writable cgroup, or ROOST_CGROUPS=0)",
             )
         else:
             error = WorkerCrashedError(

@@ -3,8 +3,9 @@
 Secrets declared with a mount are written to ``/etc/flyte/secrets/<key>`` -- the path a task reads on
 a cluster -- inside a private mount namespace (a tmpfs only this process and its children see, gone
 when it exits). Where the kernel refuses a namespace, they go to a private 0700 folder named by
-``ROOST_SECRETS_DIR`` instead (see docs/secrets.md). CPU limits pin the process to that many cores
-and size the usual thread pools; GPUs are granted through ``CUDA_VISIBLE_DEVICES``.
+``ROOST_SECRETS_DIR`` instead (see docs/secrets.md). A CPU limit sizes the usual thread pools
+(``OMP_NUM_THREADS``...) and, unless the worker's cgroup enforces it as a quota (cgroups.py), pins the
+process to that many cores; GPUs are granted through ``CUDA_VISIBLE_DEVICES``.
 """
 
 from __future__ import annotations
@@ -62,11 +63,14 @@ def apply_secrets(secrets: list[dict[str, Any]]) -> None:
 
 
 def apply_limits(limits: dict[str, Any]) -> None:
+    """``cpus``: the cores to pin to; ``threads``: the thread-pool size (with a cgroup CPU quota, it
+    comes without ``cpus``: the quota limits the process, on any core)."""
     cpus = limits.get("cpus")
     if cpus:
         os.sched_setaffinity(0, set(cpus))
-        threads = str(limits.get("threads") or len(cpus))
+    threads = limits.get("threads") or (len(cpus) if cpus else None)
+    if threads:
         for name in THREAD_VARIABLES:
-            os.environ[name] = threads
+            os.environ[name] = str(threads)
     if "cuda_visible_devices" in limits:
         os.environ["CUDA_VISIBLE_DEVICES"] = limits["cuda_visible_devices"]

@@ -1,5 +1,9 @@
 """Controller side of worker processes: start a template per interpreter, fork workers from it, and
-learn how each worker ended (the template is their parent, so it reports their exit status)."""
+learn how each worker ended (the template is their parent, so it reports their exit status, and
+whether the kernel killed it in its cgroup for passing its memory limit).
+
+Whether a worker's limits go to a cgroup is decided here, for each fork, from ``ROOST_CGROUPS`` in
+this process's environment (cgroups.py), so one template serves both settings."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from typing import Any
 import msgpack
 
 from roost.errors import RuntimeSystemError
+from roost.runtime.workers import cgroups
 from roost.runtime.workers.protocol import MessageProtocol, connect
 
 _MAX_MESSAGE = 1 << 20
@@ -105,6 +110,10 @@ class TemplateProcess:
         self._ids = itertools.count()
         self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
         self._exits: dict[int, int] = {}
+        # Per worker in use: the limits its cgroup enforces ({"memory": "v1", ...}), and whether the
+        # kernel killed it for its memory (known with its exit).
+        self._cgroups: dict[int, dict[str, str]] = {}
+        self._oom_killed: set[int] = set()
         # Only the exits of workers still in use are kept: nobody asks how a finished worker ended.
         self._watched: set[int] = set()
         self._exit_waiters: dict[int, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[int]]]] = {}
@@ -132,9 +141,10 @@ class TemplateProcess:
             if op == "ready":
                 self._ready.set()
             elif op == "forked":
-                self._resolve(message["id"], (message.get("pid"), fds[0] if fds else None, message.get("error")))
+                found = (message.get("pid"), fds[0] if fds else None, message.get("error"), message.get("cgroup"))
+                self._resolve(message["id"], found)
             elif op == "exited":
-                self._record_exit(message["pid"], message["status"])
+                self._record_exit(message["pid"], message["status"], bool(message.get("oom")))
 
     def _resolve(self, request: int, value: Any) -> None:
         with self._lock:
@@ -143,11 +153,13 @@ class TemplateProcess:
             loop, future = entry
             loop.call_soon_threadsafe(_set_result, future, value)
 
-    def _record_exit(self, pid: int, status: int) -> None:
+    def _record_exit(self, pid: int, status: int, oom: bool = False) -> None:
         with self._lock:
             if pid not in self._watched:
                 return
             self._exits[pid] = status
+            if oom:
+                self._oom_killed.add(pid)
             waiters = self._exit_waiters.pop(pid, [])
         for loop, future in waiters:
             loop.call_soon_threadsafe(_set_result, future, status)
@@ -157,13 +169,18 @@ class TemplateProcess:
             pending, self._pending = self._pending, {}
             waiters, self._exit_waiters = self._exit_waiters, {}
         for loop, future in pending.values():
-            loop.call_soon_threadsafe(_set_result, future, (None, None, "the worker template exited"))
+            loop.call_soon_threadsafe(_set_result, future, (None, None, "the worker template exited", None))
         for entries in waiters.values():
             for loop, future in entries:
                 loop.call_soon_threadsafe(_set_result, future, -int(signal.SIGKILL))
 
-    async def fork(self, preload: list[str]) -> WorkerProcess:
-        """A new worker, forked from a template that has imported ``preload`` (done once per module)."""
+    async def fork(self, preload: list[str], limits: Mapping[str, int | None] | None = None) -> WorkerProcess:
+        """A new worker, forked from a template that has imported ``preload`` (done once per module).
+
+        ``limits`` ({"memory": bytes, "cpu": millicores}) go to a cgroup of the worker's own where the
+        template can make one and ``ROOST_CGROUPS`` does not say no; ``cgroup_of(pid)`` tells which
+        did -- the others are the caller's to enforce (the memory watchdog, CPU affinity)."""
+        request_limits = dict(limits) if limits and cgroups.wanted() else None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         request = next(self._ids)
@@ -171,12 +188,15 @@ class TemplateProcess:
             if self._closed:
                 raise RuntimeSystemError("WorkerStartFailed", "the worker template is not running")
             self._pending[request] = (loop, future)
-        self._control.send(msgpack.packb({"op": "fork", "id": request, "preload": preload}, use_bin_type=True))
-        pid, fd, error = await future
+        order = {"op": "fork", "id": request, "preload": preload, "limits": request_limits}
+        self._control.send(msgpack.packb(order, use_bin_type=True))
+        pid, fd, error, cgroup = await future
         if error is not None or fd is None:
             raise RuntimeSystemError("WorkerStartFailed", f"could not start a worker: {error}")
         with self._lock:
             self._watched.add(pid)
+            if cgroup:
+                self._cgroups[pid] = dict(cgroup)
         sock = socket.socket(fileno=fd)
         return WorkerProcess(pid, await connect(sock), self)
 
@@ -189,11 +209,25 @@ class TemplateProcess:
             self._exit_waiters.setdefault(pid, []).append((loop, future))
         return await future
 
+    def cgroup_of(self, pid: int) -> dict[str, str]:
+        """The limits of worker ``pid`` its cgroup enforces, by controller: {"memory": "v2", "cpu": "v2"};
+        empty when it has no cgroup."""
+        with self._lock:
+            return dict(self._cgroups.get(pid, {}))
+
+    def oom_killed(self, pid: int) -> bool:
+        """Whether the kernel killed worker ``pid`` in its cgroup for passing its memory limit (known
+        once ``wait_exit(pid)`` has returned)."""
+        with self._lock:
+            return pid in self._oom_killed
+
     def forget(self, pid: int) -> None:
         """A worker no longer in use: drop what is known of it, and anything that arrives later."""
         with self._lock:
             self._watched.discard(pid)
             self._exits.pop(pid, None)
+            self._cgroups.pop(pid, None)
+            self._oom_killed.discard(pid)
 
     def close(self) -> None:
         self._closed = True

@@ -3,15 +3,22 @@
 Started by the controller as ``python -m roost.runtime.workers.template FD`` (with the interpreter
 of the environment's image), it talks over one SOCK_SEQPACKET control socket:
 
-    controller -> template   {"op": "fork", "id", "preload"}      import these modules (once), then fork
+    controller -> template   {"op": "fork", "id", "preload", "limits"}   import these modules (once), then fork
     template -> controller   {"op": "ready", "pid"}
-                             {"op": "forked", "id", "pid"} + the worker's socket (SCM_RIGHTS),
+                             {"op": "forked", "id", "pid", "cgroup"} + the worker's socket (SCM_RIGHTS),
                              or {"op": "forked", "id", "error"} when a module failed to import
-                             {"op": "exited", "pid", "status"}    status: exit code, or -signal
+                             {"op": "exited", "pid", "status", "oom"}    status: exit code, or -signal
+
+``limits`` ({"memory": bytes, "cpu": millicores}, either may be None; None when the controller does
+not want cgroups) become the worker's own cgroup (cgroups.py), made here because the template is the
+worker's parent: it moves the new worker in before it replies, so no work reaches the worker
+outside it, and it removes the folder once it has reaped the worker -- after reading whether the
+kernel killed it for its memory (``oom``). ``cgroup`` says which limits its cgroup enforces
+({"memory": "v1", "cpu": "v1"}; empty when none: the controller falls back to its watchdog).
 
 The template stays single-threaded, so forking it is safe (forking the controller, which runs
 threads, is not). It lives in its own session, so a Ctrl-C in the terminal reaches the controller
-only; when the controller goes away the template kills its workers and exits.
+only; when the controller goes away the template kills its workers, removes their cgroups and exits.
 """
 
 from __future__ import annotations
@@ -21,12 +28,17 @@ import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 import msgpack
 
+from roost.runtime.workers import cgroups
+
 _MAX_MESSAGE = 1 << 20
+# Worker cgroups that still hold a process the worker left behind: their removal is retried.
+_LEFTOVER_RETRY = 1.0
 
 
 def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -37,7 +49,11 @@ def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None
         control.send(data)
 
 
-def _reap(control: socket.socket, children: set[int]) -> None:
+def _reap(
+    control: socket.socket, children: dict[int, cgroups.WorkerCgroup | None], leftovers: list[cgroups.WorkerCgroup]
+) -> None:
+    if leftovers:
+        _retry_removals(leftovers)
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -45,9 +61,50 @@ def _reap(control: socket.socket, children: set[int]) -> None:
             return
         if pid == 0:
             return
-        children.discard(pid)
+        cgroup = children.pop(pid, None)
         code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        _send(control, {"op": "exited", "pid": pid, "status": code})
+        # The kernel's OOM killer sends SIGKILL; a count in the cgroup alone could be a subprocess's.
+        oom = cgroup is not None and code == -signal.SIGKILL and cgroup.oom_killed()
+        if cgroup is not None and not cgroup.remove():
+            leftovers.append(cgroup)
+        _send(control, {"op": "exited", "pid": pid, "status": code, "oom": oom})
+
+
+def _retry_removals(leftovers: list[cgroups.WorkerCgroup]) -> None:
+    leftovers[:] = [cgroup for cgroup in leftovers if not cgroup.remove()]
+
+
+def _worker_cgroup(pid: int, limits: dict[str, Any] | None) -> cgroups.WorkerCgroup | None:
+    if not limits or (limits.get("memory") is None and limits.get("cpu") is None):
+        return None
+    name = cgroups.worker_name(os.getpid(), pid)
+    try:
+        return cgroups.WorkerCgroup.create(name, pid, limits.get("memory"), limits.get("cpu"))
+    except Exception:  # an unexpected cgroup layout must not take the template down: use the fallback
+        return None
+
+
+def _exit(children: dict[int, cgroups.WorkerCgroup | None], leftovers: list[cgroups.WorkerCgroup]) -> NoReturn:
+    """Kill the workers, then remove their cgroups (each is empty once its worker is reaped)."""
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 2.0
+    while any(cgroup is not None for cgroup in children.values()) and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.01)
+            continue
+        cgroup = children.pop(pid, None)
+        if cgroup is not None and not cgroup.remove():
+            leftovers.append(cgroup)
+    _retry_removals(leftovers)  # what stays is swept by the next template (best effort)
+    os._exit(0)
 
 
 _loaded: set[str] = set()
@@ -83,22 +140,24 @@ def main() -> None:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
-    children: set[int] = set()
+    children: dict[int, cgroups.WorkerCgroup | None] = {}
+    leftovers: list[cgroups.WorkerCgroup] = []
     _send(control, {"op": "ready", "pid": os.getpid(), "python": sys.executable})
     while True:
-        for key, _ in selector.select():
+        events = selector.select(_LEFTOVER_RETRY if leftovers else None)
+        if not events and leftovers:
+            _retry_removals(leftovers)
+        for key, _ in events:
             if key.fileobj == wake_r:
                 os.read(wake_r, 4096)
-                _reap(control, children)
+                try:
+                    _reap(control, children, leftovers)
+                except OSError:  # the controller is gone (it closed the socket while workers exited)
+                    _exit(children, leftovers)
                 continue
             data = control.recv(_MAX_MESSAGE)
             if not data:  # the controller is gone: leave nothing running behind it
-                for pid in children:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                os._exit(0)
+                _exit(children, leftovers)
             message = msgpack.unpackb(data, raw=False)
             op = message["op"]
             if op == "fork":
@@ -117,12 +176,16 @@ def main() -> None:
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     os._exit(worker.serve(theirs))
-                children.add(pid)
-                _send(control, {"op": "forked", "id": message["id"], "pid": pid}, [ours.fileno()])
+                # The worker joins its cgroup before the controller gets its socket: none of the
+                # work sent to it runs outside its limits.
+                cgroup = _worker_cgroup(pid, message.get("limits"))
+                children[pid] = cgroup
+                forked = {"op": "forked", "id": message["id"], "pid": pid, "cgroup": cgroup.enforced if cgroup else {}}
+                _send(control, forked, [ours.fileno()])
                 ours.close()
                 theirs.close()
             elif op == "shutdown":
-                os._exit(0)
+                _exit(children, leftovers)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """The worker: a forked process that runs actions sent by the controller over its socket.
 
     controller -> worker   {"op": "setup", "env", "secrets", "limits", "store"}  the process's environment
-                           {"op": "run", "id", "task", "inputs", "context", "sync_max_runtime"}
+                           {"op": "run", "id", "task", "inputs", "context", "replay"?}
                            {"op": "call_result", "call", "outputs"} / {"op": "call_error", "call", "error"}
                            {"op": "shutdown"}
     worker -> controller   {"op": "log", "id", "attempt", "ts", "stream", "line"}
                            {"op": "call", "call", "parent", "action_id", "task", "inputs", "hash", "group", "custom"}
                            {"op": "done", "id", "outputs"} / {"op": "failed", "id", "error"}
+                           {"op": "trace_begin", "parent", "action_id", "name", "short_name", "inputs", ...}
+                           {"op": "trace_end", "parent", "action_id", "outputs", "error"}
 
 A nested task call made by the code here becomes a child action of the controller, which stays the
 only writer of the run store; the worker only computes the call's id (it knows its own calls).
@@ -42,7 +44,19 @@ from roost.store.records import LogRecord
 class WorkerAction:
     """The action a worker is running, as its code sees it (``ctx()``, the ids of its calls)."""
 
-    __slots__ = ("_context", "_seq", "_seq_lock", "attempt", "custom", "id", "run", "run_name", "scope", "version")
+    __slots__ = (
+        "_context",
+        "_seq",
+        "_seq_lock",
+        "attempt",
+        "custom",
+        "id",
+        "replay",
+        "run",
+        "run_name",
+        "scope",
+        "version",
+    )
 
     def __init__(self, wire: dict[str, Any], run: RunFacts, store: StoreConfig):
         self.id = wire["id"]
@@ -55,6 +69,8 @@ class WorkerAction:
         self._context: TaskContext | None = None
         self._seq: dict[tuple[str, str, str | None], int] = {}
         self._seq_lock = threading.Lock()
+        # Traced calls a recovered run finished: action id -> (helper name, packed outputs).
+        self.replay: dict[str, Any] = {}
 
     def next_seq(self, task_name: str, inputs_hash: str, group: str | None) -> int:
         key = (task_name, inputs_hash, group)
@@ -155,6 +171,7 @@ class Worker(TaskCalls):
         try:
             task = task_from_wire(message["task"])
             action = WorkerAction(message["context"], self._run_facts(message["context"]["run"]), self._store)
+            action.replay = message.get("replay") or {}
             inputs = values.decode_inputs(task, message["inputs"])
             sink = LogSink(self._emit_log, action.run_name, action_id, action.attempt)
             try:
@@ -196,6 +213,39 @@ class Worker(TaskCalls):
         if reply["op"] == "call_error":
             raise exception_from_wire(reply["error"])
         return values.decode_outputs(prepared.task, reply["outputs"])
+
+    # -- @flyte.trace calls: run here, recorded by the controller (runtime/tracing.py) ----------------
+    records_traces = True
+
+    def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:
+        # A recovered run sends, with each action, the outputs of its traced calls that finished:
+        # answered here, without a round trip -- so sync helpers on the event loop replay too.
+        answer = call.parent.replay.get(call.action_id) if replay else None
+        outputs = answer[1] if answer is not None and answer[0] == call.traced.name else None
+        self.send(
+            {
+                "op": "trace_begin",
+                "parent": call.parent.id,
+                "action_id": call.action_id,
+                "name": call.traced.name,
+                "short_name": call.traced.short_name,
+                "group": call.group,
+                "inputs": call.encoded.data,
+                "hash": call.encoded.hash,
+            }
+        )
+        return outputs
+
+    def trace_end(self, call: Any, outputs: bytes | None, error: BaseException | None) -> None:
+        self.send(
+            {
+                "op": "trace_end",
+                "parent": call.parent.id,
+                "action_id": call.action_id,
+                "outputs": outputs,
+                "error": None if error is None else error_to_wire(error),
+            }
+        )
 
 
 def warm_up() -> None:
