@@ -142,6 +142,22 @@ def main() -> None:
     selector.register(wake_r, selectors.EVENT_READ)
     children: dict[int, cgroups.WorkerCgroup | None] = {}
     leftovers: list[cgroups.WorkerCgroup] = []
+    try:
+        _serve(control, selector, (wake_r, wake_w), worker, children, leftovers)
+    except (BrokenPipeError, ConnectionResetError):  # the controller went away while we answered
+        _exit(children, leftovers)
+
+
+def _serve(
+    control: socket.socket,
+    selector: selectors.BaseSelector,
+    wake: tuple[int, int],
+    worker: Any,
+    children: dict[int, cgroups.WorkerCgroup | None],
+    leftovers: list[cgroups.WorkerCgroup],
+) -> None:
+    """Answer the controller's requests and report the workers' exits, until the controller goes."""
+    wake_r, wake_w = wake
     _send(control, {"op": "ready", "pid": os.getpid(), "python": sys.executable})
     while True:
         events = selector.select(_LEFTOVER_RETRY if leftovers else None)
