@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from roost.runtime.polling import POLL_ENV, PollingEventLoop, PollingSelector, poll_window
+from roost.runtime.polling import MISS_LIMIT, POLL_ENV, PROBE_EVERY, PollingEventLoop, PollingSelector, poll_window
 
 
 def test_window_comes_from_the_environment(monkeypatch):
@@ -75,3 +75,33 @@ def test_a_polling_loop_runs_coroutines_and_timers_as_any_loop():
     finally:
         loop.close()
         right.close()
+
+
+def test_wasted_windows_turn_polling_down_until_one_catches_an_answer():
+    selector = PollingSelector()
+    a, b = socket.socketpair()
+    try:
+        selector.register(a, 1)
+        for _ in range(MISS_LIMIT):
+            selector.arm(0.001)
+            assert selector.select(0.01) == []
+        assert selector.misses == MISS_LIMIT
+        # Now only one message in PROBE_EVERY gets a window.
+        armed = 0
+        for _ in range(PROBE_EVERY * 2):
+            selector.arm(0.001)
+            armed += selector.until > 0
+            selector.until = 0.0
+        assert armed == 2
+        # A probe that catches its answer turns polling fully on again.
+        while not selector.until:
+            selector.arm(5.0)
+        b.send(b"x")
+        assert [key.fileobj for key, _ in selector.select(None)] == [a]
+        assert selector.misses == 0
+        selector.arm(0.001)
+        assert selector.until > 0
+    finally:
+        selector.close()
+        a.close()
+        b.close()

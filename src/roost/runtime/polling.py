@@ -8,6 +8,12 @@ just sent a message which is answered quickly (a run request to a warm replica; 
 frees the replica for the next request) keeps polling its sockets for a short window instead of
 sleeping at once. The window is bounded per message, so an answer that takes long costs at most one
 window of CPU; ``ROOST_POLL_US`` sets it (0 turns polling off).
+
+Polling pays only when the answer comes within the window; when it does not (a long task, a nested
+call whose answer needs other processes), the spinning core is taken from the processes doing the
+work -- on a 2-core machine that costs more than the wakeup it saves. So after ``MISS_LIMIT`` windows
+in a row that ended with nothing, a loop polls only once every ``PROBE_EVERY`` messages, until a
+window catches its answer again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import Any
 
 POLL_ENV = "ROOST_POLL_US"
 DEFAULT_WINDOW_US = 250.0
+MISS_LIMIT = 2
+PROBE_EVERY = 16
 
 
 def poll_window() -> float:
@@ -42,6 +50,17 @@ class PollingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
     def __init__(self) -> None:
         super().__init__()
         self.until = 0.0
+        self.misses = 0  # windows in a row that ended with nothing to read
+        self._skipped = 0
+
+    def arm(self, window: float) -> None:
+        """Poll for ``window`` seconds before blocking -- unless recent windows were wasted."""
+        if self.misses >= MISS_LIMIT:
+            self._skipped += 1
+            if self._skipped < PROBE_EVERY:
+                return
+            self._skipped = 0
+        self.until = time.perf_counter() + window
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if self.until and timeout != 0:
@@ -50,8 +69,11 @@ class PollingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
             while now < end:
                 ready = super().select(0)
                 if ready:
+                    self.misses = 0
                     return ready
                 now = time.perf_counter()
+            if end == self.until:
+                self.misses += 1
             self.until = 0.0
         return super().select(timeout)  # type: ignore[no-any-return]
 
@@ -67,7 +89,7 @@ class PollingEventLoop(asyncio.SelectorEventLoop):
     def expect_answer(self) -> None:
         """A message that is usually answered quickly was just sent: poll for one window."""
         if self._window:
-            self._poller.until = time.perf_counter() + self._window
+            self._poller.arm(self._window)
 
 
 def expect_answer(loop: Any) -> None:
