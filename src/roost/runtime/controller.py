@@ -37,6 +37,7 @@ from roost.runtime.policies.deadline import Deadline
 from roost.runtime.policies.recovery import Recovery
 from roost.runtime.policies.resources import machine
 from roost.runtime.policies.retries import Retries
+from roost.runtime.trace_records import TraceRecords
 from roost.store.cache_store import CacheStore
 from roost.store.config import StoreConfig
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo
@@ -126,7 +127,7 @@ class RunController(TaskCalls):
         self._admission = Admission(options.max_action_concurrency) if options.max_action_concurrency else None
         self._cache = Cache(CacheStore(store))
         self._pipelines: dict[tuple[bool, ...], Next] = {}
-        self._traces: dict[str, ActionRecord] = {}  # traced calls under way, by action id
+        self.traces = TraceRecords(store, run_name, self._order, self._recovery)
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
@@ -184,12 +185,12 @@ class RunController(TaskCalls):
     def root_action(self, task: TaskTemplate[Any], bound: dict[str, Any], encoded: values.EncodedInputs) -> ActionRun:
         return self.new_action(task, ROOT_ACTION, bound, encoded, None, None, dict(self.options.custom_context))
 
-    # -- @flyte.trace calls: pseudo-actions run by their caller (runtime/tracing.py) ------------------
+    # -- @flyte.trace calls: pseudo-actions run by their caller (tracing.py, trace_records.py) -------
     records_traces = True
 
     def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:
         traced, encoded = call.traced, call.encoded
-        return self.record_trace_begin(
+        return self.traces.begin(
             call.parent.id,
             call.action_id,
             traced.name,
@@ -201,60 +202,7 @@ class RunController(TaskCalls):
         )
 
     def trace_end(self, call: Any, outputs: bytes | None, error: BaseException | None) -> None:
-        self.record_trace_end(call.action_id, outputs, None if error is None else error_info(error))
-
-    def record_trace_begin(
-        self,
-        parent_id: str,
-        action_id: str,
-        name: str,
-        short_name: str,
-        group: str | None,
-        inputs: bytes,
-        inputs_hash: str,
-        replay: bool,
-    ) -> bytes | None:
-        """Record a traced call as running -- or, in a recovered run that finished it, as recovered,
-        returning its outputs so that the caller does not run it again. Safe from any thread."""
-        now = time.time()
-        record = ActionRecord(
-            run_name=self.run_name,
-            action_id=action_id,
-            parent_id=parent_id,
-            task_name=name,
-            short_name=short_name,
-            group_name=group,
-            seq=next(self._order),
-            phase=ActionPhase.RUNNING,
-            attempts=1,
-            queued_at=now,
-            started_at=now,
-            inputs=inputs,
-            inputs_hash=inputs_hash,
-            isolation="trace",
-            isolation_reason="a @flyte.trace helper, run by the action that called it",
-        )
-        previous = self._recovery.previous(action_id, name) if replay and self._recovery is not None else None
-        if previous is not None:
-            record.phase, record.outputs, record.ended_at = ActionPhase.RECOVERED, previous.outputs, now
-            self.store.mark(record)
-            return previous.outputs
-        self._traces[action_id] = record
-        self.store.mark(record)
-        return None
-
-    def trace_replays(self, action: ActionRun) -> dict[str, tuple[str, bytes]]:
-        """What a worker needs to answer ``action``'s traced calls from a recovered run by itself."""
-        return self._recovery.traces_under(action.id) if self._recovery is not None else {}
-
-    def record_trace_end(self, action_id: str, outputs: bytes | None, error: ErrorInfo | None) -> None:
-        record = self._traces.pop(action_id, None)
-        if record is None:
-            return
-        record.ended_at = time.time()
-        record.outputs, record.error = outputs, error
-        record.phase = ActionPhase.SUCCEEDED if error is None else ActionPhase.FAILED
-        self.store.mark(record)
+        self.traces.end(call.action_id, outputs, None if error is None else error_info(error))
 
     # -- where an action runs ------------------------------------------------------------------------
     def _placement(self, spec: TaskSpec, root: bool = False) -> tuple[str, str]:

@@ -81,7 +81,7 @@ class WorkerConnection:
             "inputs": action.record.inputs,
             "context": action.wire_context(),
         }
-        replays = action.controller.trace_replays(action)
+        replays = action.controller.traces.replays(action.id)
         if replays:
             message["replay"] = replays
         self.worker.send(message)
@@ -139,7 +139,7 @@ class WorkerConnection:
             call.add_done_callback(self._calls.discard)
         elif op == "trace_begin":
             # The worker already answered a replayed call itself, from the run message's "replay".
-            entry[0].controller.record_trace_begin(
+            entry[0].controller.traces.begin(
                 message["parent"],
                 message["action_id"],
                 message["name"],
@@ -154,7 +154,7 @@ class WorkerConnection:
             info = (
                 None if error is None else ErrorInfo(error["code"], error["kind"], error["message"], error["traceback"])
             )
-            entry[0].controller.record_trace_end(message["action_id"], message["outputs"], info)
+            entry[0].controller.traces.end(message["action_id"], message["outputs"], info)
 
     def _on_close(self) -> None:
         # After shutdown() nobody waits on this worker: its end needs no explaining.
