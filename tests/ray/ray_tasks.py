@@ -194,3 +194,26 @@ def sync_reported(x: int) -> int:
 @cluster.task
 async def reports_from_ray() -> list[int]:
     return list(await asyncio.gather(reported(1), sync_reported.aio(2)))
+
+
+@flyte.trace
+async def traced_lookup(marks: str, key: str) -> str:
+    with open(Path(marks) / f"lookup-{key}", "a") as f:
+        f.write("x")
+    return key.upper()
+
+
+@flyte.trace
+def traced_sum(marks: str, values: list[int]) -> int:
+    with open(Path(marks) / "sum", "a") as f:
+        f.write("x")
+    return sum(values)
+
+
+@cluster.task
+async def traced_in_ray(marks: str, fail_flag: str) -> str:
+    found = await traced_lookup(marks, "a") + await traced_lookup(marks, "b")
+    total = traced_sum(marks, [1, 2, 3])  # a sync helper on the event loop of a Ray task
+    if Path(fail_flag).exists():
+        raise RuntimeError("failing after the traced calls, as asked")
+    return f"{found}{total}"

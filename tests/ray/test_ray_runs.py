@@ -219,3 +219,21 @@ def test_report_true_writes_the_report_from_a_ray_task(on_ray, roost_home, store
     assert "<p>ray 1</p>" in (folder / actions["ray_fan.reported"].action_id / "report.html").read_text()
     assert "<p>sync ray 2</p>" in (folder / actions["ray_fan.sync_reported"].action_id / "report.html").read_text()
     assert run.get_report() is None  # the parent logged nothing
+
+
+def test_traced_calls_in_ray_tasks_are_recorded_and_replayed(on_ray, store, tmp_path):
+    marks, flag = tmp_path / "marks", tmp_path / "fail"
+    marks.mkdir()
+    flag.write_text("1")
+    with pytest.raises(RuntimeError, match="failing after the traced calls"):
+        flyte.with_runcontext(name="ray-traced").run(t.traced_in_ray, str(marks), str(flag))
+    traced = [a for a in store.list_actions("ray-traced") if a.isolation == "trace"]
+    assert sorted(a.short_name for a in traced) == ["traced_lookup", "traced_lookup", "traced_sum"]
+    assert all(a.phase is ActionPhase.SUCCEEDED and a.parent_id == "a0" for a in traced)
+    flag.unlink()
+    again = flyte.with_runcontext().rerun("ray-traced", recover=True)
+    assert again.outputs()[0] == "AB6"
+    # Each helper ran once in all: the recovered run answered them from the record, in Ray.
+    assert [len((marks / n).read_text()) for n in ("lookup-a", "lookup-b", "sum")] == [1, 1, 1]
+    phases = [a.phase for a in store.list_actions(again.name) if a.isolation == "trace"]
+    assert phases == [ActionPhase.RECOVERED] * 3

@@ -45,13 +45,15 @@ UNSHARED_PROTOCOL = "roost-unshared"
 
 
 class RayAction(WorkerAction):
-    """An action running in Ray, as its code sees it; it also knows the name of its run's broker."""
+    """An action running in Ray, as its code sees it; it also knows the name of its run's broker and
+    keeps its traced calls for the reply."""
 
-    __slots__ = ("broker",)
+    __slots__ = ("broker", "traces")
 
     def __init__(self, wire: dict[str, Any], run: RunFacts, store: StoreConfig, broker: str):
         super().__init__(wire, run, store)
         self.broker = broker
+        self.traces: list[dict[str, Any]] = []
 
 
 _BROKERS: dict[str, Any] = {}
@@ -101,6 +103,39 @@ class RayCalls(TaskCalls):
         if "error" in reply:
             raise exception_from_wire(reply["error"])
         return values.decode_outputs(prepared.task, reply["outputs"])
+
+    # -- @flyte.trace calls: run here; recorded by the controller from the action's reply, with its logs --
+    records_traces = True
+
+    def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:
+        parent: RayAction = call.parent
+        # A recovered run sends the outputs of the traced calls it finished with the action.
+        answer = parent.replay.get(call.action_id) if replay else None
+        outputs = answer[1] if answer is not None and answer[0] == call.traced.name else None
+        parent.traces.append(
+            {
+                "op": "trace_begin",
+                "parent": parent.id,
+                "action_id": call.action_id,
+                "name": call.traced.name,
+                "short_name": call.traced.short_name,
+                "group": call.group,
+                "inputs": call.encoded.data,
+                "hash": call.encoded.hash,
+            }
+        )
+        return outputs
+
+    def trace_end(self, call: Any, outputs: bytes | None, error: BaseException | None) -> None:
+        call.parent.traces.append(
+            {
+                "op": "trace_end",
+                "parent": call.parent.id,
+                "action_id": call.action_id,
+                "outputs": outputs,
+                "error": None if error is None else error_to_wire(error),
+            }
+        )
 
 
 # -- what every action needs, in a task or on a replica ---------------------------------------------
@@ -156,8 +191,10 @@ def _register_unshared(url: str, driver_host: str) -> None:
 
 
 async def execute(payload: dict[str, Any], calls: RayCalls) -> dict[str, Any]:
-    """Run one action: its outputs (or its error, never wrapped by Ray), its output lines, its node."""
+    """Run one action: its outputs (or its error, never wrapped by Ray), its output lines, its traced
+    calls, its node."""
     lines: list[tuple[float, str, str]] = []
+    traces: list[dict[str, Any]] = []
 
     def emit(record: LogRecord) -> None:
         lines.append((record.ts, record.stream, record.line))
@@ -167,6 +204,8 @@ async def execute(payload: dict[str, Any], calls: RayCalls) -> dict[str, Any]:
         wire = payload["context"]
         store = _store_config(payload["store"], payload.get("driver_host", ""))
         action = RayAction(wire, _run_facts(wire["run"]), store, payload["broker"])
+        action.replay = payload.get("replay") or {}
+        action.traces = traces
         inputs = values.decode_inputs(task, payload["inputs"])
         install()  # Ray may have replaced sys.stdout since the last action
         sink = LogSink(emit, action.run_name, action.id, action.attempt)
@@ -174,11 +213,12 @@ async def execute(payload: dict[str, Any], calls: RayCalls) -> dict[str, Any]:
             result = await run_code(calls, task, action, inputs, sink)
         finally:
             sink.close()
-        return {"outputs": values.encode_outputs(task, result).data, "logs": lines, "node": node_description()}
+        outputs = values.encode_outputs(task, result).data
+        return {"outputs": outputs, "logs": lines, "traces": traces, "node": node_description()}
     except asyncio.CancelledError:
         raise
     except BaseException as e:
-        return {"error": error_to_wire(e), "logs": lines, "node": node_description()}
+        return {"error": error_to_wire(e), "logs": lines, "traces": traces, "node": node_description()}
 
 
 def add_code_paths(paths: list[str]) -> None:

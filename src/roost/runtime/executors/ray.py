@@ -37,9 +37,10 @@ from roost.runtime.actions import ActionRun
 from roost.runtime.executors.process import declared_secret_variables
 from roost.runtime.executors.ray_cluster import RayCluster, connect
 from roost.runtime.executors.ray_options import RayOptions, ray_options, shortfall
+from roost.runtime.trace_records import TraceRecords
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
 from roost.spec.timeouts import seconds
-from roost.store.records import ActionPhase, LogRecord
+from roost.store.records import ActionPhase, ErrorInfo, LogRecord
 
 logger = logging.getLogger("roost")
 
@@ -89,6 +90,17 @@ def setup_for(action: ActionRun, secrets: list[dict[str, Any]], cluster: RayClus
     }
 
 
+def record_trace(traces: TraceRecords, note: dict[str, Any]) -> None:
+    """A traced call made by an action's code in Ray, from its reply (tracing.py, trace_records.py)."""
+    if note["op"] == "trace_begin":
+        keys = ("parent", "action_id", "name", "short_name", "group", "inputs", "hash")
+        traces.begin(*(note[k] for k in keys))
+    else:
+        e = note["error"]
+        info = None if e is None else ErrorInfo(e["code"], e["kind"], e["message"], e["traceback"])
+        traces.end(note["action_id"], note["outputs"], info)
+
+
 class RayExecutor:
     """The Ray side of one run: its Ray tasks, its broker, the calls its actions make."""
 
@@ -120,7 +132,7 @@ class RayExecutor:
 
     def payload(self, action: ActionRun, cluster: RayCluster) -> dict[str, Any]:
         controller = action.controller
-        return {
+        payload = {
             "task": task_to_wire(action.task),
             "inputs": action.record.inputs,
             "context": action.wire_context(),
@@ -128,6 +140,10 @@ class RayExecutor:
             "driver_host": cluster.driver_host,
             "broker": self.broker_name,
         }
+        replays = controller.traces.replays(action.id)
+        if replays:
+            payload["replay"] = replays  # traced calls a recovered run answers in Ray by itself
+        return payload
 
     # -- one attempt ------------------------------------------------------------------------------
     async def run(self, action: ActionRun) -> values.EncodedOutputs:
@@ -225,6 +241,8 @@ class RayExecutor:
         log = action.controller.store.log
         for ts, stream, line in reply["logs"]:
             log(LogRecord(record.run_name, record.action_id, action.attempt, ts, stream, line))
+        for note in reply.get("traces", ()):
+            record_trace(action.controller.traces, note)
         if "error" in reply:
             raise exception_from_wire(reply["error"])
         return values.EncodedOutputs(reply["outputs"])
