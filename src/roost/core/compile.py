@@ -12,7 +12,8 @@ from roost.core.runtime_metadata import roost_runtime
 from roost.core.task_spec import TaskSpec
 from roost.errors import ImageBuildError
 from roost.spec import image_layers
-from roost.spec.image import Image, own_layers
+from roost.spec.debian_base import own_layers
+from roost.spec.image import Image
 from roost.spec.pod_template import PodTemplate
 from roost.spec.quantities import format_bytes
 from roost.spec.resources import CanonicalResources

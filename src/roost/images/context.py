@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roost.errors import ImageBuildError
-from roost.spec import image_layers as L
+from roost.spec.dockerignore import IgnoreRules, is_ignored, read_ignore_rules
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ def write_context(entries: Iterable[ContextEntry], folder: Path) -> None:
 
 def _copy_tree(source: Path, target: Path, ignore_files: tuple[Path, ...]) -> None:
     """Copy a folder, leaving out what its .dockerignore rules exclude (as the content tag does)."""
-    rules: L.IgnoreRules = []
+    rules: IgnoreRules = []
     for file in ignore_files:
-        rules += L.read_ignore_rules(file)
+        rules += read_ignore_rules(file)
     # With a "!keep" rule something inside an ignored folder may come back, so it is still walked.
     can_prune = not any(negated for negated, _ in rules)
     target.mkdir(parents=True, exist_ok=True)
@@ -67,14 +67,14 @@ def _copy_tree(source: Path, target: Path, ignore_files: tuple[Path, ...]) -> No
         rel_root = "" if rel_root == "." else rel_root + "/"
         kept = []
         for d in sorted(dirs):
-            ignored = bool(rules) and L.is_ignored(rel_root + d, rules)
+            ignored = bool(rules) and is_ignored(rel_root + d, rules)
             if not ignored:
                 (target / rel_root / d).mkdir(parents=True, exist_ok=True)
             if not ignored or not can_prune:
                 kept.append(d)
         dirs[:] = kept
         for name in sorted(files):
-            if rules and L.is_ignored(rel_root + name, rules):
+            if rules and is_ignored(rel_root + name, rules):
                 continue
             (target / rel_root).mkdir(parents=True, exist_ok=True)
             shutil.copy2(base / name, target / rel_root / name, follow_symlinks=False)

@@ -17,7 +17,7 @@ from typing import Any
 from roost.errors import ImageBuildError
 from roost.spec import image_layers as L
 from roost.spec import pep723
-from roost.spec.image import check_packages
+from roost.spec.image_args import check_packages
 
 # Layers that install Python packages with uv; locally they make a virtualenv of the image's own.
 UV_INSTALL_LAYERS: tuple[type[L.Layer], ...] = (

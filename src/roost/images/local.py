@@ -37,7 +37,8 @@ from roost.errors import ImageBuildError
 from roost.images import venv
 from roost.images.installs import UV_INSTALL_LAYERS
 from roost.spec import image_layers as L
-from roost.spec.image import Image, own_layers
+from roost.spec.debian_base import own_layers
+from roost.spec.image import Image
 from roost.store.config import current
 
 logger = logging.getLogger("roost")

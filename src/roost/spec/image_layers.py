@@ -9,19 +9,18 @@ Contributions hash file *contents*, never paths or modification times, so the sa
 the same tag on every machine. A file missing when the tag is computed contributes its path instead:
 defining an image never fails because a file is not there yet; ``validate()`` is where that fails.
 
-The module also holds the PEP 723 (inline script metadata) reader used by ``Image.from_uv_script``.
+Which files of a folder count follows its ``.dockerignore`` (``roost.spec.dockerignore``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from roost.errors import ImageBuildError
+from roost.spec.dockerignore import IgnoreRules, is_ignored, read_ignore_rules
 from roost.spec.pep723 import script_metadata_block
 from roost.spec.secrets import Secret
 
@@ -47,77 +46,9 @@ def file_bytes_or_path(path: Path) -> bytes:
         return str(path).encode()
 
 
-IgnoreRules = list[tuple[bool, re.Pattern[str]]]
-
-
 def _dockerignore_rules(folder: Path) -> IgnoreRules:
     """The rules of ``folder/.dockerignore`` as (negated, regex) pairs, in file order."""
     return read_ignore_rules(folder / ".dockerignore")
-
-
-def read_ignore_rules(file: Path) -> IgnoreRules:
-    """The rules of a .dockerignore file (none when it cannot be read), for ``is_ignored``."""
-    try:
-        text = file.read_text()
-    except OSError:
-        return []
-    rules: list[tuple[bool, re.Pattern[str]]] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negated = line.startswith("!")
-        pattern = posixpath.normpath(line[1:].strip() if negated else line).lstrip("/")
-        if pattern in ("", "."):
-            continue
-        rules.append((negated, _pattern_regex(pattern)))
-    return rules
-
-
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    """A .dockerignore glob as a regex over '/'-separated relative paths (``**`` spans directories)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**", i):
-            i += 2
-            if pattern.startswith("/", i):
-                out.append("(?:.*/)?")
-                i += 1
-            else:
-                out.append(".*")
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out))
-
-
-def is_ignored(rel: str, rules: IgnoreRules) -> bool:
-    # Docker semantics: a pattern matching a parent directory excludes everything below it, and the
-    # last matching rule wins (so "!keep.txt" after "*" brings keep.txt back).
-    parts = rel.split("/")
-    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
-    ignored = False
-    for negated, regex in rules:
-        if any(regex.fullmatch(p) for p in prefixes):
-            ignored = not negated
-    return ignored
 
 
 def tree_digest(folder: Path) -> str:

@@ -6,7 +6,8 @@ record marked since its last commit, in one transaction. Several transitions of 
 two commits therefore cost one row write, and recording an action costs the controller a dict
 insert. ``flush()`` waits until everything marked before it is on disk. Readers (the CLI, run
 handles) use their own connections; WAL mode lets them read while the writer writes. The task
-result cache shares the file (``cache_store.py``): its entries go through the same writer.
+result cache shares the file (``cache_store.py``): its entries go through the same writer. The
+tables, their statements and the conversion between records and rows are in ``run_tables.py``.
 """
 
 from __future__ import annotations
@@ -22,129 +23,24 @@ from typing import Any
 
 from roost.errors import StoreError
 from roost.store.cache_store import CACHE_SCHEMA, CACHE_UPSERT, cache_entry_row
-from roost.store.records import (
-    ActionPhase,
-    ActionRecord,
-    AttemptRecord,
-    CacheEntry,
-    ErrorInfo,
-    LogRecord,
-    RunRecord,
+from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogRecord, RunRecord
+from roost.store.run_tables import (
+    ACTION_COLUMNS,
+    ACTION_UPSERT,
+    ATTEMPT_COLUMNS,
+    ATTEMPT_UPSERT,
+    LOG_INSERT,
+    RUN_COLUMNS,
+    RUN_UPSERT,
+    SCHEMA,
+    SCHEMA_VERSION,
+    action_from,
+    action_row,
+    attempt_from,
+    attempt_row,
+    run_from,
+    run_row,
 )
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    name TEXT PRIMARY KEY, task_name TEXT NOT NULL, phase TEXT NOT NULL, mode TEXT NOT NULL,
-    created_at REAL NOT NULL, started_at REAL, ended_at REAL, inputs BLOB, outputs BLOB,
-    error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
-    pid INTEGER, host TEXT, heartbeat_at REAL, task_module TEXT, task_function TEXT,
-    recovered_from TEXT, abort_requested INTEGER NOT NULL DEFAULT 0, options TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
-CREATE TABLE IF NOT EXISTS actions (
-    run_name TEXT NOT NULL, action_id TEXT NOT NULL, parent_id TEXT, task_name TEXT NOT NULL,
-    short_name TEXT, group_name TEXT, seq INTEGER NOT NULL, phase TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, queued_at REAL, started_at REAL, ended_at REAL,
-    inputs BLOB, outputs BLOB, inputs_hash TEXT,
-    error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
-    cache_hit INTEGER NOT NULL DEFAULT 0, isolation TEXT, isolation_reason TEXT, node TEXT,
-    PRIMARY KEY (run_name, action_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS attempts (
-    run_name TEXT NOT NULL, action_id TEXT NOT NULL, attempt INTEGER NOT NULL, phase TEXT NOT NULL,
-    started_at REAL, ended_at REAL, error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
-    PRIMARY KEY (run_name, action_id, attempt)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS logs (
-    run_name TEXT NOT NULL, action_id TEXT NOT NULL, attempt INTEGER NOT NULL,
-    ts REAL NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS logs_by_action ON logs (run_name, action_id);
-"""
-
-_RUN_COLUMNS = (
-    "name, task_name, phase, mode, created_at, started_at, ended_at, inputs, outputs, error_code, error_kind, "
-    "error_message, error_traceback, pid, host, heartbeat_at, task_module, task_function, recovered_from, "
-    "abort_requested, options"
-)
-_ACTION_COLUMNS = (
-    "run_name, action_id, parent_id, task_name, short_name, group_name, seq, phase, attempts, queued_at, "
-    "started_at, ended_at, inputs, outputs, inputs_hash, error_code, error_kind, error_message, error_traceback, "
-    "cache_hit, isolation, isolation_reason, node"
-)
-_ATTEMPT_COLUMNS = (
-    "run_name, action_id, attempt, phase, started_at, ended_at, error_code, error_kind, error_message, error_traceback"
-)
-# Runs are upserted without touching abort_requested, which another process (`roost abort`) may set.
-_RUN_UPDATED = [c.strip() for c in _RUN_COLUMNS.split(",") if c.strip() not in ("name", "abort_requested")]
-_RUN_UPSERT = (
-    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)}) ON CONFLICT(name) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATED)
-)
-_ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 23)})"
-_ATTEMPT_UPSERT = f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
-_LOG_INSERT = "INSERT INTO logs (run_name, action_id, attempt, ts, stream, line) VALUES (?, ?, ?, ?, ?, ?)"
-
-
-def _err(e: ErrorInfo | None) -> tuple[Any, Any, Any, Any]:
-    return (None, None, None, None) if e is None else (e.code, e.kind, e.message, e.traceback)
-
-
-def _run_row(r: RunRecord) -> tuple[Any, ...]:
-    return (
-        r.name, r.task_name, r.phase.value, r.mode, r.created_at, r.started_at, r.ended_at, r.inputs, r.outputs,
-        *_err(r.error), r.pid, r.host, r.heartbeat_at, r.task_module, r.task_function, r.recovered_from,
-        int(r.abort_requested), r.options,
-    )  # fmt: skip
-
-
-def _action_row(a: ActionRecord) -> tuple[Any, ...]:
-    return (
-        a.run_name, a.action_id, a.parent_id, a.task_name, a.short_name, a.group_name, a.seq, a.phase.value,
-        a.attempts, a.queued_at, a.started_at, a.ended_at, a.inputs, a.outputs, a.inputs_hash, *_err(a.error),
-        int(a.cache_hit), a.isolation, a.isolation_reason, a.node,
-    )  # fmt: skip
-
-
-def _attempt_row(a: AttemptRecord) -> tuple[Any, ...]:
-    return (a.run_name, a.action_id, a.attempt, a.phase.value, a.started_at, a.ended_at, *_err(a.error))
-
-
-def _error_from(row: sqlite3.Row, prefix: str = "error_") -> ErrorInfo | None:
-    if row[prefix + "code"] is None:
-        return None
-    return ErrorInfo(row[prefix + "code"], row[prefix + "kind"], row[prefix + "message"], row[prefix + "traceback"])
-
-
-def _run_from(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        name=row["name"], task_name=row["task_name"], phase=ActionPhase(row["phase"]), mode=row["mode"],
-        created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"], inputs=row["inputs"],
-        outputs=row["outputs"], error=_error_from(row), pid=row["pid"], host=row["host"],
-        heartbeat_at=row["heartbeat_at"], task_module=row["task_module"], task_function=row["task_function"],
-        recovered_from=row["recovered_from"], abort_requested=bool(row["abort_requested"]), options=row["options"],
-    )  # fmt: skip
-
-
-def _action_from(row: sqlite3.Row) -> ActionRecord:
-    return ActionRecord(
-        run_name=row["run_name"], action_id=row["action_id"], parent_id=row["parent_id"], task_name=row["task_name"],
-        short_name=row["short_name"], group_name=row["group_name"], seq=row["seq"], phase=ActionPhase(row["phase"]),
-        attempts=row["attempts"], queued_at=row["queued_at"], started_at=row["started_at"], ended_at=row["ended_at"],
-        inputs=row["inputs"], outputs=row["outputs"], inputs_hash=row["inputs_hash"], error=_error_from(row),
-        cache_hit=bool(row["cache_hit"]), isolation=row["isolation"], isolation_reason=row["isolation_reason"],
-        node=row["node"],
-    )  # fmt: skip
-
-
-def _attempt_from(row: sqlite3.Row) -> AttemptRecord:
-    return AttemptRecord(
-        run_name=row["run_name"], action_id=row["action_id"], attempt=row["attempt"], phase=ActionPhase(row["phase"]),
-        started_at=row["started_at"], ended_at=row["ended_at"], error=_error_from(row),
-    )  # fmt: skip
 
 
 class RunStore:
@@ -183,7 +79,7 @@ class RunStore:
             # One write transaction taken up front: creating tables from a read snapshot could need an
             # upgrade that SQLite refuses at once (no busy wait) when another process just committed.
             conn.execute("BEGIN IMMEDIATE")
-            for statement in (_SCHEMA + CACHE_SCHEMA).split(";"):
+            for statement in (SCHEMA + CACHE_SCHEMA).split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -387,26 +283,26 @@ class RunStore:
         runs, actions, attempts, entries = [], [], [], []
         for record in batch.values():
             if isinstance(record, ActionRecord):
-                actions.append(_action_row(record))
+                actions.append(action_row(record))
             elif isinstance(record, AttemptRecord):
-                attempts.append(_attempt_row(record))
+                attempts.append(attempt_row(record))
             elif isinstance(record, CacheEntry):
                 entries.append(record)
             else:
-                runs.append(_run_row(record))
+                runs.append(run_row(record))
         conn.execute("BEGIN IMMEDIATE")
         try:
             if runs:
-                conn.executemany(_RUN_UPSERT, runs)
+                conn.executemany(RUN_UPSERT, runs)
             if actions:
-                conn.executemany(_ACTION_UPSERT, actions)
+                conn.executemany(ACTION_UPSERT, actions)
             if attempts:
-                conn.executemany(_ATTEMPT_UPSERT, attempts)
+                conn.executemany(ATTEMPT_UPSERT, attempts)
             if entries:
                 conn.executemany(CACHE_UPSERT, [cache_entry_row(e) for e in entries])
             if logs:
                 conn.executemany(
-                    _LOG_INSERT, [(g.run_name, g.action_id, g.attempt, g.ts, g.stream, g.line) for g in logs]
+                    LOG_INSERT, [(g.run_name, g.action_id, g.attempt, g.ts, g.stream, g.line) for g in logs]
                 )
             aborted = []
             if watched:
@@ -444,7 +340,7 @@ class RunStore:
     def put_run(self, run: RunRecord) -> None:
         """Write a run row at once (used before anything else of the run is recorded)."""
         with self._translate_errors():
-            self._reader().execute(_RUN_UPSERT, _run_row(run))
+            self._reader().execute(RUN_UPSERT, run_row(run))
 
     # -- reading ----------------------------------------------------------------------------------
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -459,8 +355,8 @@ class RunStore:
                 raise
 
     def get_run(self, name: str) -> RunRecord | None:
-        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE name = ?", (name,))
-        return _run_from(rows[0]) if rows else None
+        rows = self._query(f"SELECT {RUN_COLUMNS} FROM runs WHERE name = ?", (name,))
+        return run_from(rows[0]) if rows else None
 
     def list_runs(self, limit: int = 50, phase: str | None = None, task_name: str | None = None) -> list[RunRecord]:
         where, args = [], []
@@ -471,26 +367,26 @@ class RunStore:
             where.append("task_name = ?")
             args.append(task_name)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC LIMIT ?"
-        return [_run_from(r) for r in self._query(sql, (*args, limit))]
+        sql = f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC LIMIT ?"
+        return [run_from(r) for r in self._query(sql, (*args, limit))]
 
     def list_actions(self, run_name: str) -> list[ActionRecord]:
-        sql = f"SELECT {_ACTION_COLUMNS} FROM actions WHERE run_name = ? ORDER BY seq"
-        return [_action_from(r) for r in self._query(sql, (run_name,))]
+        sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? ORDER BY seq"
+        return [action_from(r) for r in self._query(sql, (run_name,))]
 
     def get_action(self, run_name: str, action_id: str) -> ActionRecord | None:
-        sql = f"SELECT {_ACTION_COLUMNS} FROM actions WHERE run_name = ? AND action_id = ?"
+        sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND action_id = ?"
         rows = self._query(sql, (run_name, action_id))
-        return _action_from(rows[0]) if rows else None
+        return action_from(rows[0]) if rows else None
 
     def succeeded_actions(self, run_name: str) -> dict[str, ActionRecord]:
         """The actions of a run that finished successfully, by id (what a recovery may reuse)."""
-        sql = f"SELECT {_ACTION_COLUMNS} FROM actions WHERE run_name = ? AND phase IN ('succeeded', 'recovered')"
-        return {r["action_id"]: _action_from(r) for r in self._query(sql, (run_name,))}
+        sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND phase IN ('succeeded', 'recovered')"
+        return {r["action_id"]: action_from(r) for r in self._query(sql, (run_name,))}
 
     def list_attempts(self, run_name: str, action_id: str) -> list[AttemptRecord]:
-        sql = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_name = ? AND action_id = ? ORDER BY attempt"
-        return [_attempt_from(r) for r in self._query(sql, (run_name, action_id))]
+        sql = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_name = ? AND action_id = ? ORDER BY attempt"
+        return [attempt_from(r) for r in self._query(sql, (run_name, action_id))]
 
     def list_logs(self, run_name: str, action_id: str | None = None) -> list[LogRecord]:
         if action_id is None:

@@ -19,7 +19,8 @@ from typing import Any
 from roost.core.k8s_pod import K8sPod
 from roost.core.task_spec import TaskSpec
 from roost.spec import image_layers as L
-from roost.spec.image import Image, own_layers
+from roost.spec.debian_base import own_layers
+from roost.spec.image import Image
 
 # roost device names -> Ray accelerator types (ray.util.accelerators), where Ray has one.
 _ACCELERATOR_TYPES = {

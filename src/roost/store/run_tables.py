@@ -1,0 +1,126 @@
+"""The run store's tables: their SQL schema, the statements that write them, and records <-> rows.
+
+``RunStore`` (``run_store.py``) runs these statements; the task result cache's tables are defined
+beside its store in ``cache_store.py``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, RunRecord
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    name TEXT PRIMARY KEY, task_name TEXT NOT NULL, phase TEXT NOT NULL, mode TEXT NOT NULL,
+    created_at REAL NOT NULL, started_at REAL, ended_at REAL, inputs BLOB, outputs BLOB,
+    error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
+    pid INTEGER, host TEXT, heartbeat_at REAL, task_module TEXT, task_function TEXT,
+    recovered_from TEXT, abort_requested INTEGER NOT NULL DEFAULT 0, options TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
+CREATE TABLE IF NOT EXISTS actions (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, parent_id TEXT, task_name TEXT NOT NULL,
+    short_name TEXT, group_name TEXT, seq INTEGER NOT NULL, phase TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, queued_at REAL, started_at REAL, ended_at REAL,
+    inputs BLOB, outputs BLOB, inputs_hash TEXT,
+    error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
+    cache_hit INTEGER NOT NULL DEFAULT 0, isolation TEXT, isolation_reason TEXT, node TEXT,
+    PRIMARY KEY (run_name, action_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempts (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, attempt INTEGER NOT NULL, phase TEXT NOT NULL,
+    started_at REAL, ended_at REAL, error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
+    PRIMARY KEY (run_name, action_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+    ts REAL NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_action ON logs (run_name, action_id);
+"""
+
+RUN_COLUMNS = (
+    "name, task_name, phase, mode, created_at, started_at, ended_at, inputs, outputs, error_code, error_kind, "
+    "error_message, error_traceback, pid, host, heartbeat_at, task_module, task_function, recovered_from, "
+    "abort_requested, options"
+)
+ACTION_COLUMNS = (
+    "run_name, action_id, parent_id, task_name, short_name, group_name, seq, phase, attempts, queued_at, "
+    "started_at, ended_at, inputs, outputs, inputs_hash, error_code, error_kind, error_message, error_traceback, "
+    "cache_hit, isolation, isolation_reason, node"
+)
+ATTEMPT_COLUMNS = (
+    "run_name, action_id, attempt, phase, started_at, ended_at, error_code, error_kind, error_message, error_traceback"
+)
+# Runs are upserted without touching abort_requested, which another process (`roost abort`) may set.
+_RUN_UPDATED = [c.strip() for c in RUN_COLUMNS.split(",") if c.strip() not in ("name", "abort_requested")]
+RUN_UPSERT = (
+    f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 21)}) ON CONFLICT(name) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATED)
+)
+ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({ACTION_COLUMNS}) VALUES ({', '.join('?' * 23)})"
+ATTEMPT_UPSERT = f"INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
+LOG_INSERT = "INSERT INTO logs (run_name, action_id, attempt, ts, stream, line) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def _err(e: ErrorInfo | None) -> tuple[Any, Any, Any, Any]:
+    return (None, None, None, None) if e is None else (e.code, e.kind, e.message, e.traceback)
+
+
+def run_row(r: RunRecord) -> tuple[Any, ...]:
+    return (
+        r.name, r.task_name, r.phase.value, r.mode, r.created_at, r.started_at, r.ended_at, r.inputs, r.outputs,
+        *_err(r.error), r.pid, r.host, r.heartbeat_at, r.task_module, r.task_function, r.recovered_from,
+        int(r.abort_requested), r.options,
+    )  # fmt: skip
+
+
+def action_row(a: ActionRecord) -> tuple[Any, ...]:
+    return (
+        a.run_name, a.action_id, a.parent_id, a.task_name, a.short_name, a.group_name, a.seq, a.phase.value,
+        a.attempts, a.queued_at, a.started_at, a.ended_at, a.inputs, a.outputs, a.inputs_hash, *_err(a.error),
+        int(a.cache_hit), a.isolation, a.isolation_reason, a.node,
+    )  # fmt: skip
+
+
+def attempt_row(a: AttemptRecord) -> tuple[Any, ...]:
+    return (a.run_name, a.action_id, a.attempt, a.phase.value, a.started_at, a.ended_at, *_err(a.error))
+
+
+def _error_from(row: sqlite3.Row, prefix: str = "error_") -> ErrorInfo | None:
+    if row[prefix + "code"] is None:
+        return None
+    return ErrorInfo(row[prefix + "code"], row[prefix + "kind"], row[prefix + "message"], row[prefix + "traceback"])
+
+
+def run_from(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        name=row["name"], task_name=row["task_name"], phase=ActionPhase(row["phase"]), mode=row["mode"],
+        created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"], inputs=row["inputs"],
+        outputs=row["outputs"], error=_error_from(row), pid=row["pid"], host=row["host"],
+        heartbeat_at=row["heartbeat_at"], task_module=row["task_module"], task_function=row["task_function"],
+        recovered_from=row["recovered_from"], abort_requested=bool(row["abort_requested"]), options=row["options"],
+    )  # fmt: skip
+
+
+def action_from(row: sqlite3.Row) -> ActionRecord:
+    return ActionRecord(
+        run_name=row["run_name"], action_id=row["action_id"], parent_id=row["parent_id"], task_name=row["task_name"],
+        short_name=row["short_name"], group_name=row["group_name"], seq=row["seq"], phase=ActionPhase(row["phase"]),
+        attempts=row["attempts"], queued_at=row["queued_at"], started_at=row["started_at"], ended_at=row["ended_at"],
+        inputs=row["inputs"], outputs=row["outputs"], inputs_hash=row["inputs_hash"], error=_error_from(row),
+        cache_hit=bool(row["cache_hit"]), isolation=row["isolation"], isolation_reason=row["isolation_reason"],
+        node=row["node"],
+    )  # fmt: skip
+
+
+def attempt_from(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        run_name=row["run_name"], action_id=row["action_id"], attempt=row["attempt"], phase=ActionPhase(row["phase"]),
+        started_at=row["started_at"], ended_at=row["ended_at"], error=_error_from(row),
+    )  # fmt: skip
