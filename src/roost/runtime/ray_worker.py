@@ -29,7 +29,7 @@ from typing import Any
 import ray
 
 from roost.errors import RuntimeUserError
-from roost.runtime import values
+from roost.runtime import tracing, values
 from roost.runtime.action_code import run_code
 from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.context import RunFacts
@@ -108,34 +108,11 @@ class RayCalls(TaskCalls):
     records_traces = True
 
     def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:
-        parent: RayAction = call.parent
-        # A recovered run sends the outputs of the traced calls it finished with the action.
-        answer = parent.replay.get(call.action_id) if replay else None
-        outputs = answer[1] if answer is not None and answer[0] == call.traced.name else None
-        parent.traces.append(
-            {
-                "op": "trace_begin",
-                "parent": parent.id,
-                "action_id": call.action_id,
-                "name": call.traced.name,
-                "short_name": call.traced.short_name,
-                "group": call.group,
-                "inputs": call.encoded.data,
-                "hash": call.encoded.hash,
-            }
-        )
-        return outputs
+        call.parent.traces.append(tracing.begin_note(call))
+        return tracing.replayed(call, replay)
 
     def trace_end(self, call: Any, outputs: bytes | None, error: BaseException | None) -> None:
-        call.parent.traces.append(
-            {
-                "op": "trace_end",
-                "parent": call.parent.id,
-                "action_id": call.action_id,
-                "outputs": outputs,
-                "error": None if error is None else error_to_wire(error),
-            }
-        )
+        call.parent.traces.append(tracing.end_note(call, outputs, error))
 
 
 # -- what every action needs, in a task or on a replica ---------------------------------------------

@@ -27,6 +27,7 @@ from roost.interface import NativeInterface
 from roost.runtime import values
 from roost.runtime.context import current_action, current_group
 from roost.runtime.ids import child_action_id
+from roost.runtime.wire import error_to_wire
 from roost.task import TaskTemplate, call_handler
 from roost.types.io import MAX_INLINE_IO_BYTES
 
@@ -71,6 +72,38 @@ def _begin_call(traced: TracedFunction, args: tuple[Any, ...], kwargs: dict[str,
     seq = parent.next_seq(traced.name, encoded.hash, group)  # type: ignore[union-attr]
     action_id = child_action_id(parent.id, encoded.hash, traced.name, seq, group)  # type: ignore[union-attr]
     return handler, TraceCall(traced, parent, action_id, encoded, group)
+
+
+# -- what a worker or a Ray task tells its controller about a traced call -----------------------------
+def begin_note(call: TraceCall) -> dict[str, Any]:
+    """A traced call starting, as a message to the controller (``TraceRecords.begin``'s arguments)."""
+    return {
+        "op": "trace_begin",
+        "parent": call.parent.id,
+        "action_id": call.action_id,
+        "name": call.traced.name,
+        "short_name": call.traced.short_name,
+        "group": call.group,
+        "inputs": call.encoded.data,
+        "hash": call.encoded.hash,
+    }
+
+
+def end_note(call: TraceCall, outputs: bytes | None, error: BaseException | None) -> dict[str, Any]:
+    """A traced call ending: its packed outputs, or its error as it travels."""
+    return {
+        "op": "trace_end",
+        "parent": call.parent.id,
+        "action_id": call.action_id,
+        "outputs": outputs,
+        "error": None if error is None else error_to_wire(error),
+    }
+
+
+def replayed(call: TraceCall, replay: bool) -> bytes | None:
+    """The outputs a recovered run sent along with the calling action for this call, if any."""
+    answer = call.parent.replay.get(call.action_id) if replay else None
+    return answer[1] if answer is not None and answer[0] == call.traced.name else None  # type: ignore[no-any-return]
 
 
 def _recording(handler: Any) -> bool:

@@ -189,14 +189,22 @@ def _enable(folder: Path, controller: str) -> bool:
     return True
 
 
-def _v2(controller: str) -> Hierarchy | None:
-    own = own_folder(controller, "v2")
-    if own is None or controller not in (_read(own / "cgroup.controllers") or "").split():
-        return None
+def _roost_folder(own: Path) -> Path | None:
+    """The ``roost`` folder under the process's own cgroup, made if need be; None if it cannot be."""
     folder = own / ROOST_FOLDER
     try:
         folder.mkdir(exist_ok=True)
     except OSError:
+        return None
+    return folder
+
+
+def _v2(controller: str) -> Hierarchy | None:
+    own = own_folder(controller, "v2")
+    if own is None or controller not in (_read(own / "cgroup.controllers") or "").split():
+        return None
+    folder = _roost_folder(own)
+    if folder is None:
         return None
     if not (_enable(own, controller) and _enable(folder, controller)):
         with contextlib.suppress(OSError):  # made for nothing: v2 is not writable for us
@@ -208,12 +216,8 @@ def _v2(controller: str) -> Hierarchy | None:
 
 def _v1(controller: str) -> Hierarchy | None:
     own = own_folder(controller, "v1")
-    if own is None:
-        return None
-    folder = own / ROOST_FOLDER
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError:
+    folder = None if own is None else _roost_folder(own)
+    if folder is None:
         return None
     test = {"memory": {"memory.limit_in_bytes": "-1"}, "cpu": {"cpu.cfs_quota_us": "-1"}}[controller]
     return Hierarchy(controller, "v1", folder) if _probe(folder, test) else None

@@ -24,7 +24,7 @@ import threading
 import traceback
 from typing import Any
 
-from roost.runtime import values
+from roost.runtime import tracing, values
 from roost.runtime.action_code import run_code
 from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.context import (
@@ -220,32 +220,11 @@ class Worker(TaskCalls):
     def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:
         # A recovered run sends, with each action, the outputs of its traced calls that finished:
         # answered here, without a round trip -- so sync helpers on the event loop replay too.
-        answer = call.parent.replay.get(call.action_id) if replay else None
-        outputs = answer[1] if answer is not None and answer[0] == call.traced.name else None
-        self.send(
-            {
-                "op": "trace_begin",
-                "parent": call.parent.id,
-                "action_id": call.action_id,
-                "name": call.traced.name,
-                "short_name": call.traced.short_name,
-                "group": call.group,
-                "inputs": call.encoded.data,
-                "hash": call.encoded.hash,
-            }
-        )
-        return outputs
+        self.send(tracing.begin_note(call))
+        return tracing.replayed(call, replay)
 
     def trace_end(self, call: Any, outputs: bytes | None, error: BaseException | None) -> None:
-        self.send(
-            {
-                "op": "trace_end",
-                "parent": call.parent.id,
-                "action_id": call.action_id,
-                "outputs": outputs,
-                "error": None if error is None else error_to_wire(error),
-            }
-        )
+        self.send(tracing.end_note(call, outputs, error))
 
 
 def warm_up() -> None:
