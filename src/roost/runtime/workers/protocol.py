@@ -40,6 +40,7 @@ class MessageProtocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self._partial = bytearray()
+        self._needed = 0  # the length of the frame being gathered in _partial (4: its header first)
         self._on_message: Callable[[Message], None] | None = None
         self._on_close: Callable[[], None] | None = None
         self._early: list[Message] = []
@@ -69,7 +70,11 @@ class MessageProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._partial:
+            # A large frame arrives in many reads: gather them until it is whole, then parse once
+            # (joining at every read would copy the frame over and over).
             self._partial += data
+            if len(self._partial) < self._needed:
+                return
             data = bytes(self._partial)
             self._partial.clear()
         view = memoryview(data)
@@ -83,6 +88,8 @@ class MessageProtocol(asyncio.Protocol):
             pos = stop
         if pos < end:
             self._partial += view[pos:]
+            rest = end - pos
+            self._needed = 4 + _HEADER.unpack_from(data, pos)[0] if rest >= 4 else 4
 
     def _deliver(self, message: Message) -> None:
         if self._on_message is None:
