@@ -89,3 +89,12 @@ def test_outside_a_task_a_traced_helper_is_a_plain_call(tmp_path, store):
     assert trace_tasks.tokenize(str(tmp_path), "x y") == ["x", "y"]
     assert list(trace_tasks.count_up(2)) == [0, 1]
     assert store.list_runs() == []
+
+
+@pytest.mark.parametrize("isolation", ["inline", "process"])
+def test_what_cannot_be_recorded_never_breaks_the_helper(store, isolation):
+    run = flyte.with_runcontext(isolation=isolation).run(trace_tasks.uses_unrecordable)
+    assert run.outputs()[0].startswith("db: ") and "positional argument" in run.outputs()[0]
+    (client,) = traced_records(store, run.name)["open_client"]
+    assert client.phase is ActionPhase.SUCCEEDED and client.outputs is None  # recorded, not replayable
+    assert "takes_one" not in traced_records(store, run.name)  # the wrong call ran unrecorded

@@ -62,3 +62,27 @@ async def pipeline(marks: str, fail_flag: str) -> int:
 def sync_pipeline(marks: str) -> int:
     # A sync task runs on a thread: its sync helper waits for the controller's answer there.
     return len(tokenize(marks, "one two"))
+
+
+@flyte.trace
+def open_client(name: str):  # returns what cannot be pickled: still returned, just not recorded
+    import threading
+
+    return {"name": name, "lock": threading.Lock()}
+
+
+@flyte.trace
+def takes_one(x: int) -> int:
+    return x
+
+
+@env.task
+def uses_unrecordable() -> str:
+    client = open_client("db")
+    with client["lock"]:
+        pass
+    try:
+        takes_one(1, 2)  # a wrong call fails as Python says, traced or not
+    except TypeError as e:
+        return f"{client['name']}: {e}"
+    return "no error"

@@ -8,9 +8,11 @@ instead of running the helper a second time -- the point of tracing an expensive
 step (an API call, a model query) inside a task.
 
 Inputs and outputs are converted by the type engine from the helper's annotations (unannotated
-ones are pickled). Calling a task from inside a traced helper is a TraceDoesNotAllowNestedTasksError.
-Outside a task a traced helper is a plain call. Generators are recorded (inputs, phase, times) but
-not replayed: what they yield is consumed as it comes.
+ones are pickled); a value that cannot be converted is not recorded (a warning says so, once per
+helper), and the helper still runs and returns as it would untraced. Calling a task from inside a
+traced helper is a TraceDoesNotAllowNestedTasksError. Outside a task a traced helper is a plain
+call. Generators are recorded (inputs, phase, times) but not replayed: what they yield is consumed
+as it comes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +33,8 @@ from roost.runtime.ids import child_action_id
 from roost.runtime.wire import error_to_wire
 from roost.task import TaskTemplate, call_handler
 from roost.types.io import MAX_INLINE_IO_BYTES
+
+logger = logging.getLogger("roost")
 
 
 @dataclass(frozen=True)
@@ -62,16 +67,32 @@ def describe(func: Callable[..., Any]) -> TracedFunction:
     return TracedFunction(name=name, short_name=func.__name__, interface=interface)
 
 
-def _begin_call(traced: TracedFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, TraceCall]:
-    """The caller's handler and the call it records (its deterministic id given now, in the caller)."""
+def _begin_call(traced: TracedFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, TraceCall] | None:
+    """The caller's handler and the call it records (its deterministic id given now, in the caller);
+    None when the arguments cannot be recorded -- the helper is then called as a plain function, so a
+    wrong call fails as Python would say, and tracing never breaks code that works untraced."""
     parent = current_action.get()
     handler = call_handler.get()
-    bound = traced.interface.bind(args, kwargs, traced.name)
-    encoded = values.encode_inputs(traced, bound)  # type: ignore[arg-type]
+    try:
+        bound = traced.interface.bind(args, kwargs, traced.name)
+        encoded = values.encode_inputs(traced, bound)  # type: ignore[arg-type]
+    except Exception as e:
+        _warn_once(traced, "inputs", e)
+        return None
     group = current_group.get()
     seq = parent.next_seq(traced.name, encoded.hash, group)  # type: ignore[union-attr]
     action_id = child_action_id(parent.id, encoded.hash, traced.name, seq, group)  # type: ignore[union-attr]
     return handler, TraceCall(traced, parent, action_id, encoded, group)
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_once(traced: TracedFunction, what: str, error: Exception) -> None:
+    if (traced.name, what) not in _WARNED:
+        _WARNED.add((traced.name, what))
+        consequence = "its calls run unrecorded" if what == "inputs" else "its calls are recorded without outputs"
+        logger.warning("@flyte.trace %s: its %s cannot be recorded (%s): %s", traced.name, what, error, consequence)
 
 
 # -- what a worker or a Ray task tells its controller about a traced call -----------------------------
@@ -112,8 +133,13 @@ def _recording(handler: Any) -> bool:
     return current_action.get() is not None and getattr(handler, "records_traces", False)
 
 
-def _outputs(call: TraceCall, result: Any) -> bytes:
-    return values.encode_outputs(call.traced, result).data  # type: ignore[arg-type]
+def _outputs(call: TraceCall, result: Any) -> bytes | None:
+    """The result as recorded; None (not replayable) when it cannot be converted."""
+    try:
+        return values.encode_outputs(call.traced, result).data  # type: ignore[arg-type]
+    except Exception as e:
+        _warn_once(call.traced, "outputs", e)
+        return None
 
 
 def _replayed(call: TraceCall, outputs: bytes) -> Any:
@@ -135,7 +161,11 @@ def trace(func: Callable[..., Any]) -> Callable[..., Any]:
             if not _recording(handler):
                 with _no_tasks():
                     return await func(*args, **kwargs)
-            handler, call = _begin_call(traced, args, kwargs)
+            begun = _begin_call(traced, args, kwargs)
+            if begun is None:
+                with _no_tasks():
+                    return await func(*args, **kwargs)
+            handler, call = begun
             recorded = await handler.trace_begin(call)
             if recorded is not None:
                 return _replayed(call, recorded)
@@ -156,7 +186,11 @@ def trace(func: Callable[..., Any]) -> Callable[..., Any]:
         if not _recording(handler):
             with _no_tasks():
                 return func(*args, **kwargs)
-        handler, call = _begin_call(traced, args, kwargs)
+        begun = _begin_call(traced, args, kwargs)
+        if begun is None:
+            with _no_tasks():
+                return func(*args, **kwargs)
+        handler, call = begun
         recorded = handler.trace_begin_blocking(call)
         if recorded is not None:
             return _replayed(call, recorded)
@@ -176,10 +210,11 @@ def _trace_generator(func: Callable[..., Any], traced: TracedFunction) -> Callab
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         handler = call_handler.get()
-        if not _recording(handler):
+        begun = _begin_call(traced, args, kwargs) if _recording(handler) else None
+        if begun is None:
             yield from _steps(func(*args, **kwargs))
             return
-        handler, call = _begin_call(traced, args, kwargs)
+        handler, call = begun
         handler.trace_begin_blocking(call, replay=False)
         try:
             yield from _steps(func(*args, **kwargs))
@@ -195,11 +230,12 @@ def _trace_async_generator(func: Callable[..., Any], traced: TracedFunction) -> 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         handler = call_handler.get()
-        if not _recording(handler):
+        begun = _begin_call(traced, args, kwargs) if _recording(handler) else None
+        if begun is None:
             async for item in _async_steps(func(*args, **kwargs)):
                 yield item
             return
-        handler, call = _begin_call(traced, args, kwargs)
+        handler, call = begun
         await handler.trace_begin(call, replay=False)
         try:
             async for item in _async_steps(func(*args, **kwargs)):
