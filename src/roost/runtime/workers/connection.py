@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from typing import Any
 
@@ -23,9 +24,25 @@ from roost.runtime.workers.launcher import WorkerProcess, describe_exit
 from roost.spec.quantities import format_bytes
 from roost.store.records import ErrorInfo, LogRecord
 
+logger = logging.getLogger("roost")
+
 # How often the memory watchdog samples a worker's resident memory.
 WATCH_INTERVAL = 0.05
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+_HAS_PROC = os.path.isdir("/proc/self")
+_warned_unwatched = False
+
+
+def _warn_unwatched() -> None:
+    global _warned_unwatched
+    if not _warned_unwatched:
+        _warned_unwatched = True
+        logger.warning(
+            "memory limits are not enforced on this platform: it has neither cgroups nor /proc to watch "
+            "a worker's resident memory"
+        )
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -213,6 +230,8 @@ class WorkerConnection:
         while self.alive:
             rss = rss_bytes(self.pid)
             if rss is None:
+                if not _HAS_PROC:
+                    _warn_unwatched()
                 return
             if rss > self.memory_limit:
                 self.kill("memory")

@@ -66,7 +66,7 @@ def apply_limits(limits: dict[str, Any]) -> None:
     """``cpus``: the cores to pin to; ``threads``: the thread-pool size (with a cgroup CPU quota, it
     comes without ``cpus``: the quota limits the process, on any core)."""
     cpus = limits.get("cpus")
-    if cpus:
+    if cpus and hasattr(os, "sched_setaffinity"):  # Linux; elsewhere only the thread variables apply
         os.sched_setaffinity(0, set(cpus))
     threads = limits.get("threads") or (len(cpus) if cpus else None)
     if threads:
