@@ -141,7 +141,13 @@ class TemplateProcess:
             if op == "ready":
                 self._ready.set()
             elif op == "forked":
-                found = (message.get("pid"), fds[0] if fds else None, message.get("error"), message.get("cgroup"))
+                pid = message.get("pid")
+                if pid is not None:
+                    # Watched from now: a worker that dies at once is reported right after this
+                    # message, before the forking coroutine could start watching it.
+                    with self._lock:
+                        self._watched.add(pid)
+                found = (pid, fds[0] if fds else None, message.get("error"), message.get("cgroup"))
                 self._resolve(message["id"], found)
             elif op == "exited":
                 self._record_exit(message["pid"], message["status"], bool(message.get("oom")))
