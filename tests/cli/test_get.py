@@ -104,3 +104,21 @@ def test_get_run_lists_the_reports_written(roost, home, tmp_path):
     ]
     assert roost("run", "--name", "quiet", str(program), "quiet").returncode == 0
     assert "Reports:" not in roost("get", "run", "quiet").stdout
+
+
+def test_get_run_and_runs_as_json_for_scripts(roost, recorded):
+    import json
+
+    runs = json.loads(roost("get", "runs", "--json").stdout)
+    assert [(r["name"], r["phase"]) for r in runs] == [("broken", "failed"), ("good", "succeeded")]
+    assert runs[0]["error"]["code"] == "ValueError" and runs[0]["controller_gone"] is False
+    good = json.loads(roost("get", "run", "good", "--json").stdout)
+    assert good["task"] == "prog.main" and good["phase"] == "succeeded"
+    ids = {a["id"] for a in good["actions"]}
+    assert "a0" in ids and len(good["actions"]) == 3
+    children = [a for a in good["actions"] if a["parent"] == "a0"]
+    assert {a["group"] for a in children} == {"squares"} and all(a["isolation"] == "inline" for a in children)
+    assert all(a["attempts"] == 1 and a["started_at"] <= a["ended_at"] for a in good["actions"])
+    broken = json.loads(roost("get", "run", "broken", "--json").stdout)
+    assert broken["actions"][0]["error"]["message"] == "bad input 3"
+    assert json.loads(roost("get", "runs", "--json", "--phase", "aborted").stdout) == []

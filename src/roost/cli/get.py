@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -13,7 +14,7 @@ from roost.cli import render
 from roost.cli.state import controller_gone, find_action, require_run, store
 from roost.runtime.report import REPORT_FILE
 from roost.store.blobs import is_remote_uri, local_path_of
-from roost.store.records import ActionPhase, ActionRecord, RunRecord
+from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, RunRecord
 
 # Output that is not a terminal (a pipe, a file, a test) gets a wide fixed width, so that names in
 # tables are never cut or wrapped.
@@ -51,13 +52,65 @@ def _runs(limit: int, phase: str | None, task: str | None) -> list[RunRecord]:
     return [r for r in candidates if r.task_name.rsplit(".", 1)[-1] == task][:limit]
 
 
+def _error_json(error: ErrorInfo | None) -> dict[str, Any] | None:
+    return None if error is None else {"code": error.code, "kind": error.kind, "message": error.message}
+
+
+def _run_json(run: RunRecord, gone: bool) -> dict[str, Any]:
+    """What ``--json`` shows of a run: its facts, never its inputs, outputs or options."""
+    return {
+        "name": run.name,
+        "task": run.task_name,
+        "phase": run.phase.value,
+        "mode": run.mode,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "controller_gone": gone,
+        "recovered_from": run.recovered_from,
+        "error": _error_json(run.error),
+    }
+
+
+def _action_json(action: ActionRecord, report: str | None) -> dict[str, Any]:
+    return {
+        "id": action.action_id,
+        "parent": action.parent_id,
+        "task": action.task_name,
+        "short_name": action.short_name,
+        "group": action.group_name,
+        "phase": action.phase.value,
+        "attempts": action.attempts,
+        "queued_at": action.queued_at,
+        "started_at": action.started_at,
+        "ended_at": action.ended_at,
+        "cache_hit": action.cache_hit,
+        "isolation": action.isolation,
+        "isolation_reason": action.isolation_reason,
+        "node": action.node,
+        "report": report,
+        "error": _error_json(action.error),
+    }
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of a table.")
+
+
 @get_group.command("runs")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first.")
 @click.option("--phase", help="Only runs in this phase (running, succeeded, failed, ...).")
 @click.option("--task", help="Only runs of this task (full or short name).")
-def get_runs(limit: int, phase: str | None, task: str | None) -> None:
+@JSON_OPTION
+def get_runs(limit: int, phase: str | None, task: str | None, as_json: bool) -> None:
     """List recorded runs, newest first."""
     runs = _runs(limit, _phase(phase), task)
+    if as_json:
+        _print_json([_run_json(r, controller_gone(r)) for r in runs])
+        return
     if not runs:
         click.echo(f"No runs recorded in {store().path}" + (" match" if phase or task else ""), err=True)
         return
@@ -67,10 +120,17 @@ def get_runs(limit: int, phase: str | None, task: str | None) -> None:
 
 @get_group.command("run")
 @click.argument("name")
-def get_run(name: str) -> None:
+@JSON_OPTION
+def get_run(name: str, as_json: bool) -> None:
     """Show run NAME: its phase, its tree of actions and, if it failed, its error."""
     run = require_run(name)
     actions = store().list_actions(name)
+    if as_json:
+        reports = dict(_reports(run, actions))
+        shown = _run_json(run, controller_gone(run))
+        shown["actions"] = [_action_json(a, reports.get(a.action_id)) for a in actions]
+        _print_json(shown)
+        return
     console = _console()
     console.print(render.run_header(run, controller_gone(run)))
     console.print()
