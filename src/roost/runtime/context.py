@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from roost.runtime.checkpoint import Checkpoint, attempt_folder, newest_checkpoint
 from roost.runtime.report_page import Report
 
 
@@ -89,6 +90,14 @@ class TaskContext:
     def is_in_cluster(self) -> bool:
         return self.mode == "remote"
 
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The attempt's checkpoint helper: ``write``/``read`` bytes, ``save``/``restore`` files."""
+        paths = self.checkpoint_paths
+        if paths is None or paths.checkpoint_path is None:
+            return None
+        return Checkpoint(paths.checkpoint_path, paths.prev_checkpoint_path)
+
     def replace(self, **kwargs: Any) -> TaskContext:
         if "data" in kwargs:
             kwargs["data"] = {**self.data, **kwargs["data"]}
@@ -145,6 +154,8 @@ class RunFacts:
     run_base_dir: str
     disable_run_cache: bool
     started_at: float
+    # The run a rerun(recover=True) recovers: where its actions' checkpoints are (checkpoint.py).
+    recovered_base_dir: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -169,8 +180,8 @@ def make_task_context(
         run_base_dir=base,
         report=Report(name=action_id),
         checkpoint_paths=CheckpointPaths(
-            prev_checkpoint_path=f"{base}/{action_id}/checkpoint-{attempt - 1}" if attempt else None,
-            checkpoint_path=f"{base}/{action_id}/checkpoint-{attempt}",
+            prev_checkpoint_path=_previous_checkpoint(run, action_id, attempt),
+            checkpoint_path=attempt_folder(f"{base}/{action_id}", attempt),
         ),
         mode=run.mode,
         custom_context=dict(custom),
@@ -179,6 +190,15 @@ def make_task_context(
         task_action=record,
         attempt_number=attempt,
     )
+
+
+def _previous_checkpoint(run: RunFacts, action_id: str, attempt: int) -> str | None:
+    """The newest checkpoint an earlier attempt of this action wrote -- in this run, else in the run
+    it recovers. A first attempt of a fresh run has none, and costs no look."""
+    found = newest_checkpoint(f"{run.run_base_dir}/{action_id}", before=attempt) if attempt else None
+    if found is None and run.recovered_base_dir:
+        found = newest_checkpoint(f"{run.recovered_base_dir}/{action_id}")
+    return found
 
 
 class _NullContext:

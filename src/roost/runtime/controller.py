@@ -100,6 +100,7 @@ class RunController(TaskCalls):
         raw_data_path: str,
         store_config: StoreConfig,
         recovered: dict[str, ActionRecord] | None = None,
+        recovered_base_dir: str | None = None,
     ):
         self.store = store
         self.run_name = run_name
@@ -110,7 +111,13 @@ class RunController(TaskCalls):
         self.store_config = store_config
         self.started_at = time.time()
         self.run_facts = RunFacts(
-            run_name, options.mode, raw_data_path, run_base_dir, options.disable_run_cache, self.started_at
+            run_name,
+            options.mode,
+            raw_data_path,
+            run_base_dir,
+            options.disable_run_cache,
+            self.started_at,
+            recovered_base_dir,
         )
         self.run_facts_wire = self.run_facts.to_wire()
         self.pool_keys: dict[int, tuple[TaskSpec, tuple[Any, ...]]] = {}

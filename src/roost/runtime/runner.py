@@ -321,6 +321,14 @@ async def rerun(run_name: str, recover: bool = False, **inputs: Any) -> Run:
     return await with_runcontext().rerun.aio(run_name, recover=recover, **inputs)
 
 
+def _base_dir_of(store: Any, run_name: str | None) -> str | None:
+    """Where a recorded run kept its actions' files (checkpoints, reports)."""
+    source = store.get_run(run_name) if run_name else None
+    if source is None:
+        return None
+    return json.loads(source.options or "{}").get("run_base_dir")  # type: ignore[no-any-return]
+
+
 async def _execute_run(
     task: TaskTemplate[Any],
     bound: dict[str, Any],
@@ -384,6 +392,7 @@ async def _execute_run(
         raw_data_path=raw_data_path,
         store_config=config,
         recovered=recovered,
+        recovered_base_dir=_base_dir_of(store, recovered_from),
     )
     loop = asyncio.get_running_loop()
     controller.bind_loop(loop)
