@@ -59,3 +59,16 @@ def test_write_takes_bytes(store):
 
 def test_outside_a_task_there_is_no_checkpoint():
     assert flyte.ctx().checkpoint is None
+
+
+def test_an_attempt_killed_in_its_first_write_does_not_hide_an_older_checkpoint(tmp_path):
+    from roost.runtime.checkpoint import newest_checkpoint
+
+    action = tmp_path / "a0"
+    (action / "checkpoint-0").mkdir(parents=True)
+    (action / "checkpoint-0" / "data").write_bytes(b"3")
+    (action / "checkpoint-1").mkdir()
+    (action / "checkpoint-1" / ".data.tmp-0123").write_bytes(b"half")  # killed mid-write
+    (action / "checkpoint-2").mkdir()  # made its folder, saved nothing
+    assert newest_checkpoint(str(action), before=3) == f"{action}/checkpoint-0"
+    assert newest_checkpoint(str(action), before=0) is None

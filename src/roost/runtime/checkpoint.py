@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 
-from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs
+from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs, write_whole
 
 DATA_FILE = "data"
 _PREFIX = "checkpoint-"
@@ -40,7 +39,9 @@ def newest_checkpoint(action_dir: str, before: int | None = None) -> str | None:
                 attempts.append(attempt)
     for attempt in sorted(attempts, reverse=True):
         folder = attempt_folder(action_dir, attempt)
-        if _listing(folder):  # an attempt that made its folder but saved nothing does not count
+        # An attempt that saved nothing -- or was killed in its first write, leaving only a hidden
+        # temporary file -- does not count.
+        if any(not name.startswith(".") for name in _listing(folder)):
             return folder
     return None
 
@@ -84,21 +85,7 @@ class Checkpoint:
         """Save ``data`` as this attempt's checkpoint (replacing what it saved before)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"Checkpoint.write() takes bytes, not {type(data).__name__}")
-        location = f"{self.checkpoint_path}/{DATA_FILE}"
-        if is_remote_uri(location):
-            fs, path = url_to_fs(location)
-            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            fs.pipe_file(path, bytes(data))
-            return
-        target = Path(local_path_of(location))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{DATA_FILE}.{uuid.uuid4().hex}.tmp")
-        try:
-            tmp.write_bytes(bytes(data))
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_whole(f"{self.checkpoint_path}/{DATA_FILE}", bytes(data))
 
     def save(self, source: str | os.PathLike[str]) -> None:
         """Save a local file or folder as this attempt's checkpoint (a folder's contents, recursively)."""

@@ -11,14 +11,12 @@ page is written beside its final name and renamed into place.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from typing import Any
 
 from roost.runtime.context import ContextSource, current_action
 from roost.runtime.report_page import MAIN_TAB, Report, Tab
 from roost.runtime.syncify import dual
-from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs
+from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs, write_whole
 
 REPORT_FILE = "report.html"
 
@@ -43,27 +41,7 @@ def report_location(output_path: str) -> str:
 
 def write_page(location: str, page: str) -> None:
     """Write ``page`` at ``location`` so that a reader sees the old page or the new one, never part."""
-    data = page.encode("utf-8")
-    if is_remote_uri(location):
-        # An object store's put is already all-or-nothing.
-        fs, path = url_to_fs(location)
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        fs.pipe_file(path, data)
-        return
-    path = local_path_of(location)
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{REPORT_FILE}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_whole(location, page.encode("utf-8"))
 
 
 def read_page(location: str) -> str | None:

@@ -14,6 +14,7 @@ already all-or-nothing, the rename is a copy). fsspec is imported on first use, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -46,6 +47,29 @@ def is_remote_uri(uri: str) -> bool:
 def local_path_of(uri: str) -> str:
     """``file:///a/b`` -> ``/a/b``; other strings unchanged."""
     return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
+def write_whole(location: str, data: bytes) -> None:
+    """Write ``data`` at ``location`` (a path or a URL) so that a reader sees the old content or the
+    new, never part: locally beside the final name, then renamed into place; an object store's put
+    already is all-or-nothing."""
+    if is_remote_uri(location):
+        fs, path = url_to_fs(location)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        fs.pipe_file(path, data)
+        return
+    path = local_path_of(location)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{_tmp_name()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
