@@ -19,6 +19,7 @@ from roost.errors import SyncTaskCallInAsyncContextError
 from roost.runtime import values
 from roost.runtime.context import current_action, current_custom, current_group
 from roost.runtime.ids import child_action_id
+from roost.runtime.wire import task_to_wire
 from roost.task import TaskTemplate
 
 
@@ -42,6 +43,19 @@ class PreparedCall:
     action_id: str
     group: str | None
     custom: dict[str, str]
+
+
+def call_message(prepared: PreparedCall) -> dict[str, Any]:
+    """A task call as it travels to the controller from a worker process or a Ray task."""
+    return {
+        "parent": prepared.parent.id,
+        "action_id": prepared.action_id,
+        "task": task_to_wire(prepared.task),
+        "inputs": prepared.encoded.data,
+        "hash": prepared.encoded.hash,
+        "group": prepared.group,
+        "custom": prepared.custom,
+    }
 
 
 class TaskCalls:

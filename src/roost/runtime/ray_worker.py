@@ -31,10 +31,10 @@ import ray
 from roost.errors import RuntimeUserError
 from roost.runtime import tracing, values
 from roost.runtime.action_code import run_code
-from roost.runtime.calls import PreparedCall, TaskCalls
+from roost.runtime.calls import PreparedCall, TaskCalls, call_message
 from roost.runtime.context import RunFacts
 from roost.runtime.logs import LogSink, install
-from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
+from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers.isolation import FALLBACK_ENV
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.runtime.workers.worker import WorkerAction
@@ -81,17 +81,7 @@ class RayCalls(TaskCalls):
         parent: RayAction = prepared.parent
         call_id = uuid.uuid4().hex
         reply_ref = broker_named(parent.broker).call.remote(
-            {
-                "call": call_id,
-                "parent": parent.id,
-                "attempt": parent.attempt,
-                "action_id": prepared.action_id,
-                "task": task_to_wire(prepared.task),
-                "inputs": prepared.encoded.data,
-                "hash": prepared.encoded.hash,
-                "group": prepared.group,
-                "custom": prepared.custom,
-            }
+            {"call": call_id, "attempt": parent.attempt, **call_message(prepared)}
         )
         self.pending[call_id] = reply_ref
         self.changed.set()

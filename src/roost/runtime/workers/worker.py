@@ -26,7 +26,7 @@ from typing import Any
 
 from roost.runtime import tracing, values
 from roost.runtime.action_code import run_code
-from roost.runtime.calls import PreparedCall, TaskCalls
+from roost.runtime.calls import PreparedCall, TaskCalls, call_message
 from roost.runtime.context import (
     RunFacts,
     TaskContext,
@@ -34,7 +34,7 @@ from roost.runtime.context import (
 )
 from roost.runtime.logs import LogSink, install
 from roost.runtime.polling import PollingEventLoop, expect_answer
-from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
+from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers import isolation
 from roost.runtime.workers.protocol import MessageProtocol, connect
 from roost.store.config import StoreConfig
@@ -195,19 +195,7 @@ class Worker(TaskCalls):
         assert self.loop is not None
         future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self._calls[call_id] = future
-        self.send(
-            {
-                "op": "call",
-                "call": call_id,
-                "parent": prepared.parent.id,
-                "action_id": prepared.action_id,
-                "task": task_to_wire(prepared.task),
-                "inputs": prepared.encoded.data,
-                "hash": prepared.encoded.hash,
-                "group": prepared.group,
-                "custom": prepared.custom,
-            }
-        )
+        self.send({"op": "call", "call": call_id, **call_message(prepared)})
         expect_answer(self.loop)
         reply = await future
         if reply["op"] == "call_error":
