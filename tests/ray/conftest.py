@@ -3,11 +3,18 @@ at the end whatever happened. No mocks: roost talks to this cluster exactly as t
 
 The head runs as `ray start --head --block` in a session of its own, so that stopping it stops this
 cluster's processes only (`ray stop` would stop every Ray cluster of the machine).
+
+Authentication is hermetic: the head and every client of the session (this process, the CLI
+subprocesses, which inherit its environment) use token authentication with a token of the
+session's own, in a file named by RAY_AUTH_TOKEN_PATH -- whatever the machine's ~/.ray holds
+(Ray's `ray start --head` would otherwise turn token mode on by itself when ~/.ray/auth_token
+exists, with that token).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -45,9 +52,31 @@ def _ray_cli() -> str:
     return str(Path(sys.executable).parent / "ray")
 
 
+AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+
+
 @pytest.fixture(scope="session")
-def ray_head(ray_head_dir: Path) -> Iterator[str]:
-    """The address of a local Ray head with ``CPUS`` CPUs."""
+def ray_token(ray_head_dir: Path) -> Iterator[str]:
+    """The session cluster's token, in force in this process's environment for the session."""
+    token = secrets.token_hex(16)
+    path = ray_head_dir / "auth_token"
+    path.write_text(token)
+    path.chmod(0o600)
+    saved = {name: os.environ.pop(name, None) for name in AUTH_VARIABLES}
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(path)
+    try:
+        yield token
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def ray_head(ray_head_dir: Path, ray_token: str) -> Iterator[str]:
+    """The address of a local Ray head with ``CPUS`` CPUs, with token authentication (``ray_token``)."""
     if RAY_MISSING:
         pytest.skip(RAY_MISSING)
     port = free_port()

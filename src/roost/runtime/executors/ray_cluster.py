@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from roost.errors import InitializationError
+from roost.runtime.executors import ray_auth
 
 logger = logging.getLogger("roost")
 
@@ -129,6 +130,8 @@ def _connect(address: str) -> RayCluster:
             return _CLUSTER
         ray = import_ray()
         if not ray.is_initialized():
+            mode = ray_auth.configure(ray)
+            ray_auth.check_cluster(address, mode)
             # Connecting from the runtime loop's thread, Ray warns that it cannot install its SIGTERM
             # handler there -- the controller's process keeps its own handling, which is intended.
             quiet = _Without("SIGTERM handler is not set")
