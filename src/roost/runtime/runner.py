@@ -88,13 +88,15 @@ def init(
     if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
         raise ValueError(f"ray_address must be a Ray address such as 'auto' or '127.0.0.1:6379', got {ray_address!r}")
     if endpoint or api_key:
-        raise InitializationError(
-            "NoControlPlane",
-            "user",
-            "roost runs Flyte programs itself and does not connect to a Flyte control plane (endpoint/api_key)",
+        from roost.runtime.initialize import control_plane_refused
+
+        raise control_plane_refused(
+            endpoint or "the endpoint in the API key", "flyte.init()", "call flyte.init() without endpoint/api_key"
         )
     if log_level is not None:
         logging.getLogger("roost").setLevel(log_level)
+    if kwargs.get("user_log_level") is not None:
+        logs.user_logger.setLevel(kwargs["user_log_level"])
     _settings.update(
         initialized=True,
         org=org,
