@@ -33,7 +33,7 @@ from roost.spec.reuse import ReusePolicy
 from roost.spec.secrets import Secret, SecretRequest
 from roost.spec.task_environment import TaskEnvironment
 from roost.spec.timeouts import Timeout, TimeoutType
-from roost.spec.triggers import Cron, FixedRate, OnArtifact, Trigger, TriggerTime
+from roost.spec.triggers import Cron, FixedRate, OnArtifact, Trigger, TriggeredArtifact, TriggerTime
 from roost.task import AsyncFunctionTaskTemplate, TaskTemplate
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "TimeoutType",
     "Trigger",
     "TriggerTime",
+    "TriggeredArtifact",
     "__version__",
     "app",
     "build",
