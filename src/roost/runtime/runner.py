@@ -24,6 +24,7 @@ from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import on_runtime
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.store import config as store_config
+from roost.store import object_stores
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
@@ -93,6 +94,9 @@ def init(
         raise control_plane_refused(
             endpoint or "the endpoint in the API key", "flyte.init()", "call flyte.init() without endpoint/api_key"
         )
+    raw_data_url = storage if isinstance(storage, str) else None
+    # A flyte.storage.S3 / GCS / ABFS: its options for every URL of that kind (blobs, File, flyte.storage).
+    object_stores.configure_storage(None if storage is None or isinstance(storage, str) else storage)
     if log_level is not None:
         logging.getLogger("roost").setLevel(log_level)
     if kwargs.get("user_log_level") is not None:
@@ -106,7 +110,6 @@ def init(
         images=dict(images or {}),
         ray_address=ray_address,
     )
-    raw_data_url = storage if isinstance(storage, str) else None
     store_config.configure(raw_data_url=raw_data_url)
     get_store()
 
