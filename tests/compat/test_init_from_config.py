@@ -115,6 +115,19 @@ def test_config_object_and_aio():
     assert flyte.current_domain() == "d2"
 
 
+def test_a_runs_project_reaches_its_actions_in_worker_processes(isolated_search: Path, store):
+    from . import compat_tasks
+
+    write(isolated_search / "config.yaml", "task: {project: proj-a, domain: staging}\n")
+    flyte.init_from_config()
+    run = flyte.run(compat_tasks.where_am_i)
+    assert tuple(run.outputs()) == ("proj-a", "staging", "proj-a")
+    assert {a.isolation for a in store.list_actions(run.name)} == {"process"}
+    # with_runcontext(project=...) wins for its runs.
+    run = flyte.with_runcontext(project="other").run(compat_tasks.where_am_i)
+    assert tuple(run.outputs()) == ("other", "staging", "other")
+
+
 def test_current_project_without_one_is_an_initialization_error():
     with pytest.raises(InitializationError, match="Project has not been initialized"):
         flyte.current_project()

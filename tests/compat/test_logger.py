@@ -6,7 +6,7 @@ import logging
 
 import roost as flyte
 
-from . import log_tasks
+from . import compat_tasks as log_tasks
 
 
 def lines_by_action(store, run_name: str) -> dict[str, list[str]]:

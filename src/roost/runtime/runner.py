@@ -187,7 +187,14 @@ def resolve_options(options: RunOptions) -> RunOptions:
             "isolation='ray' runs actions on a Ray cluster, and none is configured: "
             "call flyte.init(ray_address='127.0.0.1:6379') (or 'auto', 'ray://host:10001') or set RAY_ADDRESS",
         )
-    return dataclasses.replace(options, isolation=isolation, ray_address=address if isolation == "ray" else None)
+    return dataclasses.replace(
+        options,
+        isolation=isolation,
+        ray_address=address if isolation == "ray" else None,
+        project=options.project or _settings.get("project"),
+        domain=options.domain or _settings.get("domain"),
+        org=options.org or _settings.get("org"),
+    )
 
 
 class Runner:
@@ -308,6 +315,8 @@ def with_runcontext(
         raw_data_path=raw_data_path,
         run_base_dir=run_base_dir,
         isolation=isolation,
+        project=project,
+        domain=domain,
     )
     return Runner(name, options)
 

@@ -1,4 +1,4 @@
-"""Tasks that log through flyte.logger (imported by worker processes, so they live in a module)."""
+"""Tasks of the compat tests that worker processes import (so they live in a module)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ async def inline(n: int) -> int:
     flyte.logger.info("inline says %d", n)
     flyte.logger.warning("careful")
     return await in_worker.aio(n)
+
+
+@worker_env.task
+def where_am_i() -> tuple[str, str, str | None]:
+    return flyte.current_project(), flyte.current_domain(), flyte.ctx().action.project
