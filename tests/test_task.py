@@ -216,7 +216,7 @@ def test_interface_inputs_and_outputs():
 
     iface = NativeInterface.from_callable(f)
     assert iface.inputs == {"a": (int, iface.inputs["a"][1]), "b": (str, "x")}
-    assert iface.required_inputs == ("a",)
+    assert iface.required_inputs() == ["a"]
     assert iface.outputs == {"o0": int, "o1": str}
 
     def g() -> Pair: ...

@@ -9,15 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from roost import errors
-from roost._stubs import (
-    deploy,
-    init_from_api_key,
-    init_from_config,
-    init_in_cluster,
-    init_passthrough,
-    serve,
-    with_servecontext,
-)
+from roost._stubs import deploy, serve, with_servecontext
 from roost._version import __version__
 from roost.spec.app import AppEnvironment
 from roost.spec.cache import Cache, CacheBehavior, CachePolicy, CacheRequest, FunctionBodyPolicy
@@ -41,7 +33,7 @@ from roost.spec.reuse import ReusePolicy
 from roost.spec.secrets import Secret, SecretRequest
 from roost.spec.task_environment import TaskEnvironment
 from roost.spec.timeouts import Timeout, TimeoutType
-from roost.spec.triggers import Cron, FixedRate, OnArtifact, Trigger, TriggerTime
+from roost.spec.triggers import Cron, FixedRate, OnArtifact, Trigger, TriggeredArtifact, TriggerTime
 from roost.task import AsyncFunctionTaskTemplate, TaskTemplate
 
 __all__ = [
@@ -80,11 +72,15 @@ __all__ = [
     "TimeoutType",
     "Trigger",
     "TriggerTime",
+    "TriggeredArtifact",
     "__version__",
     "app",
     "build",
     "build_images",
+    "config",
     "ctx",
+    "current_domain",
+    "current_project",
     "custom_context",
     "deploy",
     "errors",
@@ -97,6 +93,7 @@ __all__ = [
     "init_in_cluster",
     "init_passthrough",
     "io",
+    "logger",
     "map",
     "models",
     "remote",
@@ -104,6 +101,8 @@ __all__ = [
     "rerun",
     "run",
     "serve",
+    "storage",
+    "system_logger",
     "trace",
     "types",
     "version",
@@ -126,18 +125,33 @@ _LAZY = {
     "map": "roost.runtime.mapping",
     "trace": "roost.runtime.tracing",
     "init": "roost.runtime.runner",
+    "init_from_config": "roost.runtime.initialize",
+    "init_from_api_key": "roost.runtime.initialize",
+    "init_in_cluster": "roost.runtime.initialize",
+    "init_passthrough": "roost.runtime.initialize",
+    "current_project": "roost.runtime.initialize",
+    "current_domain": "roost.runtime.initialize",
     "rerun": "roost.runtime.runner",
     "run": "roost.runtime.runner",
     "with_runcontext": "roost.runtime.runner",
     "build": "roost.images.build",
     "build_images": "roost.images.build",
 }
-_LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types")
+_LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types", "storage", "config")
 
 if TYPE_CHECKING:
-    from roost import app, extend, io, models, remote, report, types
+    from roost import app, config, extend, io, models, remote, report, storage, types
     from roost.images.build import build, build_images
     from roost.runtime.context import ctx, custom_context, get_custom_context, group
+    from roost.runtime.initialize import (
+        current_domain,
+        current_project,
+        init_from_api_key,
+        init_from_config,
+        init_in_cluster,
+        init_passthrough,
+    )
+    from roost.runtime.logs import user_logger as logger
     from roost.runtime.mapping import map
     from roost.runtime.runner import init, rerun, run, with_runcontext
     from roost.runtime.tracing import trace
@@ -145,9 +159,14 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     import importlib
+    import logging
 
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name == "logger":  # flyte.logger: task code's logger, stored with each action's log
+        value = importlib.import_module("roost.runtime.logs").user_logger
+    elif name == "system_logger":  # flyte.system_logger: the framework's own logger
+        value = logging.getLogger("roost")
     elif name in _LAZY_MODULES:
         value = importlib.import_module(f"roost.{name}")
     else:

@@ -1,5 +1,5 @@
-"""Names of the Flyte API that concern a Flyte control plane (deploying, serving, configuring a
-client), which roost does not talk to: they raise NotImplementedError saying so."""
+"""Names of the Flyte API that concern a Flyte control plane (deploying, serving), which roost does not
+talk to: they raise NotImplementedError saying so."""
 
 from __future__ import annotations
 
@@ -22,10 +22,6 @@ def _not_yet(name: str) -> Callable[..., Any]:
     return stub
 
 
-init_from_config = _not_yet("init_from_config")
-init_from_api_key = _not_yet("init_from_api_key")
-init_in_cluster = _not_yet("init_in_cluster")
-init_passthrough = _not_yet("init_passthrough")
 deploy = _not_yet("deploy")
 serve = _not_yet("serve")
 with_servecontext = _not_yet("with_servecontext")

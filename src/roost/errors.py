@@ -10,7 +10,7 @@ Hierarchy::
     │   │   ├── UnionRpcError
     │   │   └── StoreError               (roost) the run store is corrupt, locked or unwritable
     │   ├── RuntimeUnknownError
-    │   ├── GPUFaultError                ├── GPUFaultUserError, GPUFaultSystemError
+    │   ├── GPUFaultError                ├── GPUFaultUserError, GPUFaultSystemError (codes: GPU_FAULT_CODES)
     │   └── RuntimeUserError             user code or user configuration failed
     │       ├── CustomError              wraps an arbitrary user exception (code = its class name)
     │       ├── OOMError, TaskInterruptedError, PrimaryContainerNotFoundError
@@ -20,6 +20,7 @@ Hierarchy::
     │       ├── RuntimeDataValidationError, InlineIOMaxBytesBreached, RestrictedTypeError
     │       ├── DeploymentError, ImageBuildError, ModuleLoadError, CodeBundleError, InvalidPackageError
     │       ├── SyncTaskCallInAsyncContextError, TraceDoesNotAllowNestedTasksError, ...
+    │       ├── AppleSiliconError        + one subclass per APPLE_SILICON_ERRORS_BY_CODE entry
     │       ├── WorkerCrashedError       (roost) the process running an action died
     │       └── SecretNotFoundError      (roost) a requested secret is in no store or environment
     └── ActionNotFoundError
@@ -119,18 +120,73 @@ class OOMError(RuntimeUserError):
     pass
 
 
+# The codes a platform gives a failure it attributed to a GPU or NVSwitch fault (Flyte's list).
+GPU_FAULT_CODES: tuple[str, ...] = (
+    "GpuXidError",
+    "GpuFallenOffBus",
+    "GpuEccUncorrectable",
+    "GpuRowRemapPending",
+    "GpuNvlinkError",
+    "GpuGspError",
+)
+
+
 class GPUFaultError(BaseRuntimeError):
-    pass
+    """A GPU fault; the fault's facts, where the platform gave them, are attributes (each may be None).
+
+    roost itself observes no GPU health daemon, so it raises these only for a failure recorded with a
+    GPU fault code; the class exists so that programs catching it run unchanged.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        kind: ErrorKind,
+        message: str,
+        worker: str | None = None,
+        *,
+        fault_kind: str | None = None,
+        fault_code: int | None = None,
+        fault_name: str | None = None,
+        severity: str | None = None,
+        gpu_uuid: str | None = None,
+        gpu_index: int | None = None,
+        node: str | None = None,
+        pci_bus_id: str | None = None,
+        process: str | None = None,
+    ):
+        # Named rather than super(): the concrete classes also derive from RuntimeUserError /
+        # RuntimeSystemError, whose initialisers take the kind as fixed.
+        BaseRuntimeError.__init__(self, code, kind, message, worker)
+        self.fault_kind = fault_kind
+        self.fault_code = fault_code
+        self.fault_name = fault_name
+        self.severity = severity
+        self.gpu_uuid = gpu_uuid
+        self.gpu_index = gpu_index
+        self.node = node
+        self.pci_bus_id = pci_bus_id
+        self.process = process
+
+    @property
+    def xid(self) -> int | None:
+        """The NVIDIA Xid number (None for an NVSwitch SXid or an unknown number)."""
+        return self.fault_code if self.fault_kind == "xid" else None
+
+    @property
+    def sxid(self) -> int | None:
+        """The NVSwitch SXid number (None for a GPU Xid or an unknown number)."""
+        return self.fault_code if self.fault_kind == "sxid" else None
 
 
 class GPUFaultUserError(GPUFaultError, RuntimeUserError):
-    def __init__(self, code: str, message: str, worker: str | None = None):
-        RuntimeUserError.__init__(self, code, message, worker)
+    def __init__(self, code: str, message: str, worker: str | None = None, **fault: Any):
+        GPUFaultError.__init__(self, code, "user", message, worker, **fault)
 
 
 class GPUFaultSystemError(GPUFaultError, RuntimeSystemError):
-    def __init__(self, code: str, message: str, worker: str | None = None):
-        RuntimeSystemError.__init__(self, code, message, worker)
+    def __init__(self, code: str, message: str, worker: str | None = None, **fault: Any):
+        GPUFaultError.__init__(self, code, "system", message, worker, **fault)
 
 
 class TaskInterruptedError(RuntimeUserError):
@@ -291,8 +347,58 @@ class ConditionNotFoundError(_UserMessageError):
     pass
 
 
-class AppleSiliconError(_UserMessageError):
-    pass
+class AppleSiliconError(RuntimeUserError):
+    """The Apple Silicon accelerator (``Resources(gpu="AppleSilicon")``) failed; the subclass says why.
+
+    ``code_name`` is the failure's code; ``recoverable`` whether a retry can help.
+    """
+
+    code_name = "APPLE_SILICON_ERROR"
+    recoverable = True
+
+    def __init__(self, message: str, worker: str | None = None):
+        super().__init__(self.code_name, message, worker)
+
+
+class AppleSiliconNotAvailableError(AppleSiliconError):
+    code_name = "APPLE_SILICON_NOT_AVAILABLE"
+    recoverable = False
+
+
+class AppleSiliconHostExecFailedError(AppleSiliconError):
+    code_name = "APPLE_SILICON_HOST_EXEC_FAILED"
+    recoverable = False
+
+
+class AppleSiliconDaemonStartFailedError(AppleSiliconError):
+    code_name = "APPLE_SILICON_DAEMON_START_FAILED"
+    recoverable = False
+
+
+class AppleSiliconDaemonOOMError(AppleSiliconError):
+    code_name = "APPLE_SILICON_DAEMON_OOM"
+
+
+class AppleSiliconModelNotFoundError(AppleSiliconError):
+    code_name = "APPLE_SILICON_MODEL_NOT_FOUND"
+    recoverable = False
+
+
+class AppleSiliconBridgeUnreachableError(AppleSiliconError):
+    code_name = "APPLE_SILICON_BRIDGE_UNREACHABLE"
+
+
+APPLE_SILICON_ERRORS_BY_CODE: dict[str, type[AppleSiliconError]] = {
+    cls.code_name: cls
+    for cls in (
+        AppleSiliconNotAvailableError,
+        AppleSiliconHostExecFailedError,
+        AppleSiliconDaemonStartFailedError,
+        AppleSiliconDaemonOOMError,
+        AppleSiliconModelNotFoundError,
+        AppleSiliconBridgeUnreachableError,
+    )
+}
 
 
 class WorkerCrashedError(_UserMessageError):

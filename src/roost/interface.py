@@ -7,11 +7,15 @@ import logging
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 logger = logging.getLogger("roost")
 
 EMPTY = inspect.Parameter.empty
+
+
+class _HasDefault:
+    """``NativeInterface.has_default``: an input has a default whose value is given elsewhere."""
 
 
 def _is_namedtuple(tp: Any) -> bool:
@@ -87,9 +91,57 @@ class NativeInterface:
             unannotated=frozenset(unannotated),
         )
 
+    # Flyte's marker for "has a default that is not known here" (a remote task's); see from_types.
+    has_default: ClassVar[type] = _HasDefault
+
+    def required_inputs(self) -> list[str]:
+        """The inputs without a default, in declaration order (a method, as in Flyte)."""
+        return [n for n, (_, default) in self.inputs.items() if default is EMPTY]
+
+    def num_required_inputs(self) -> int:
+        return len(self.required_inputs())
+
+    def has_outputs(self) -> bool:
+        return bool(self.outputs)
+
+    def get_input_types(self) -> dict[str, Any]:
+        return {n: tp for n, (tp, _) in self.inputs.items()}
+
+    @classmethod
+    def from_types(
+        cls,
+        inputs: dict[str, tuple[Any, Any]],
+        outputs: dict[str, Any],
+        default_inputs: dict[str, Any] | None = None,
+    ) -> NativeInterface:
+        """An interface from ``{name: (type, default or EMPTY or NativeInterface.has_default)}`` and
+        ``{name: type}``; an input marked ``has_default`` needs its value in ``default_inputs``."""
+        resolved: dict[str, tuple[Any, Any]] = {}
+        for name, (tp, default) in inputs.items():
+            if default is cls.has_default:
+                if default_inputs is None or name not in default_inputs:
+                    raise ValueError(f"Input {name} has a default value but no default input provided for it")
+                default = default_inputs[name]
+            resolved[name] = (tp, default)
+        return cls(inputs=resolved, outputs=dict(outputs))
+
+    def convert_to_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Positional arguments named by the inputs, merged with ``kwargs`` (no defaults applied)."""
+        names = list(self.inputs)
+        if len(args) > len(names):
+            raise ValueError(f"Too many positional arguments: the inputs are {names}, got {len(args)} arguments")
+        merged = dict(kwargs)
+        merged.update(zip(names, args))
+        if len(merged) > len(names):
+            raise ValueError(f"Too many arguments: the inputs are {names}, got {sorted(merged)}")
+        return merged
+
     @property
-    def required_inputs(self) -> tuple[str, ...]:
-        return tuple(n for n, (_, default) in self.inputs.items() if default is EMPTY)
+    def json_schema(self) -> dict[str, Any]:
+        """The inputs as a JSON schema (``{"type": "object", "properties": ..., "required": [...]}``)."""
+        from roost.types.schema import interface_schema
+
+        return interface_schema(self)
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], task_name: str = "") -> dict[str, Any]:
         """Positional and keyword arguments as one dict of named inputs, defaults applied."""
@@ -104,7 +156,7 @@ class NativeInterface:
             if key in bound:
                 raise ValueError(f"{label} got input {key!r} both positionally and by keyword")
             bound[key] = value
-        missing = [n for n in self.required_inputs if n not in bound]
+        missing = [n for n in self.required_inputs() if n not in bound]
         if missing:
             raise ValueError(f"{label}: missing required inputs: {', '.join(missing)}")
         for n, (_, default) in self.inputs.items():

@@ -1,16 +1,25 @@
-"""Run and action data types (``flyte.models``)."""
+"""Run, action and task data types (``flyte.models``)."""
 
+from roost.core.serialization import CodeBundle, PathRewrite, SerializationContext, generate_random_name
+from roost.interface import NativeInterface
 from roost.runtime.context import ActionID, CheckpointPaths, GroupData, RawDataPath, TaskContext
 from roost.runtime.handles import ActionInputs, ActionOutputs
 from roost.store.records import ActionPhase
+from roost.types.io import MAX_INLINE_IO_BYTES
 
 __all__ = [
+    "MAX_INLINE_IO_BYTES",
     "ActionID",
     "ActionInputs",
     "ActionOutputs",
     "ActionPhase",
     "CheckpointPaths",
+    "CodeBundle",
     "GroupData",
+    "NativeInterface",
+    "PathRewrite",
     "RawDataPath",
+    "SerializationContext",
     "TaskContext",
+    "generate_random_name",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -79,8 +80,36 @@ class RoostGroup(click.Group):
 
 @click.group(cls=RoostGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="roost")
-def main() -> None:
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="Flyte config file for flyte.init_from_config() in the program (default: Flyte's search).",
+)
+def main(config_file: str | None) -> None:
     """roost: run Flyte 2 programs on this machine, every run recorded under ROOST_HOME (~/.roost)."""
+    if config_file is not None:
+        _use_config(config_file)
+
+
+def _use_config(path: str) -> None:
+    """Check the file now (a bad one is one line here, not a traceback inside the program) and make it
+    the one ``init_from_config()`` reads."""
+    from roost.errors import InitializationError
+    from roost.runtime import flyte_config
+    from roost.runtime.initialize import control_plane_refused
+
+    try:
+        config = flyte_config.load(Path(path).expanduser())
+    except InitializationError as e:
+        raise click.UsageError(e.message) from None
+    if config.platform.endpoint:
+        refused = control_plane_refused(
+            config.platform.endpoint, f"--config {path}", f"remove admin.endpoint from {path}, or leave out --config"
+        )
+        raise click.UsageError(refused.message)
+    flyte_config.use_config_file(path)
 
 
 main.add_command(run_command)

@@ -156,6 +156,9 @@ class RunFacts:
     started_at: float
     # The run a rerun(recover=True) recovers: where its actions' checkpoints are (checkpoint.py).
     recovered_base_dir: str | None = None
+    project: str | None = None
+    domain: str | None = None
+    org: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -172,7 +175,7 @@ def make_task_context(
     the task's code asks for it. It is built once per attempt, and so is the attempt's report."""
     base = run.run_base_dir
     return TaskContext(
-        action=ActionID(name=action_id, run_name=run.run_name),
+        action=ActionID(name=action_id, run_name=run.run_name, project=run.project, domain=run.domain, org=run.org),
         version=version,
         raw_data_path=RawDataPath(path=run.raw_data_path),
         input_path=f"{base}/{action_id}/inputs.pb",

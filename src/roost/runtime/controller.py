@@ -63,6 +63,10 @@ class RunOptions:
     # None until the run starts: then runner.resolve_options decides ("ray" after init(ray_address=...)).
     isolation: str | None = None
     ray_address: str | None = None  # the Ray cluster of isolation "ray"
+    # Where the run belongs (with_runcontext, else init / the config file): ctx().action.project ...
+    project: str | None = None
+    domain: str | None = None
+    org: str | None = None
 
 
 def error_info(e: BaseException) -> ErrorInfo:
@@ -118,6 +122,9 @@ class RunController(TaskCalls):
             options.disable_run_cache,
             self.started_at,
             recovered_base_dir,
+            project=options.project,
+            domain=options.domain,
+            org=options.org,
         )
         self.run_facts_wire = self.run_facts.to_wire()
         self.pool_keys: dict[int, tuple[TaskSpec, tuple[Any, ...]]] = {}

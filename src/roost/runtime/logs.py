@@ -4,12 +4,17 @@
 (a context variable says which), hand every write to that action's sink as well as to the original
 stream -- so output still shows where it always did, and is also stored with the action. A
 ``logging`` handler on the root logger does the same for log records.
+
+``user_logger`` is ``flyte.logger``: as in Flyte, task code's own logger, INFO by default
+(``$USER_LOG_LEVEL`` or ``init(user_log_level=...)`` change it), printed to stderr without going
+through the root logger -- and, while an action runs, stored with that action's log.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -102,3 +107,50 @@ def install() -> None:
     root = logging.getLogger()
     if _HANDLER not in root.handlers:
         root.addHandler(_HANDLER)
+
+
+USER_LOGGER_NAME = "roost.user"
+_LEVELS = {"critical": 50, "error": 40, "warning": 30, "warn": 30, "info": 20, "debug": 10, "notset": 0}
+
+
+def _env_level(var: str, default: int) -> int:
+    value = os.environ.get(var, "").strip().lower()
+    if value.isdigit():
+        return int(value)
+    return _LEVELS.get(value, default)
+
+
+class _UserLogHandler(logging.Handler):
+    """The one handler of ``flyte.logger``: each line to the running action's log and to stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+            sink = current_sink.get()
+            if sink is not None:
+                sink.write("log", line)
+            # The original stream: through the proxy the line would be stored a second time as stderr.
+            stream = sys.stderr
+            if isinstance(stream, _StreamProxy):
+                stream = stream._original
+            if stream is not None:
+                stream.write(line)
+                stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _make_user_logger() -> logging.Logger:
+    user = logging.getLogger(USER_LOGGER_NAME)
+    user.setLevel(_env_level("USER_LOG_LEVEL", logging.INFO))
+    # Not through the root logger: its handler would store the line again, and a program's own
+    # root configuration would print it twice (Flyte's user logger does not propagate either).
+    user.propagate = False
+    if not any(isinstance(h, _UserLogHandler) for h in user.handlers):
+        handler = _UserLogHandler()
+        handler.setFormatter(_HANDLER.formatter)
+        user.addHandler(handler)
+    return user
+
+
+user_logger = _make_user_logger()

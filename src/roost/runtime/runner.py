@@ -24,6 +24,7 @@ from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import on_runtime
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.store import config as store_config
+from roost.store import object_stores
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
@@ -88,13 +89,18 @@ def init(
     if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
         raise ValueError(f"ray_address must be a Ray address such as 'auto' or '127.0.0.1:6379', got {ray_address!r}")
     if endpoint or api_key:
-        raise InitializationError(
-            "NoControlPlane",
-            "user",
-            "roost runs Flyte programs itself and does not connect to a Flyte control plane (endpoint/api_key)",
+        from roost.runtime.initialize import control_plane_refused
+
+        raise control_plane_refused(
+            endpoint or "the endpoint in the API key", "flyte.init()", "call flyte.init() without endpoint/api_key"
         )
+    raw_data_url = storage if isinstance(storage, str) else None
+    # A flyte.storage.S3 / GCS / ABFS: its options for every URL of that kind (blobs, File, flyte.storage).
+    object_stores.configure_storage(None if storage is None or isinstance(storage, str) else storage)
     if log_level is not None:
         logging.getLogger("roost").setLevel(log_level)
+    if kwargs.get("user_log_level") is not None:
+        logs.user_logger.setLevel(kwargs["user_log_level"])
     _settings.update(
         initialized=True,
         org=org,
@@ -104,7 +110,6 @@ def init(
         images=dict(images or {}),
         ray_address=ray_address,
     )
-    raw_data_url = storage if isinstance(storage, str) else None
     store_config.configure(raw_data_url=raw_data_url)
     get_store()
 
@@ -182,7 +187,14 @@ def resolve_options(options: RunOptions) -> RunOptions:
             "isolation='ray' runs actions on a Ray cluster, and none is configured: "
             "call flyte.init(ray_address='127.0.0.1:6379') (or 'auto', 'ray://host:10001') or set RAY_ADDRESS",
         )
-    return dataclasses.replace(options, isolation=isolation, ray_address=address if isolation == "ray" else None)
+    return dataclasses.replace(
+        options,
+        isolation=isolation,
+        ray_address=address if isolation == "ray" else None,
+        project=options.project or _settings.get("project"),
+        domain=options.domain or _settings.get("domain"),
+        org=options.org or _settings.get("org"),
+    )
 
 
 class Runner:
@@ -303,6 +315,8 @@ def with_runcontext(
         raw_data_path=raw_data_path,
         run_base_dir=run_base_dir,
         isolation=isolation,
+        project=project,
+        domain=domain,
     )
     return Runner(name, options)
 

@@ -28,10 +28,14 @@ _DIR_MANIFEST_VERSION = b"roost-dir-1\n"
 
 
 def url_to_fs(uri: str) -> tuple[Any, str]:
-    """The fsspec filesystem and the path within it for ``uri`` (a URL or a local path)."""
+    """The fsspec filesystem and the path within it for ``uri`` (a URL or a local path), with the
+    object-store options of its protocol (``init(storage=...)`` or the environment)."""
     import fsspec.core
 
-    return fsspec.core.url_to_fs(uri)
+    from roost.store.object_stores import fsspec_kwargs
+
+    protocol = uri.split("://", 1)[0] if "://" in uri else None
+    return fsspec.core.url_to_fs(uri, **fsspec_kwargs(protocol))
 
 
 def is_local_fs(fs: Any) -> bool:

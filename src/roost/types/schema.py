@@ -163,7 +163,7 @@ def interface_schema(interface: Any) -> dict[str, Any]:
             if json_default is not _NO_DEFAULT:
                 prop["default"] = json_default
         properties[name] = prop
-    return {"type": "object", "properties": properties, "required": list(interface.required_inputs)}
+    return {"type": "object", "properties": properties, "required": interface.required_inputs()}
 
 
 _NO_DEFAULT = object()
