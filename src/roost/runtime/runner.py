@@ -290,6 +290,10 @@ def with_runcontext(
     roost adds ``isolation``: ``"auto"`` (the default), ``"inline"``, ``"process"`` or ``"ray"`` (on
     the Ray cluster of ``init(ray_address=...)`` or ``$RAY_ADDRESS``; the default after such an init).
     """
+    # Flyte's local mode hands the task's own values back; its Run from a backend converts data frame
+    # outputs to flyte.io.DataFrame unless preserve_original_types. An explicit mode="local" asks for
+    # the former, anything else (the default included) for the latter.
+    preserve_original_types = preserve_original_types or mode == "local"
     mode = _check_options(mode, name, copy_style, version, max_action_concurrency, run_base_dir, tracked, isolation)
     if env_vars is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items()):
         raise TypeError("env_vars must map str to str")
@@ -303,6 +307,7 @@ def with_runcontext(
         raw_data_path=raw_data_path,
         run_base_dir=run_base_dir,
         isolation=isolation,
+        preserve_original_types=preserve_original_types,
     )
     return Runner(name, options)
 
@@ -426,7 +431,7 @@ async def _execute_run(
         record.ended_at = time.time()
         store.mark(record)
         store.flush()
-    return Run(store, run_name, task)
+    return Run(store, run_name, task, options.preserve_original_types)
 
 
 def load_task(location: str, name: str) -> TaskTemplate[Any]:
