@@ -252,10 +252,11 @@ def test_interface_unresolvable_annotation():
         NativeInterface.from_callable(f)
 
 
-def test_unannotated_inputs_warn(caplog):
+def test_unannotated_inputs_are_noted(caplog):
     def f(x, y: int) -> int: ...
 
-    with caplog.at_level("WARNING", logger="roost"):
+    # Noted at debug level only: every worker imports the module again, and a run warns once per task.
+    with caplog.at_level("DEBUG", logger="roost"):
         iface = NativeInterface.from_callable(f)
     assert iface.unannotated == {"x"} and "pickled" in caplog.text
 

@@ -78,7 +78,9 @@ class NativeInterface:
                 tp = Any
             inputs[param.name] = (tp, param.default)
         if unannotated:
-            logger.warning(
+            # Debug level: every worker process imports the task's module again. A run warns once
+            # per task whose values will be pickled, this input among them.
+            logger.debug(
                 "Task %s has inputs without type annotations (%s): their values will be pickled",
                 name,
                 ", ".join(sorted(unannotated)),

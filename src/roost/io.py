@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from roost.types.dataframe import PARQUET, DataFrame, DataFrameDecoder, DataFrameEncoder, HashFunction
-from roost.types.dir import Dir
+from roost.types.dir import Dir, EmptyDir
 from roost.types.file import File
 from roost.types.transformers.dataframes import DataFrameTransformerEngine
 
@@ -14,6 +14,7 @@ __all__ = [
     "DataFrameEncoder",
     "DataFrameTransformerEngine",
     "Dir",
+    "EmptyDir",
     "File",
     "HashFunction",
 ]

@@ -201,8 +201,10 @@ def test_dir_round_trips_and_uploads_plain_paths(tmp_path):
 
 
 def test_dir_empty_and_new_remote():
+    # Dir.empty() is the SDK's EmptyDir sentinel: "no directory was produced"
     empty = Dir.empty()
-    assert empty.exists_sync() and list(empty.walk_sync()) == []
+    assert empty.is_empty and not empty.exists_sync() and list(empty.walk_sync()) == []
+    assert roundtrip(empty, Dir).is_empty
     fresh = Dir.new_remote("outputs")
     assert fresh.name == "outputs" and not fresh.exists_sync()
 

@@ -149,7 +149,11 @@ def test_wrong_field_type_names_the_field_path():
     with pytest.raises(TypeError, match=r"field 'inners': item \[1\]: field 'name': expected str, got int"):
         TypeEngine.to_literal(bad, Outer)
     with pytest.raises(TypeError, match=r"expected .*Inner"):
-        TypeEngine.to_literal({"name": "a"}, Inner)
+        TypeEngine.to_literal(["a"], Inner)
+    # a plain dict is built into the dataclass first (as the SDK does), and checked as such
+    assert roundtrip({"name": "a"}, Inner) == Inner("a")
+    with pytest.raises(TypeError, match=r"at \$\.name.*expected a string"):
+        TypeEngine.to_literal({"name": 3}, Inner)
 
 
 def test_list_of_dataclasses_holding_optional_files(tmp_path):
@@ -182,7 +186,9 @@ def test_pydantic_models_round_trip():
     back = roundtrip(value, Person)
     assert back == value and type(back.addresses[0]) is Address
     with pytest.raises(TypeError, match=r"expected .*Person"):
-        TypeEngine.to_literal({"name": "Ada", "age": 1}, Person)
+        TypeEngine.to_literal(["Ada", 1], Person)
+    # a plain dict is validated into the model first (as the SDK does)
+    assert roundtrip({"name": "Ada", "age": 1}, Person) == Person(name="Ada", age=1)
 
 
 def test_pydantic_models_nested_in_dataclasses_and_back():

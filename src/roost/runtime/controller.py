@@ -67,6 +67,8 @@ class RunOptions:
     project: str | None = None
     domain: str | None = None
     org: str | None = None
+    # How the Run handle gives DataFrame outputs back: as declared, or as flyte.io.DataFrame (SDK default).
+    preserve_original_types: bool = True
 
 
 def error_info(e: BaseException) -> ErrorInfo:
@@ -135,6 +137,7 @@ class RunController(TaskCalls):
         self._ray: Any = None  # executors.ray.RayExecutor, made when the run's first action goes to Ray
         self._ray_pool: Any = None
         self._warned: set[str] = set()
+        self._pickle_checked: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
         self._deadline = Deadline()
         self._retries = Retries()
@@ -177,6 +180,8 @@ class RunController(TaskCalls):
         custom: dict[str, str],
     ) -> ActionRun:
         spec = compile_task(task)
+        if task.name not in self._pickle_checked:
+            self._warn_pickled(task)
         record = ActionRecord(
             run_name=self.run_name,
             action_id=action_id,
@@ -316,6 +321,19 @@ class RunController(TaskCalls):
                 "process isolation honours them",
                 task_name,
                 ", ".join(reasons),
+            )
+
+    def _warn_pickled(self, task: TaskTemplate[Any]) -> None:
+        # Here, in the one process that sees every action, and once per task: the type engine runs in
+        # every worker too, and a warning from there would repeat with each call.
+        self._pickle_checked.add(task.name)
+        parts = values.pickled_parts(task)
+        if parts:
+            logger.warning(
+                "task %s: %s will be pickled (cloudpickle), which ties the values to this Python version "
+                "and code; declare a supported type, or flyte.types.FlytePickle to choose pickling",
+                task.name,
+                "; ".join(parts),
             )
 
     # -- executing ---------------------------------------------------------------------------------

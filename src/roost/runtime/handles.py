@@ -42,8 +42,8 @@ class ActionInputs(dict):  # type: ignore[type-arg]
     """A task's inputs by name."""
 
 
-def _outputs(task: TaskTemplate[Any] | None, data: bytes | None) -> ActionOutputs:
-    value = values.decode_outputs(task, data) if data is not None else None  # type: ignore[arg-type]
+def _outputs(task: TaskTemplate[Any] | None, data: bytes | None, preserve_original_types: bool = True) -> ActionOutputs:
+    value = values.decode_outputs(task, data, preserve_original_types) if data is not None else None
     if task is not None:
         names = list(task.interface.outputs)
         several = len(names) > 1
@@ -191,10 +191,14 @@ class Run:
     Unlike Flyte's local-mode Run, every member works: the run is recorded in the run store.
     """
 
-    def __init__(self, store: RunStore, name: str, task: TaskTemplate[Any] | None = None):
+    def __init__(
+        self, store: RunStore, name: str, task: TaskTemplate[Any] | None = None, preserve_original_types: bool = True
+    ):
         self._store = store
         self.name = name
         self._task = task
+        # False (with_runcontext's default outside mode="local"): DataFrame outputs as flyte.io.DataFrame.
+        self._preserve_original_types = preserve_original_types
 
     @classmethod
     def get(cls, name: str) -> Run:
@@ -259,7 +263,7 @@ class Run:
             if record.error is not None:
                 raise_error(record.error)
             raise RuntimeUserError("RunNotDoneError", f"run {self.name} is {record.phase.value}")
-        return _outputs(self._task, record.outputs)
+        return _outputs(self._task, record.outputs, self._preserve_original_types)
 
     def inputs(self) -> ActionInputs:
         data = self._record().inputs

@@ -27,6 +27,14 @@ def _unwrap(func: Any) -> tuple[TaskTemplate[Any], tuple[Any, ...], dict[str, An
     both = set(positional) & set(kwargs)
     if both:
         raise TypeError(f"map(): {', '.join(sorted(both))} bound both positionally and by keyword")
+    # The mapped items are passed positionally after the partial's own arguments: a keyword naming
+    # that next parameter would receive two values in every call, so it is refused here, once (SDK).
+    slot = names[len(args)] if len(args) < len(names) else None
+    if kwargs and slot in kwargs:
+        raise TypeError(
+            f"map(): parameter {slot!r} of {task.name} is bound by keyword in the partial, but the mapped "
+            "items fill it positionally; bind the parameters before it, or map over it instead"
+        )
     free = [n for n in names if n not in positional and n not in kwargs]
     if len(free) != 1 if isinstance(func, functools.partial) else not free:
         raise TypeError(

@@ -291,7 +291,7 @@ def with_runcontext(
     notifications: Any = None,
     custom_context: dict[str, str] | None = None,
     cache_lookup_scope: str = "global",
-    preserve_original_types: bool = False,
+    preserve_original_types: bool | None = None,
     debug: bool = False,
     tracked: bool = False,
     tracked_strict: bool = False,
@@ -303,6 +303,11 @@ def with_runcontext(
     the Ray cluster of ``init(ray_address=...)`` or ``$RAY_ADDRESS``; the default after such an init).
     """
     mode = _check_options(mode, name, copy_style, version, max_action_concurrency, run_base_dir, tracked, isolation)
+    # Flyte's local runs hand the task's own values back (a program run locally, unchanged, gets its
+    # pandas frame); its remote Run converts data frame outputs to flyte.io.DataFrame unless
+    # preserve_original_types. Unset, roost does the same per mode; set, it is honoured in every mode.
+    if preserve_original_types is None:
+        preserve_original_types = mode == "local"
     if env_vars is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items()):
         raise TypeError("env_vars must map str to str")
     options = RunOptions(
@@ -317,6 +322,7 @@ def with_runcontext(
         isolation=isolation,
         project=project,
         domain=domain,
+        preserve_original_types=preserve_original_types,
     )
     return Runner(name, options)
 
@@ -440,7 +446,7 @@ async def _execute_run(
         record.ended_at = time.time()
         store.mark(record)
         store.flush()
-    return Run(store, run_name, task)
+    return Run(store, run_name, task, options.preserve_original_types)
 
 
 def load_task(location: str, name: str) -> TaskTemplate[Any]:

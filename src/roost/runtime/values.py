@@ -75,19 +75,30 @@ def encode_outputs(task: TaskTemplate[Any], result: Any) -> EncodedOutputs:
     return EncodedOutputs(data)
 
 
-def decode_outputs(task: TaskTemplate[Any] | None, data: bytes) -> Any:
-    """What the caller of the task receives (without the task: plain values, a tuple for several)."""
+def decode_outputs(task: TaskTemplate[Any] | None, data: bytes, preserve_original_types: bool = True) -> Any:
+    """What the caller of the task receives (without the task: plain values, a tuple for several).
+
+    ``preserve_original_types=False`` (a Run's outputs, as the SDK reads them): data frames come back
+    as ``flyte.io.DataFrame`` references rather than as the pandas / pyarrow type declared.
+    """
     literals = io.unpack(data)
     if task is None:
         native = list(io.literals_to_native(literals).values())
         return None if not native else native[0] if len(native) == 1 else tuple(native)
     iface = task.interface
-    return io.literals_to_outputs(iface.outputs, literals, iface.return_type)
+    with io.frames_as_references(not preserve_original_types):
+        return io.literals_to_outputs(iface.outputs, literals, iface.return_type)
 
 
 def cache_inputs_hash(data: bytes, ignored: tuple[str, ...]) -> str:
     """The hash of packed inputs without the ``ignored`` ones (cache key part 1, SPEC 8.1)."""
     return io.literals_hash(io.unpack(data), ignore=ignored)
+
+
+def pickled_parts(task: TaskTemplate[Any]) -> list[str]:
+    """The task's inputs and outputs that will travel pickled for want of a transformer (see io)."""
+    iface = task.interface
+    return io.pickled_parts(iface.inputs, iface.outputs, iface.unannotated)
 
 
 def interface_hash(task: TaskTemplate[Any]) -> str:

@@ -11,6 +11,8 @@ from roost.types.dir import Dir
 from roost.types.engine import TypeEngine, TypeTransformer, TypeTransformerFailedError
 from roost.types.file import File
 from roost.types.literals import Literal, LiteralType
+from roost.types.pickled import FlytePickle
+from roost.types.renderable import Renderable
 from roost.types.transformers.dataframes import DataFrameTransformerEngine
 
 __all__ = [
@@ -20,9 +22,11 @@ __all__ = [
     "DataFrameTransformerEngine",
     "Dir",
     "File",
+    "FlytePickle",
     "HashFunction",
     "Literal",
     "LiteralType",
+    "Renderable",
     "TypeEngine",
     "TypeTransformer",
     "TypeTransformerFailedError",

@@ -36,6 +36,58 @@ def is_pydantic_model(tp: Any) -> bool:
         return False
 
 
+# TypedDict key qualifiers (``NotRequired[T]``, ``Required[T]``, ``ReadOnly[T]``): they say whether a
+# key may be absent, not what its value is. Matched by name so that typing_extensions' spellings (the
+# only ones on Python 3.10) count too.
+_KEY_QUALIFIERS = frozenset({"Required", "NotRequired", "ReadOnly"})
+
+
+def _key_qualifiers(tp: Any) -> set[str]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _key_qualifiers(typing.get_args(tp)[0])
+    name = getattr(origin, "_name", None) if origin is not None else None
+    if name in _KEY_QUALIFIERS:
+        return {name} | _key_qualifiers(typing.get_args(tp)[0])
+    return set()
+
+
+def _strip_key_qualifiers(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(tp)
+        stripped = _strip_key_qualifiers(base)
+        return tp if stripped is base else typing.Annotated[(stripped, *extras)]  # type: ignore[valid-type]
+    if origin is not None and getattr(origin, "_name", None) in _KEY_QUALIFIERS:
+        return _strip_key_qualifiers(typing.get_args(tp)[0])
+    return tp
+
+
+def typeddict_fields(tp: Any) -> dict[str, Any]:
+    """The value type of each key of a TypedDict, ``Annotated`` kept and key qualifiers removed.
+
+    Which keys may be absent is ``tp.__required_keys__``'s business, not the value types'.
+    """
+    hints = typing.get_type_hints(tp, include_extras=True)
+    return {k: _strip_key_qualifiers(h) for k, h in hints.items()}
+
+
+def typeddict_required_keys(tp: Any) -> frozenset[str]:
+    """The keys a value of the TypedDict ``tp`` must have.
+
+    ``__required_keys__`` is right except where annotations are strings (``from __future__ import
+    annotations``): the class cannot see a ``NotRequired`` inside a string, so the resolved hints decide.
+    """
+    required = set(getattr(tp, "__required_keys__", ()))
+    for key, hint in typing.get_type_hints(tp, include_extras=True).items():
+        qualifiers = _key_qualifiers(hint)
+        if "NotRequired" in qualifiers:
+            required.discard(key)
+        elif "Required" in qualifiers:
+            required.add(key)
+    return frozenset(required)
+
+
 def strip_annotated(tp: Any) -> tuple[Any, tuple[Any, ...]]:
     """``Annotated[T, a, b]`` -> ``(T, (a, b))``; anything else -> ``(tp, ())``."""
     if typing.get_origin(tp) is typing.Annotated:

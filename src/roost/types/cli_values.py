@@ -251,6 +251,20 @@ def _at(where: str, key: Any) -> str:
     return f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
 
 
+def value_from_json(doc: Any, python_type: Any) -> Any:
+    """A JSON-like value (dicts, lists, scalars; parsed JSON) as a value of ``python_type``.
+
+    What ``flyte.run`` does with a plain dict given for a dataclass or pydantic input. Values already
+    of their declared class are kept as they are. Raises ValueError with a one-line message naming
+    where in the document the value does not fit.
+    """
+    try:
+        return from_json(doc, python_type)
+    except _Invalid as e:
+        where = f" (at {e.where})" if e.where and e.where != "$" else ""
+        raise ValueError(f"cannot make a {type_name(python_type)} of it{where}: {e.reason}") from None
+
+
 def from_json(doc: Any, python_type: Any, where: str = "$") -> Any:
     """A JSON document (parsed) as a value of ``python_type``; raises ValueError via parse_cli_value."""
     tp, _ = strip_annotated(python_type)
@@ -300,6 +314,8 @@ def _from_json(doc: Any, tp: Any, where: str) -> Any:
         value = _scalar(doc, tp)
         if value is not _NOT_SCALAR:
             return value
+    if typing.get_origin(tp) is None and isinstance(tp, type) and not _is_json_container(tp) and isinstance(doc, tp):
+        return doc  # not JSON, but already the value wanted (a File or a dataclass inside a dict from code)
     origin = typing.get_origin(tp) or tp
     args = typing.get_args(tp)
     if origin in (list, set, frozenset):
@@ -343,12 +359,28 @@ def _from_json(doc: Any, tp: Any, where: str) -> Any:
             return tp.model_validate(doc)
         except Exception as e:
             raise _Invalid(" ".join(str(e).split())) from None
+    if _written_as_text(tp):
+        raise _Invalid(f"expected a string ({type_name(tp)}), got JSON {_json_kind(doc)}")
     raise _Invalid(f"{type_name(tp)} values cannot be given on the command line")
 
 
+def _written_as_text(tp: Any) -> bool:
+    """Types whose JSON form is a string (read by ``_scalar``)."""
+    if tp in (str, bytes, Decimal, datetime.datetime, datetime.date, datetime.timedelta):
+        return True
+    return (isinstance(tp, type) and issubclass(tp, enum.Enum)) or typing.get_origin(tp) is typing.Literal
+
+
+def _is_json_container(tp: type) -> bool:
+    # A TypedDict or NamedTuple instance is a plain dict or tuple: its members still need converting.
+    return issubclass(tp, (dict, list, tuple, set, frozenset))
+
+
 def _dataclass(doc: Any, tp: Any, where: str) -> Any:
-    _expect(doc, (dict,), "an object")
     cls, fields = dataclass_fields(tp)
+    if isinstance(doc, cls):
+        return doc
+    _expect(doc, (dict,), "an object")
     known = {f.name: (f, hint) for f, hint in fields}
     unknown = [k for k in doc if k not in known or not known[k][0].init]
     if unknown:

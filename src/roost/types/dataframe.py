@@ -100,6 +100,9 @@ class DataFrame:
     @classmethod
     def wrap_df(cls, val: Any, uri: str | None = None) -> DataFrame:
         """Wrap an in-memory frame; it is written to the blob store when it leaves the task."""
+        if isinstance(val, DataFrame) and uri is None:
+            # Already a DataFrame (a run's output read back as one): there is nothing more to wrap.
+            return val
         df = cls(uri=uri, format=PARQUET)
         df._val = val
         return df

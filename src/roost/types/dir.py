@@ -22,6 +22,10 @@ T = TypeVar("T")
 
 _FIELDS = ("path", "name", "format", "hash")
 
+# The path of every EmptyDir: no file system or URL can have it (as the SDK's sentinel, and the same
+# text, so a value written by either reads as empty in the other).
+EMPTY_DIR_PATH = "::flyte-empty-dir::"
+
 
 @dataclass
 class Dir(Generic[T]):
@@ -85,10 +89,13 @@ class Dir(Generic[T]):
 
     @classmethod
     def empty(cls) -> Dir[T]:
-        """A new, empty directory in the blob store."""
-        with tempfile.TemporaryDirectory(prefix="roost-") as tmp:
-            uri, digest = store().put_dir(tmp)
-        return cls(path=uri, name="", hash=digest)
+        """The "no directory was produced" value: an ``EmptyDir`` (check ``is_empty``)."""
+        return EmptyDir()
+
+    @property
+    def is_empty(self) -> bool:
+        """True for the ``EmptyDir`` sentinel (also after it crossed a task boundary as a plain Dir)."""
+        return self.path == EMPTY_DIR_PATH
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -96,6 +103,8 @@ class Dir(Generic[T]):
         self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None
     ) -> Iterator[File[T]]:
         """Every file under the directory (depth first, sorted), as File references."""
+        if self.is_empty:
+            return
         fs, root = url_to_fs(self.path)
         root = root.rstrip("/")
         depth = 1 if not recursive else max_depth
@@ -121,6 +130,8 @@ class Dir(Generic[T]):
         return await in_thread(self.list_files_sync)
 
     def exists_sync(self) -> bool:
+        if self.is_empty:
+            return False  # it stands for a directory that was never made
         fs, path = url_to_fs(self.path)
         return bool(fs.exists(path)) and bool(fs.isdir(path))
 
@@ -129,6 +140,8 @@ class Dir(Generic[T]):
 
     def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the tree to ``local_path`` (default: a new temporary folder); returns that path."""
+        if self.is_empty:
+            raise ValueError("this Dir is an EmptyDir: no directory was produced, there is nothing to download")
         if local_path is None:
             local_path = os.path.join(tempfile.mkdtemp(prefix="roost-"), self.name or "dir")
         return store().get(self.path, local_path)
@@ -147,6 +160,19 @@ class Dir(Generic[T]):
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
         return pydantic_reference_json_schema(cls, _FIELDS)
+
+
+class EmptyDir(Dir[Any]):
+    """A ``Dir`` standing for "no directory was produced", for a task that may or may not make one.
+
+    Return it where a ``Dir`` is declared (``Optional[Dir]`` is not needed); the receiver gets a plain
+    ``Dir`` whose ``is_empty`` is true, as in the SDK, and should test that rather than the class. It
+    lists no files and does not exist; ``download`` is a ValueError.
+    """
+
+    def __init__(self, path: str = EMPTY_DIR_PATH, name: str | None = "", format: str = "", hash: str | None = None):
+        # Whatever path is given, the sentinel's is kept: that is what makes it empty.
+        super().__init__(path=EMPTY_DIR_PATH, name=name if name is not None else "", format=format, hash=hash)
 
 
 def _matches(name: str, pattern: str) -> bool:

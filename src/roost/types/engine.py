@@ -9,7 +9,7 @@ Lookup order for a type ``T`` (first match wins):
 4. A registered base class of ``T`` whose transformer accepts subclasses (File, Dir, user types).
 5. Structural transformers, in registration order: Union, Literal, NamedTuple, TypedDict, tuple,
    Enum, data frames, dataclass, pydantic model.
-6. Pickle, with one warning per type naming it.
+6. Pickle (logged once per type at debug level; a run warns once per task that uses it).
 
 Transformer methods may be coroutine functions (the Flyte 2 SDK declares them async); the engine
 itself is synchronous and drives such a coroutine to completion.
@@ -82,6 +82,12 @@ class TypeTransformer(Generic[T]):
 
     def to_python_value(self, lv: Literal, expected_python_type: Any) -> T:
         raise NotImplementedError
+
+    def to_html(self, python_val: Any, expected_python_type: Any) -> str:
+        """The value as HTML, for reports (default: its text, escaped)."""
+        import html
+
+        return html.escape(str(python_val))
 
     def assert_type(self, t: Any, v: Any) -> None:
         """Raise TypeTransformerFailedError unless ``v`` is a value of ``t`` (used by unions)."""
@@ -233,10 +239,12 @@ class TypeEngine:
 
     @classmethod
     def _fallback(cls, tp: Any) -> TypeTransformer[Any]:
+        # Debug level: the engine runs in every worker process, so a warning here would repeat once per
+        # process, i.e. per call. A run warns once per task instead (roost.types.io.pickled_parts).
         name = type_name(tp)
         if name not in cls._WARNED:
             cls._WARNED.add(name)
-            logger.warning(
+            logger.debug(
                 "roost has no transformer for type %s: its values will be pickled (cloudpickle), "
                 "which ties them to this Python version and code",
                 name,
@@ -262,6 +270,17 @@ class TypeEngine:
     def to_python_value(cls, lv: Literal, expected_python_type: Any) -> Any:
         transformer, tp = cls._resolve(expected_python_type)
         return resolve(transformer.to_python_value(lv, tp))
+
+    @classmethod
+    def to_html(cls, python_val: Any, expected_python_type: Any) -> str:
+        """``python_val`` as HTML: by a ``Renderable`` in ``Annotated[T, renderer]``, else its transformer."""
+        _, extras = strip_annotated(expected_python_type)
+        for extra in extras:
+            to_html = getattr(extra, "to_html", None)
+            if callable(to_html) and not isinstance(extra, type):
+                return str(to_html(python_val))
+        transformer, tp = cls._resolve(expected_python_type)
+        return transformer.to_html(python_val, tp)
 
     @classmethod
     def guess_python_type(cls, literal_type: LiteralType) -> Any:

@@ -32,10 +32,13 @@ from roost.types.literals import (
     pack_literals,
     unpack_literals,
 )
+from roost.types.transformers.dataframes import frames_as_references
+from roost.types.transformers.pickle import CHOSEN as PICKLE_CHOSEN
 
 __all__ = [
     "MAX_INLINE_IO_BYTES",
     "check_inline_size",
+    "frames_as_references",
     "inputs_to_literals",
     "interface_hash",
     "literals_hash",
@@ -45,6 +48,7 @@ __all__ = [
     "outputs_to_literals",
     "pack",
     "parse_cli_value",
+    "pickled_parts",
     "unpack",
 ]
 
@@ -205,6 +209,33 @@ def interface_hash(inputs: dict[str, tuple[Any, Any]], outputs: dict[str, Any]) 
     parts = [f"i:{n}:{TypeEngine.to_literal_type(tp)}" for n, (tp, _) in sorted(inputs.items())]
     parts += [f"o:{n}:{TypeEngine.to_literal_type(tp)}" for n, tp in sorted(outputs.items())]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def pickled_parts(
+    inputs: dict[str, tuple[Any, Any]], outputs: dict[str, Any], unannotated: Iterable[str] = ()
+) -> list[str]:
+    """The inputs and outputs whose values will travel pickled for want of a transformer, as
+    ``"input 'x' (typing.Any)"``, or whose fields or items will (``"output 'o0' (list)"``).
+
+    ``FlytePickle`` declarations are chosen, not fallen back on: they are not listed.
+    """
+    parts = []
+    bare = set(unannotated)
+    for kind, entries in (("input", {n: tp for n, (tp, _) in inputs.items()}), ("output", outputs)):
+        for name, tp in entries.items():
+            if kind == "input" and name in bare:
+                parts.append(f"input '{name}' (no annotation)")
+                continue
+            found = _pickled_names(TypeEngine.to_literal_type(tp))
+            if found:
+                parts.append(f"{kind} '{name}' ({', '.join(dict.fromkeys(found))})")
+    return parts
+
+
+def _pickled_names(lt: LiteralType) -> list[str]:
+    if lt.kind == "pickle":
+        return [] if lt.name.startswith(PICKLE_CHOSEN) else [lt.name or "a value"]
+    return [n for arg in lt.args for n in _pickled_names(arg)]
 
 
 def _mib(n: int) -> str:

@@ -23,6 +23,7 @@ from roost.types._typing import (
     is_typeddict,
     is_union,
     strip_annotated,
+    typeddict_required_keys,
 )
 
 _PRIMITIVES: dict[Any, dict[str, Any]] = {
@@ -108,7 +109,7 @@ def type_schema(tp: Any) -> dict[str, Any]:
         }
     if is_typeddict(tp):
         hints = typing.get_type_hints(tp)
-        required = sorted(getattr(tp, "__required_keys__", hints))
+        required = sorted(typeddict_required_keys(tp))
         return _object(tp.__name__, {k: type_schema(h) for k, h in hints.items()}, required)
     if origin is dict or tp is dict:
         schema = {"type": "object"}

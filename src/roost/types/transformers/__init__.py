@@ -17,7 +17,7 @@ def register_builtins(engine: Any) -> None:
     from roost.types.transformers.dataframes import DataFrameTransformerEngine
     from roost.types.transformers.enums import EnumTransformer, LiteralTransformer
     from roost.types.transformers.files import DirTransformer, FileTransformer
-    from roost.types.transformers.pickle import pickler
+    from roost.types.transformers.pickle import FlytePickleTransformer, pickler
     from roost.types.transformers.primitives import builtin_primitives
     from roost.types.transformers.records import DataclassTransformer, PydanticTransformer
     from roost.types.transformers.unions import UnionTransformer
@@ -45,3 +45,5 @@ def register_builtins(engine: Any) -> None:
     ]:
         engine._register_structural(structural)
     engine._register_fallback(pickler())
+    # After the fallback, which keeps the "pickle" literal kind for guess_python_type (Any).
+    engine._register(FlytePickleTransformer())

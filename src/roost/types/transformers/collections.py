@@ -10,7 +10,14 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from roost.types._typing import is_namedtuple, is_typeddict, qualified_name, type_name
+from roost.types._typing import (
+    is_namedtuple,
+    is_typeddict,
+    qualified_name,
+    type_name,
+    typeddict_fields,
+    typeddict_required_keys,
+)
 from roost.types.engine import TypeEngine, TypeTransformer, TypeTransformerFailedError, expect_kind
 from roost.types.literals import Literal, LiteralType, is_big_int
 from roost.types.transformers.pickle import pickler
@@ -269,6 +276,9 @@ class NamedTupleTransformer(TypeTransformer[tuple[Any, ...]]):
 
 
 class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
+    """TypedDicts as records of their keys. A key that may be absent (``NotRequired``, ``total=False``)
+    and is absent stays absent: nothing is written for it, and nothing is read back."""
+
     def __init__(self) -> None:
         super().__init__("typeddict", dict)
 
@@ -276,7 +286,7 @@ class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
         return is_typeddict(python_type)
 
     def get_literal_type(self, t: Any) -> LiteralType:
-        hints = typing.get_type_hints(t, include_extras=True)
+        hints = typeddict_fields(t)
         return LiteralType(
             "record", tuple(TypeEngine.to_literal_type(h) for h in hints.values()), tuple(hints), qualified_name(t)
         )
@@ -286,13 +296,13 @@ class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
             raise TypeTransformerFailedError(
                 f"expected a dict ({type_name(python_type)}), got {type_name(type(python_val))}"
             )
-        hints = typing.get_type_hints(python_type, include_extras=True)
+        hints = typeddict_fields(python_type)
         unknown = [k for k in python_val if k not in hints]
         if unknown:
             raise TypeTransformerFailedError(
                 f"unexpected keys for {type_name(python_type)}: {', '.join(map(repr, unknown))}"
             )
-        missing = [k for k in getattr(python_type, "__required_keys__", ()) if k not in python_val]
+        missing = [k for k in sorted(typeddict_required_keys(python_type)) if k not in python_val]
         if missing:
             raise TypeTransformerFailedError(
                 f"missing keys for {type_name(python_type)}: {', '.join(map(repr, missing))}"
@@ -307,5 +317,5 @@ class TypedDictTransformer(TypeTransformer[dict[str, Any]]):
 
     def to_python_value(self, lv: Literal, expected_python_type: Any) -> dict[str, Any]:
         expect_kind(lv, "record")
-        hints = typing.get_type_hints(expected_python_type, include_extras=True)
+        hints = typeddict_fields(expected_python_type)
         return {k: TypeEngine.to_python_value(v, hints.get(k, Any)) for k, v in lv.value.items()}

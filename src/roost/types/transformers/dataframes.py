@@ -8,6 +8,7 @@ library is imported by roost unless the program uses it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import os
 import tempfile
@@ -25,6 +26,20 @@ from roost.types.literals import Literal, LiteralType
 
 _Handler = DataFrameEncoder | DataFrameDecoder
 
+# Set while a run's outputs are read for its caller with ``preserve_original_types=False``: frames come
+# back as flyte.io.DataFrame references, as the SDK's Run.outputs() gives them, whatever was declared.
+_AS_REFERENCES: contextvars.ContextVar[bool] = contextvars.ContextVar("roost_frames_as_references", default=False)
+
+
+@contextlib.contextmanager
+def frames_as_references(enabled: bool = True) -> Iterator[None]:
+    """Within the block, values converted back from frame literals are ``DataFrame`` references."""
+    token = _AS_REFERENCES.set(enabled)
+    try:
+        yield
+    finally:
+        _AS_REFERENCES.reset(token)
+
 
 class DataFrameTransformerEngine(TypeTransformer[DataFrame]):
     """The transformer for every frame type, and the registry of their encoders and decoders."""
@@ -32,6 +47,8 @@ class DataFrameTransformerEngine(TypeTransformer[DataFrame]):
     ENCODERS: typing.ClassVar[dict[tuple[type, str], DataFrameEncoder]] = {}
     DECODERS: typing.ClassVar[dict[tuple[type, str], DataFrameDecoder]] = {}
     DEFAULT_FORMATS: typing.ClassVar[dict[type, str]] = {}
+    #: Renderers (``flyte.types.Renderable``) by frame type, for ``to_html``.
+    Renderers: typing.ClassVar[dict[type, Any]] = {}
     _LOADED: typing.ClassVar[set[str]] = set()
 
     def __init__(self) -> None:
@@ -65,6 +82,26 @@ class DataFrameTransformerEngine(TypeTransformer[DataFrame]):
         if default_for_type or default_format_for_type or handler.python_type not in cls.DEFAULT_FORMATS:
             cls.DEFAULT_FORMATS[handler.python_type] = handler.supported_format
         TypeEngine._CACHE.clear()  # a type that fell back to pickle may now have a handler
+
+    @classmethod
+    def register_renderer(cls, python_type: type, renderer: Any) -> None:
+        """Render frames of ``python_type`` (and its subclasses) with ``renderer.to_html(frame)``."""
+        cls.Renderers[python_type] = renderer
+
+    def to_html(self, python_val: Any, expected_python_type: Any) -> str:
+        """A frame as HTML: by its registered renderer, else its own ``to_html`` (pandas: first rows)."""
+        import html
+
+        frame = python_val.val if isinstance(python_val, DataFrame) and python_val.val is not None else python_val
+        for klass in type(frame).__mro__:
+            if klass in self.Renderers:
+                return str(self.Renderers[klass].to_html(frame))
+        if isinstance(frame, DataFrame):  # a stored reference: say what it is rather than read it all
+            return html.escape(f"DataFrame(uri={frame.uri!r}, format={frame.format!r})")
+        own = getattr(frame, "to_html", None)
+        if callable(own):
+            return str(own(max_rows=10, max_cols=100)) if type(frame).__module__.startswith("pandas") else str(own())
+        return f"<pre>{html.escape(str(frame))}</pre>"
 
     @classmethod
     def _load_builtins_for(cls, tp: Any) -> None:
@@ -212,6 +249,8 @@ class DataFrameTransformerEngine(TypeTransformer[DataFrame]):
         if isinstance(expected_python_type, type) and issubclass(expected_python_type, DataFrame):
             if expected_python_type is not DataFrame:
                 return expected_python_type(uri=df.uri, format=df.format, hash=df.hash)
+            return df
+        if _AS_REFERENCES.get():
             return df
         return self.read(df, expected_python_type)
 

@@ -55,7 +55,10 @@ def _string_choices(tp: Any) -> bool:
 
 
 class LiteralTransformer(TypeTransformer[str]):
-    """``Literal["a", "b"]``: an enum whose values are the strings (SPEC 15). Other Literals are pickled."""
+    """``Literal["a", "b"]``: an enum whose values are the strings (SPEC 15). Other Literals are pickled.
+
+    Choices may be members of a str enum (``Literal[Shape.CIRCLE]``); they travel as their string value.
+    """
 
     def __init__(self) -> None:
         super().__init__("literal", str)
@@ -64,7 +67,7 @@ class LiteralTransformer(TypeTransformer[str]):
         return _string_choices(python_type)
 
     def get_literal_type(self, t: Any) -> LiteralType:
-        return LiteralType("enum", names=typing.get_args(t))
+        return LiteralType("enum", names=tuple(str.__str__(a) for a in typing.get_args(t)))
 
     def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
         choices = typing.get_args(python_type)
@@ -74,7 +77,10 @@ class LiteralTransformer(TypeTransformer[str]):
 
     def to_python_value(self, lv: Literal, expected_python_type: Any) -> str:
         expect_kind(lv, "enum")
+        # The declared choice itself comes back, not an equal str: in ``Literal[Shape.CIRCLE]`` (a str
+        # enum member, as pydantic discriminated unions use) that is the member.
+        for choice in typing.get_args(expected_python_type):
+            if choice == lv.value:
+                return choice  # type: ignore[no-any-return]
         choices = typing.get_args(expected_python_type)
-        if lv.value not in choices:
-            raise TypeTransformerFailedError(f"{lv.value!r} is not one of {', '.join(map(repr, choices))}")
-        return str(lv.value)
+        raise TypeTransformerFailedError(f"{lv.value!r} is not one of {', '.join(map(repr, choices))}")

@@ -81,6 +81,8 @@ class DirTransformer(_ReferenceTransformer):
         super().__init__("dir", Dir)
 
     def _upload(self, ref: Dir[Any]) -> Dir[Any]:
+        if ref.is_empty:
+            return ref  # the sentinel names no directory: nothing to copy
         path = local_path_of(ref.path)
         if not os.path.isdir(path):
             raise ValueError(f"directory not found: {path}")

@@ -1,5 +1,6 @@
 """Dataclasses (nested, generic) and pydantic models: records of named, typed fields.
 
+A plain dict given for either is built into the class first (as the SDK does for ``flyte.run`` inputs).
 Each field is converted by the engine with its own declared type, so a File or a DataFrame inside a
 dataclass is still a blob reference, and an Optional field still records which member it used.
 Pydantic is never imported here: a class can only be a BaseModel if the program imported pydantic.
@@ -54,6 +55,21 @@ def _convert_fields(value: Any, fields: list[tuple[str, Any, bool]], getter: Any
     return out
 
 
+def _dataclass_from_dict(value: dict[str, Any], python_type: Any) -> Any:
+    """A plain dict given for a dataclass (``flyte.run(task, cfg={"n": 1})``), built into one.
+
+    As the SDK does: nested dicts become nested dataclasses, omitted fields take their defaults, and the
+    class's own ``__init__`` / ``__post_init__`` run. The CLI's JSON reader is the one place that knows
+    how JSON-like values map onto declared types, so both paths agree.
+    """
+    from roost.types.cli_values import value_from_json  # imported here: most runs never need it
+
+    try:
+        return value_from_json(value, python_type)
+    except (ValueError, TypeError) as e:
+        raise TypeTransformerFailedError(str(e)) from e
+
+
 class DataclassTransformer(TypeTransformer[Any]):
     literal_kinds = ("record",)
 
@@ -87,6 +103,8 @@ class DataclassTransformer(TypeTransformer[Any]):
 
     def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
         cls, fields = self._fields(python_type)
+        if isinstance(python_val, dict):
+            python_val = _dataclass_from_dict(python_val, python_type)
         if not isinstance(python_val, cls):
             raise TypeTransformerFailedError(f"expected {type_name(cls)}, got {type_name(type(python_val))}")
         return Literal("record", _convert_fields(python_val, fields, getattr), qualified_name(cls))
@@ -144,6 +162,14 @@ class PydanticTransformer(TypeTransformer[Any]):
         return _record_literal_type(t, t, self._fields(t))
 
     def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
+        if isinstance(python_val, dict):
+            # A plain dict (JSON from a caller, nested dicts for nested models) is validated into the
+            # model, as pydantic would; its own error names the fields at fault.
+            try:
+                python_val = python_type.model_validate(python_val, strict=False)
+            except Exception as e:
+                message = " ".join(str(e).split())
+                raise TypeTransformerFailedError(f"cannot make a {type_name(python_type)} of it: {message}") from e
         if not isinstance(python_val, python_type):
             raise TypeTransformerFailedError(f"expected {type_name(python_type)}, got {type_name(type(python_val))}")
         fields = _convert_fields(python_val, self._fields(python_type), getattr)
