@@ -45,10 +45,12 @@ __all__ = [
     "AppEnvironment",
     "AsyncFunctionTaskTemplate",
     "Backoff",
+    "BaseCheckpoint",
     "Cache",
     "CacheBehavior",
     "CachePolicy",
     "CacheRequest",
+    "Checkpoint",
     "Cron",
     "Device",
     "DeviceClass",
@@ -93,6 +95,7 @@ __all__ = [
     "init_in_cluster",
     "init_passthrough",
     "io",
+    "latest_checkpoint",
     "logger",
     "map",
     "models",
@@ -124,6 +127,9 @@ _LAZY = {
     "group": "roost.runtime.context",
     "map": "roost.runtime.mapping",
     "trace": "roost.runtime.tracing",
+    "Checkpoint": "roost.runtime.checkpoint",
+    "BaseCheckpoint": "roost.runtime.checkpoint",
+    "latest_checkpoint": "roost.runtime.checkpoint",
     "init": "roost.runtime.runner",
     "init_from_config": "roost.runtime.initialize",
     "init_from_api_key": "roost.runtime.initialize",
@@ -142,6 +148,7 @@ _LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types", "
 if TYPE_CHECKING:
     from roost import app, config, extend, io, models, remote, report, storage, types
     from roost.images.build import build, build_images
+    from roost.runtime.checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
     from roost.runtime.context import ctx, custom_context, get_custom_context, group
     from roost.runtime.initialize import (
         current_domain,

@@ -58,3 +58,45 @@ def long_job(epochs: int, stop_flag: str) -> int:
         if epoch + 1 == epochs // 2 and Path(stop_flag).exists():
             raise RuntimeError("the machine went away")
     return start
+
+
+# -- the Flyte SDK's helper: load / save (async) and load_sync / save_sync ------------------------------
+@env.task(retries=quick)
+def sdk_sync_bytes(n: int) -> list[int]:
+    """Counts to n, saving the count as bytes, failing once half-way; returns [attempt, resumed at]."""
+    cp = flyte.ctx().checkpoint
+    loaded = cp.load_sync()
+    start = int(loaded.read_bytes()) if loaded is not None else 0
+    for i in range(start, n):
+        cp.save_sync(str(i + 1).encode())
+        if i + 1 == n // 2 and start == 0:
+            raise RuntimeError("fails once half-way")
+    return [flyte.ctx().attempt_number, start]
+
+
+@env.task(retries=quick)
+async def sdk_async_folder(folder: str) -> list[object]:
+    """Saves a folder of one file (a folder, not a file, comes back), fails once, and reads it back."""
+    cp = flyte.ctx().checkpoint
+    loaded = await cp.load()
+    if loaded is None:
+        work = Path(folder) / "work"
+        (work / "ckpts").mkdir(parents=True, exist_ok=True)
+        (work / "ckpts" / "last.ckpt").write_text("epoch 7")
+        await cp.save(work)
+        raise RuntimeError("fails after saving")
+    last = flyte.latest_checkpoint(loaded)
+    return [loaded == cp.path, last.relative_to(loaded).as_posix(), last.read_text(), await cp.load() is loaded]
+
+
+@env.task(retries=quick)
+async def sdk_async_file(folder: str) -> str:
+    """Saves a file twice (the second replaces the first), fails once; the file comes back as payload."""
+    cp = flyte.ctx().checkpoint
+    loaded = await cp.load()
+    if loaded is None:
+        for text in ("first", "second"):
+            (Path(folder) / "model.bin").write_text(text)
+            await cp.save(str(Path(folder) / "model.bin"))
+        raise RuntimeError("fails after saving")
+    return f"{loaded.name}={loaded.read_text()}"

@@ -72,3 +72,46 @@ def test_an_attempt_killed_in_its_first_write_does_not_hide_an_older_checkpoint(
     (action / "checkpoint-2").mkdir()  # made its folder, saved nothing
     assert newest_checkpoint(str(action), before=3) == f"{action}/checkpoint-0"
     assert newest_checkpoint(str(action), before=0) is None
+
+
+# -- the Flyte SDK's helper ----------------------------------------------------------------------------
+def test_sdk_save_sync_and_load_sync_resume_from_bytes(isolation, store):
+    run = flyte.with_runcontext(isolation=isolation).run(t.sdk_sync_bytes, 8)
+    assert run.outputs()[0] == [1, 4]
+
+
+def test_sdk_async_save_of_a_folder_loads_back_as_a_folder(isolation, tmp_path, store):
+    run = flyte.with_runcontext(isolation=isolation).run(t.sdk_async_folder, str(tmp_path))
+    assert run.outputs()[0] == [True, "ckpts/last.ckpt", "epoch 7", True]
+
+
+def test_sdk_async_save_of_a_file_replaces_and_loads_back_as_payload(isolation, tmp_path, store):
+    run = flyte.with_runcontext(isolation=isolation).run(t.sdk_async_file, str(tmp_path))
+    assert run.outputs()[0] == "payload=second"
+
+
+def test_sdk_names_and_errors(tmp_path):
+    cp = flyte.Checkpoint(str(tmp_path / "cp-0"))
+    assert isinstance(cp, flyte.BaseCheckpoint) and cp.remote_destination == str(tmp_path / "cp-0")
+    assert cp.remote_source is None and not cp.prev_exists() and cp.load_sync() is None
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        cp.save_sync(tmp_path / "missing")
+    with pytest.raises(TypeError, match="bytes or a path"):
+        cp.save_sync(42)  # type: ignore[arg-type]
+    cp.save(b"kept")  # not awaited: done anyway, and no 'never awaited' warning
+    assert (tmp_path / "cp-0" / "data").read_bytes() == b"kept"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing staged is left behind
+
+
+def test_latest_checkpoint_ranks_by_mtime_or_by_key(tmp_path):
+    import os
+
+    for step, mtime in ((1, 300), (20, 100), (3, 200)):
+        path = tmp_path / f"run-{step}" / "last.ckpt"
+        path.parent.mkdir()
+        path.write_text(str(step))
+        os.utime(path, (mtime, mtime))
+    assert flyte.latest_checkpoint(tmp_path).parent.name == "run-1"
+    by_step = flyte.latest_checkpoint(tmp_path, key=lambda p: int(p.parent.name.split("-")[1]))
+    assert by_step.parent.name == "run-20"
+    assert flyte.latest_checkpoint(tmp_path, "*.ckpt") is None

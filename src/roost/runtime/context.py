@@ -59,6 +59,9 @@ def _int_env(name: str) -> int | None:
     return int(value) if value is not None and value.strip().lstrip("-").isdigit() else None
 
 
+_CHECKPOINT_KEY = "__roost_checkpoint__"
+
+
 @dataclass(frozen=True)
 class TaskContext:
     """The context of the running action (``flyte.ctx()``).
@@ -92,11 +95,15 @@ class TaskContext:
 
     @property
     def checkpoint(self) -> Checkpoint | None:
-        """The attempt's checkpoint helper: ``write``/``read`` bytes, ``save``/``restore`` files."""
+        """The attempt's checkpoint helper: ``write``/``read`` bytes, ``save``/``restore`` files, and
+        the SDK's ``load``/``save`` pairs. One per attempt: what ``load`` brought in stays loaded."""
         paths = self.checkpoint_paths
         if paths is None or paths.checkpoint_path is None:
             return None
-        return Checkpoint(paths.checkpoint_path, paths.prev_checkpoint_path)
+        helper = self.data.get(_CHECKPOINT_KEY)
+        if helper is None:
+            helper = self.data[_CHECKPOINT_KEY] = Checkpoint(paths.checkpoint_path, paths.prev_checkpoint_path)
+        return helper  # type: ignore[no-any-return]
 
     def replace(self, **kwargs: Any) -> TaskContext:
         if "data" in kwargs:
