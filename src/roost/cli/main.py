@@ -34,6 +34,10 @@ def _finish(invoke: Callable[[], Any]) -> int:
     """Run the command line and map how it ended to an exit code, printing failures as one line."""
     try:
         result = invoke()
+    except click.exceptions.NoArgsIsHelpError as e:
+        # A group named without its command (`roost get`): its help, as written, not one line of it.
+        click.echo(e.ctx.get_help(), err=True)
+        return e.exit_code
     except click.ClickException as e:
         # click would print the usage and a hint around the message; one line says it.
         _error(e.format_message())

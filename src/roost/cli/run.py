@@ -180,6 +180,10 @@ def run_command(
     Options of `roost run` come before FILE; after TASK come the task's inputs. `roost run FILE TASK
     --help` lists them with their types and defaults.
     """
+    if file.startswith("-"):
+        # FILE swallows what click could not place (options are left unparsed for the task's inputs);
+        # a dash there is an option of `roost run` that does not exist, not a file name.
+        raise click.NoSuchOption(file.split("=", 1)[0], ctx=ctx)
     if ray_address is not None:
         try:
             init(ray_address=ray_address)  # as a program would: Ray becomes the runs' isolation
