@@ -1,7 +1,7 @@
 """Run and action data types (``flyte.models``)."""
 
+from roost.runtime.action_details import ActionInputs, ActionOutputs
 from roost.runtime.context import ActionID, CheckpointPaths, GroupData, RawDataPath, TaskContext
-from roost.runtime.handles import ActionInputs, ActionOutputs
 from roost.store.records import ActionPhase
 
 __all__ = [
