@@ -25,7 +25,7 @@ def test_a_group_without_its_command_prints_its_help(roost):
     assert "Error" not in result.stderr
     # The commands are listed one a line, as click's help shows them.
     commands = [line.split()[0] for line in lines[lines.index("Commands:") + 1 :] if line.strip()]
-    assert {"runs", "run", "logs"} <= set(commands)
+    assert {"runs", "run", "logs", "action", "io"} <= set(commands)
 
 
 FILES = textwrap.dedent(

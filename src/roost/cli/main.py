@@ -16,9 +16,10 @@ from typing import Any
 import click
 
 from roost._version import __version__
-from roost.cli.abort import abort_command
+from roost.cli.abort import abort_group
 from roost.cli.build import build_command
 from roost.cli.cache import cache_group
+from roost.cli.delete import delete_group
 from roost.cli.get import get_group
 from roost.cli.render import one_line
 from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
@@ -90,8 +91,9 @@ def main() -> None:
 main.add_command(run_command)
 main.add_command(rerun_command)
 main.add_command(get_group)
-main.add_command(abort_command)
+main.add_command(abort_group)
 main.add_command(cache_group)
+main.add_command(delete_group)
 main.add_command(secret_group)
 main.add_command(build_command)
 

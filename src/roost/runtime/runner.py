@@ -246,8 +246,14 @@ class Runner:
         bound = task.interface.bind((), bound, task.name)
         encoded = values.encode_inputs(task, bound)
         recovered = store.succeeded_actions(run_name) if recover else {}
-        for action_id in force_rerun_actions or ():
-            recovered.pop(action_id, None)
+        if force_rerun_actions:
+            # A forced action runs again only if the actions above it run again to call it.
+            parents = {a.action_id: a.parent_id for a in store.list_actions(run_name)}
+            for action_id in force_rerun_actions:
+                current: str | None = action_id
+                while current is not None:
+                    recovered.pop(current, None)
+                    current = parents.get(current)
         name = self.name or rerun_name(store, run_name)
         return await _execute_run(task, bound, encoded, name, options, recovered_from=run_name, recovered=recovered)
 
