@@ -17,6 +17,8 @@ from roost.models import ActionPhase
 from roost.remote import Action, ActionDetails, ActionInputs, ActionOutputs, PhaseTransitionInfo, Run
 from roost.runtime import capacity
 from roost.runtime.policies import resources
+from roost.runtime.transitions import attempt_transitions
+from roost.store.records import ActionRecord
 
 env = flyte.TaskEnvironment(name="remote")
 one_cpu = flyte.TaskEnvironment(name="onecpu", resources=flyte.Resources(cpu=1))
@@ -272,3 +274,24 @@ def test_aborting_one_action_leaves_its_run_going(tmp_path: Path):
     assert aborted.phase is ActionPhase.ABORTED
     assert aborted.abort_info is not None and "not needed" in aborted.abort_info.reason
     child.abort()  # aborting what has ended does nothing
+
+
+def test_phases_between_the_first_start_and_the_end_are_read_in_order():
+    """An image's virtualenv built after the first start (initializing), then running again; and a wait
+    for resources before the first start: each phase once, in time order, ending where the next begins."""
+    built = ActionRecord("r", "x", "a0", "t.t", "t", None, 1, ActionPhase.SUCCEEDED, attempts=1)
+    built.queued_at, built.started_at, built.ended_at = 10.0, 11.0, 20.0
+    built.transitions = "0:initializing:12.0;0:running:15.0;"
+    (only,) = attempt_transitions(built, [])
+    assert [(t.phase.value, t.duration.total_seconds()) for t in only] == [
+        ("queued", 1.0),
+        ("running", 1.0),
+        ("initializing", 3.0),
+        ("running", 5.0),
+    ]
+    waited = ActionRecord("r", "y", "a0", "t.t", "t", None, 2, ActionPhase.RUNNING, attempts=1)
+    waited.queued_at, waited.started_at = 10.0, 13.0
+    waited.transitions = "0:waiting_for_resources:11.0;0:running:13.0;"
+    (current,) = attempt_transitions(waited, [])
+    assert [t.phase.value for t in current] == ["queued", "waiting_for_resources", "running"]
+    assert current[-1].end_time is None  # still running

@@ -137,7 +137,7 @@ class RunController(TaskCalls):
         self.traces = TraceRecords(store, run_name, self._order, self._recovery)
         # The actions executing now and the asyncio task each runs in, so that one can be aborted
         # alone (`roost abort action`); and those whose abort was requested.
-        self._live: dict[str, tuple[ActionRun, asyncio.Task[Any] | None]] = {}
+        self._live: dict[str, asyncio.Task[Any] | None] = {}
         self._aborting: dict[str, str] = {}
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
@@ -352,7 +352,7 @@ class RunController(TaskCalls):
     async def execute(self, action: ActionRun) -> Any:
         """Run ``action`` through the pipeline; record how it ended; give the caller its value."""
         task = asyncio.current_task()
-        self._live[action.id] = (action, task)
+        self._live[action.id] = task
         try:
             value = await self._pipeline_for(action)(action)
         except asyncio.CancelledError:
@@ -387,11 +387,11 @@ class RunController(TaskCalls):
         self.loop.call_soon_threadsafe(self._abort_live, action_id, reason)
 
     def _abort_live(self, action_id: str, reason: str) -> None:
-        live = self._live.get(action_id)
-        if live is None or live[1] is None:  # ended meanwhile: nothing to abort
+        task = self._live.get(action_id)
+        if task is None:  # ended meanwhile: nothing to abort
             return
         self._aborting[action_id] = reason
-        live[1].cancel()
+        task.cancel()
 
     async def _attempt(self, action: ActionRun) -> Any:
         """One attempt: run the code, convert its result, record success.
@@ -423,9 +423,10 @@ class RunController(TaskCalls):
             action.attempt_started = now
             if record.started_at is None:
                 record.started_at = now
-        if phase is not ActionPhase.RUNNING or action.attempt:
-            # Dated here only: the first attempt's queued and running times are the record's own.
-            # Requeued for a retry, the action is in the queue of its next attempt.
+        if phase is not ActionPhase.RUNNING or action.attempt or record.transitions is not None:
+            # Dated here only: the record's own times date the first attempt's queueing and its first
+            # start; once another phase came between them, every phase is dated here. Requeued for a
+            # retry, the action is in the queue of its next attempt.
             attempt = action.attempt + 1 if phase is ActionPhase.QUEUED else action.attempt
             record.transitions = f"{record.transitions or ''}{attempt}:{phase.value}:{now!r};"
         self.store.mark(record)

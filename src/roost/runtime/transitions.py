@@ -60,7 +60,7 @@ def attempt_transitions(record: ActionRecord, attempts: list[AttemptRecord]) -> 
                 events.insert(0, (ActionPhase.QUEUED, record.queued_at))
             row = ended.get(0)
             running = row.started_at if row is not None else record.started_at
-            if ran and running is not None:
+            if ran and running is not None and (ActionPhase.RUNNING, running) not in events:
                 events.append((ActionPhase.RUNNING, running))
         events.sort(key=lambda e: e[1])
         row = ended.get(k)
