@@ -1,5 +1,17 @@
-"""Handles on recorded runs and actions (``flyte.remote``): roost's runs are all local and recorded."""
+"""Handles on recorded runs and actions (``flyte.remote``): roost's runs are all local and recorded, so
+``Run.get``, ``Action.listall``, ``ActionDetails`` and the rest read the run store of ROOST_HOME."""
 
-from roost.runtime.handles import Action, ActionDetails, Run, RunDetails
+from roost.runtime.action_details import AbortInfo, ActionDetails, ActionInputs, ActionOutputs
+from roost.runtime.handles import Action, Run, RunDetails
+from roost.runtime.transitions import PhaseTransitionInfo
 
-__all__ = ["Action", "ActionDetails", "Run", "RunDetails"]
+__all__ = [
+    "AbortInfo",
+    "Action",
+    "ActionDetails",
+    "ActionInputs",
+    "ActionOutputs",
+    "PhaseTransitionInfo",
+    "Run",
+    "RunDetails",
+]

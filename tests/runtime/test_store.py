@@ -152,3 +152,41 @@ def test_processes_creating_a_new_store_at_once(tmp_path):
     go.touch()
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert outputs == ["ok"] * 6 and [p.returncode for p in procs] == [0] * 6
+
+
+# The actions table and the tables beside it as the first schema had them (before version 2).
+FIRST_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+CREATE TABLE actions (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, parent_id TEXT, task_name TEXT NOT NULL,
+    short_name TEXT, group_name TEXT, seq INTEGER NOT NULL, phase TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, queued_at REAL, started_at REAL, ended_at REAL,
+    inputs BLOB, outputs BLOB, inputs_hash TEXT,
+    error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
+    cache_hit INTEGER NOT NULL DEFAULT 0, isolation TEXT, isolation_reason TEXT, node TEXT,
+    PRIMARY KEY (run_name, action_id)
+) WITHOUT ROWID;
+INSERT INTO actions (run_name, action_id, task_name, seq, phase, attempts, queued_at, started_at, ended_at)
+VALUES ('old', 'a0', 't.t', 0, 'succeeded', 1, 1.0, 2.0, 3.0);
+"""
+
+
+def test_a_store_of_the_first_schema_gains_what_was_added(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(FIRST_SCHEMA)
+    conn.close()
+    store = RunStore(path)
+    (old,) = store.list_actions("old")
+    assert old.transitions is None and old.phase is ActionPhase.SUCCEEDED
+    store.request_action_abort("old", "a0", "why")  # the table of abort requests exists now
+    fresh = an_action("old", 1)
+    fresh.transitions = "0:waiting_for_resources:2.5;"
+    store.mark(fresh)
+    store.flush()
+    assert store.get_action("old", "x1").transitions == "0:waiting_for_resources:2.5;"
+    version = store.connection().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    assert version == "2"
+    store.close()
+    RunStore(path).close()  # opening it again changes nothing

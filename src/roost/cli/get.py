@@ -1,4 +1,5 @@
-"""``roost get runs | run NAME | logs NAME [ACTION]``: reading what the run store recorded."""
+"""``roost get runs | run NAME | logs NAME [ACTION] | action RUN [ACTION] | io RUN [ACTION]``: reading what
+the run store recorded."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import click
 from rich.console import Console
 
 from roost.cli import render
+from roost.cli.get_actions import get_action, get_io
 from roost.cli.state import controller_gone, find_action, require_run, store
+from roost.runtime.action_handle import format_log_line
 from roost.runtime.report import REPORT_FILE
 from roost.store.blobs import is_remote_uri, local_path_of
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, RunRecord
@@ -28,7 +31,7 @@ def _console() -> Console:
     return console
 
 
-@click.group("get", short_help="Show recorded runs, a run's actions, or its logs.")
+@click.group("get", short_help="Show recorded runs, their actions, inputs and outputs, or logs.")
 def get_group() -> None:
     """Show what the run store (ROOST_HOME/roost.db) recorded."""
 
@@ -172,17 +175,35 @@ def _reports(run: RunRecord, actions: list[ActionRecord]) -> list[tuple[str, str
 @get_group.command("logs")
 @click.argument("name")
 @click.argument("action", required=False)
-def get_logs(name: str, action: str | None) -> None:
+@click.option(
+    "--attempt",
+    "-a",
+    type=click.IntRange(min=1),
+    help="Only the lines of this attempt (1 is the first); every attempt's by default.",
+)
+@click.option("--show-ts", is_flag=True, help="Start each line with the time it was written (UTC, ISO 8601).")
+@click.option(
+    "--filter-system",
+    is_flag=True,
+    help="Accepted for Flyte's CLI; roost records only the task's own output, so there is nothing to filter.",
+)
+def get_logs(name: str, action: str | None, attempt: int | None, show_ts: bool, filter_system: bool) -> None:
     """Print the lines that run NAME (or one ACTION of it) wrote to stdout, stderr and logging."""
     require_run(name)
     if action is not None:
         record = find_action(name, action)
-        lines = store().list_logs(name, record.action_id)
+        lines = store().list_logs(name, record.action_id, None if attempt is None else attempt - 1)
         for line in lines:
-            click.echo(line.line)
+            click.echo(format_log_line(line, show_ts))
     else:
         lines = store().list_logs(name)
+        if attempt is not None:
+            lines = [line for line in lines if line.attempt == attempt - 1]
         for line in lines:
-            click.echo(f"[{render.short_id(line.action_id)}] {line.line}")
+            click.echo(f"[{render.short_id(line.action_id)}] {format_log_line(line, show_ts)}")
     if not lines:
-        click.echo("No log lines recorded.", err=True)
+        click.echo("No log lines recorded" + (f" for attempt {attempt}." if attempt else "."), err=True)
+
+
+get_group.add_command(get_action)
+get_group.add_command(get_io)

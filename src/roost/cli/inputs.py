@@ -95,6 +95,24 @@ class InputType(click.ParamType):
         return self.name
 
 
+def _path_kind(tp: Any) -> str | None:
+    """What a File, Dir or DataFrame input is written as (a path, not JSON); None for other types."""
+    from roost.types.dataframe import DataFrame
+    from roost.types.dir import Dir
+    from roost.types.file import File
+
+    cls = typing.get_origin(tp) or tp
+    if not isinstance(cls, type):
+        return None
+    if issubclass(cls, File):
+        return "a file path or URL"
+    if issubclass(cls, Dir):
+        return "a directory path or URL"
+    if issubclass(cls, DataFrame):
+        return "a parquet file path or URL"
+    return None
+
+
 def _help_for(tp: Any, default: Any) -> str:
     """The help of an input option; its type is the metavar, and click adds ``[required]`` itself."""
     parts = []
@@ -105,7 +123,10 @@ def _help_for(tp: Any, default: Any) -> str:
         parts.append("one of " + ", ".join(map(str, typing.get_args(inner))))
     if is_bool(tp):
         parts.append("true or false; the option alone means true")
-    if _written_as_json(inner):
+    path_kind = _path_kind(inner)
+    if path_kind is not None:
+        parts.append(path_kind)
+    elif _written_as_json(inner):
         parts.append("as JSON")
     if default is not EMPTY:
         shown = default.name if isinstance(default, enum.Enum) else repr(default)

@@ -17,9 +17,10 @@ from typing import Any
 import click
 
 from roost._version import __version__
-from roost.cli.abort import abort_command
+from roost.cli.abort import abort_group
 from roost.cli.build import build_command
 from roost.cli.cache import cache_group
+from roost.cli.delete import delete_group
 from roost.cli.get import get_group
 from roost.cli.render import one_line
 from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
@@ -35,6 +36,10 @@ def _finish(invoke: Callable[[], Any]) -> int:
     """Run the command line and map how it ended to an exit code, printing failures as one line."""
     try:
         result = invoke()
+    except click.exceptions.NoArgsIsHelpError as e:
+        # A group named without its command (`roost get`): its help, as written, not one line of it.
+        click.echo(e.ctx.get_help(), err=True)
+        return e.exit_code
     except click.ClickException as e:
         # click would print the usage and a hint around the message; one line says it.
         _error(e.format_message())
@@ -115,8 +120,9 @@ def _use_config(path: str) -> None:
 main.add_command(run_command)
 main.add_command(rerun_command)
 main.add_command(get_group)
-main.add_command(abort_command)
+main.add_command(abort_group)
 main.add_command(cache_group)
+main.add_command(delete_group)
 main.add_command(secret_group)
 main.add_command(build_command)
 

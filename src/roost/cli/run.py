@@ -17,7 +17,7 @@ from rich.console import Console
 from roost.cli.inputs import parse_inputs
 from roost.cli.render import one_line
 from roost.cli.session import RunSession
-from roost.cli.state import require_run, store
+from roost.cli.state import find_action, require_run, store
 from roost.errors import StoreError
 from roost.runtime.handles import ActionOutputs, Run
 from roost.runtime.ids import new_run_name
@@ -157,6 +157,13 @@ def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: boo
 @click.option("--overwrite-cache", is_flag=True, help="Run cached tasks again and overwrite their cache entries.")
 @click.option("--disable-run-cache", is_flag=True, help="Do not use the cache in this run.")
 @click.option("--no-live", is_flag=True, help="Print the run name and the result only, no live tree.")
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="Show the tasks' output as it is written, instead of the live tree (implies --no-live).",
+)
+@click.option("--local", is_flag=True, help="Run on this machine: what every roost run does (accepted as in Flyte).")
 @click.argument("file")
 @click.argument("task")
 @click.argument("task_args", nargs=-1, type=click.UNPROCESSED, metavar="[--INPUT VALUE]...")
@@ -171,6 +178,8 @@ def run_command(
     overwrite_cache: bool,
     disable_run_cache: bool,
     no_live: bool,
+    follow: bool,
+    local: bool,
     file: str,
     task: str,
     task_args: tuple[str, ...],
@@ -180,6 +189,10 @@ def run_command(
     Options of `roost run` come before FILE; after TASK come the task's inputs. `roost run FILE TASK
     --help` lists them with their types and defaults.
     """
+    if file.startswith("-"):
+        # FILE swallows what click could not place (options are left unparsed for the task's inputs);
+        # a dash there is an option of `roost run` that does not exist, not a file name.
+        raise click.NoSuchOption(file.split("=", 1)[0], ctx=ctx)
     if ray_address is not None:
         try:
             init(ray_address=ray_address)  # as a program would: Ray becomes the runs' isolation
@@ -198,25 +211,64 @@ def run_command(
     )
     if store().get_run(name) is not None:
         raise click.UsageError(f"a run named {name!r} already exists; choose another --name")
-    _watch(name, template.name, lambda: runner.run(template, **inputs), no_live)
+    _watch(name, template.name, lambda: runner.run(template, **inputs), no_live or follow)
 
 
 @click.command("rerun", short_help="Run a recorded run's task again (--recover resumes it).")
 @click.argument("source")
 @click.option("--recover", is_flag=True, help="Reuse the outputs of every action that succeeded in SOURCE.")
+@click.option(
+    "--action-name",
+    help="Run only this action of SOURCE again, as the root of the new run, with the inputs it received "
+    "(not with --recover). `roost get action SOURCE` lists them.",
+)
+@click.option(
+    "--force-rerun-action",
+    "force_rerun_actions",
+    multiple=True,
+    metavar="ACTION",
+    help="With --recover: run this action again even though it succeeded in SOURCE. Repeatable.",
+)
 @click.option("--name", "run_name", help="Name of the new run (default: SOURCE-r1, -r2, ...).")
 @click.option("--no-live", is_flag=True, help="Print the run name and the result only, no live tree.")
-def rerun_command(source: str, recover: bool, run_name: str | None, no_live: bool) -> None:
+@click.option("--follow", "-f", is_flag=True, help="Show the tasks' output as it is written (implies --no-live).")
+def rerun_command(
+    source: str,
+    recover: bool,
+    action_name: str | None,
+    force_rerun_actions: tuple[str, ...],
+    run_name: str | None,
+    no_live: bool,
+    follow: bool,
+) -> None:
     """Run the task of run SOURCE again with the same inputs, as a new run.
 
     With --recover, actions that succeeded in SOURCE are not executed again: their recorded outputs
     are reused. This resumes a run whose process died (`roost get runs` shows it as "running
     (controller gone)").
     """
+    if force_rerun_actions and not recover:
+        raise click.UsageError("--force-rerun-action needs --recover")
+    if action_name and recover:
+        raise click.UsageError(
+            "--action-name cannot be combined with --recover: a run rooted at one action has a different "
+            "action tree; rerun the action alone, or recover the whole run"
+        )
     source_run = require_run(source)
+    task_name = source_run.task_name
+    if action_name:
+        action = find_action(source, action_name)
+        action_name, task_name = action.action_id, action.task_name
+    forced = [find_action(source, ref).action_id for ref in force_rerun_actions]
     _import_from_cwd()
     name = run_name or rerun_name(store(), source)
     if store().get_run(name) is not None:
         raise click.UsageError(f"a run named {name!r} already exists; choose another --name")
     runner = _runner(name=name)
-    _watch(name, source_run.task_name, lambda: runner.rerun(source, recover=recover), no_live, rerun_of=source)
+
+    def start() -> Run:
+        return runner.rerun(  # type: ignore[no-any-return]
+            source, action_name=action_name or "a0", recover=recover, force_rerun_actions=forced or None
+        )
+
+    _watch(name, task_name, start, no_live or follow, rerun_of=source)

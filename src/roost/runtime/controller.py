@@ -145,6 +145,10 @@ class RunController(TaskCalls):
         self._cache = Cache(CacheStore(store))
         self._pipelines: dict[tuple[bool, ...], Next] = {}
         self.traces = TraceRecords(store, run_name, self._order, self._recovery)
+        # The actions executing now and the asyncio task each runs in, so that one can be aborted
+        # alone (`roost abort action`); and those whose abort was requested.
+        self._live: dict[str, asyncio.Task[Any] | None] = {}
+        self._aborting: dict[str, str] = {}
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
@@ -372,9 +376,21 @@ class RunController(TaskCalls):
 
     async def execute(self, action: ActionRun) -> Any:
         """Run ``action`` through the pipeline; record how it ended; give the caller its value."""
+        task = asyncio.current_task()
+        self._live[action.id] = task
         try:
             value = await self._pipeline_for(action)(action)
         except asyncio.CancelledError:
+            reason = self._aborting.pop(action.id, None)
+            if reason is not None and task is not None:
+                # This action's own abort, not its run's: the caller gets an ActionAbortedError it may
+                # catch, and the task it shares with its caller goes on.
+                if hasattr(task, "uncancel"):  # Python 3.11+ counts cancellations; 3.10 has no count
+                    task.uncancel()
+                message = f"action {action.id} was aborted: {reason}"
+                action.record.error = ErrorInfo("ActionAbortedError", "user", message)
+                self.finish(action, ActionPhase.ABORTED)
+                raise ActionAbortedError(message) from None
             if not action.record.phase.is_terminal:
                 action.record.error = ErrorInfo("ActionAborted", "user", "the run was aborted")
                 self.finish(action, ActionPhase.ABORTED)
@@ -386,7 +402,21 @@ class RunController(TaskCalls):
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             raise user_error_from(e, action.record.error.traceback if action.record.error else None) from None
+        finally:
+            self._live.pop(action.id, None)
         return value
+
+    def abort_action(self, action_id: str, reason: str) -> None:
+        """Cancel one executing action and what it started (on the run's loop; from any thread)."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self._abort_live, action_id, reason)
+
+    def _abort_live(self, action_id: str, reason: str) -> None:
+        task = self._live.get(action_id)
+        if task is None:  # ended meanwhile: nothing to abort
+            return
+        self._aborting[action_id] = reason
+        task.cancel()
 
     async def _attempt(self, action: ActionRun) -> Any:
         """One attempt: run the code, convert its result, record success.
@@ -412,11 +442,18 @@ class RunController(TaskCalls):
     def set_phase(self, action: ActionRun, phase: ActionPhase) -> None:
         record = action.record
         record.phase = phase
+        now = time.time()
         if phase is ActionPhase.RUNNING:
             record.attempts = action.attempt + 1
-            action.attempt_started = time.time()
+            action.attempt_started = now
             if record.started_at is None:
-                record.started_at = action.attempt_started
+                record.started_at = now
+        if phase is not ActionPhase.RUNNING or action.attempt or record.transitions is not None:
+            # Dated here only: the record's own times date the first attempt's queueing and its first
+            # start; once another phase came between them, every phase is dated here. Requeued for a
+            # retry, the action is in the queue of its next attempt.
+            attempt = action.attempt + 1 if phase is ActionPhase.QUEUED else action.attempt
+            record.transitions = f"{record.transitions or ''}{attempt}:{phase.value}:{now!r};"
         self.store.mark(record)
 
     def finish(self, action: ActionRun, phase: ActionPhase) -> None:

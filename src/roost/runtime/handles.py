@@ -1,57 +1,32 @@
-"""Run and Action handles: what ``flyte.run`` returns, read back from the run store."""
+"""Run and Action handles (``flyte.remote``): what ``flyte.run`` returns, and what ``Run.get`` /
+``Action.get`` find, read back from the run store."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from roost.errors import ActionNotFoundError, RuntimeUserError, error_class_for
-from roost.runtime import values
-from roost.runtime.report import read_page, report_location
-from roost.runtime.syncify import dual, syncify
-from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
+from roost.runtime.action_details import ActionDetails, ActionInputs, ActionOutputs, decode_inputs, decode_outputs
+from roost.runtime.action_handle import (
+    POLL_S,
+    WAIT_FOR,
+    Action,
+    Watch,
+    current_store,
+    phase_values,
+    refuse_filters,
+    sorted_descending,
+)
+from roost.runtime.syncify import dual, dual_classmethod, syncify
+from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
 
-
-class ActionOutputs(tuple):  # type: ignore[type-arg]
-    """A task's outputs as a tuple; also ``o0, o1, ...`` (or the NamedTuple's field names) as attributes.
-
-    A task without outputs gives ``(None,)``.
-    """
-
-    named_outputs: dict[str, Any]
-
-    def __new__(cls, items: tuple[Any, ...], names: list[str]) -> ActionOutputs:
-        self = super().__new__(cls, items)
-        self.named_outputs = dict(zip(names, items))
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.named_outputs[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-class ActionInputs(dict):  # type: ignore[type-arg]
-    """A task's inputs by name."""
-
-
-def _outputs(task: TaskTemplate[Any] | None, data: bytes | None, preserve_original_types: bool = True) -> ActionOutputs:
-    value = values.decode_outputs(task, data, preserve_original_types) if data is not None else None
-    if task is not None:
-        names = list(task.interface.outputs)
-        several = len(names) > 1
-    else:  # read back without the task's code: a tuple is taken as several outputs
-        several = isinstance(value, tuple)
-        names = [f"o{i}" for i in range(len(value))] if several else ["o0"]
-    items = tuple(value) if several else (value,)
-    return ActionOutputs(items, names or ["o0"])
+__all__ = ["Action", "ActionDetails", "ActionInputs", "ActionOutputs", "Run", "RunDetails"]
 
 
 def raise_error(error: ErrorInfo) -> None:
@@ -63,126 +38,6 @@ def raise_error(error: ErrorInfo) -> None:
         err = cls(error.message)  # type: ignore[call-arg]
     err.traceback_text = error.traceback  # type: ignore[attr-defined]
     raise err
-
-
-@dataclass
-class ActionDetails:
-    """One action as recorded: phase, times, attempts, error."""
-
-    record: ActionRecord
-    attempts_: list[AttemptRecord]
-
-    @property
-    def phase(self) -> ActionPhase:
-        return self.record.phase
-
-    @property
-    def attempts(self) -> int:
-        return self.record.attempts
-
-    @property
-    def runtime(self) -> float | None:
-        r = self.record
-        return None if r.started_at is None else (r.ended_at or time.time()) - r.started_at
-
-    @property
-    def error_info(self) -> ErrorInfo | None:
-        return self.record.error
-
-    @property
-    def error_message(self) -> str | None:
-        return self.record.error.message if self.record.error else None
-
-    @property
-    def phase_durations(self) -> dict[str, float]:
-        r = self.record
-        out: dict[str, float] = {}
-        if r.queued_at is not None and r.started_at is not None:
-            out["queued"] = r.started_at - r.queued_at
-        if r.started_at is not None and r.ended_at is not None:
-            out["running"] = r.ended_at - r.started_at
-        return out
-
-    def get_attempts(self) -> list[AttemptRecord]:
-        return list(self.attempts_)
-
-
-class Action:
-    """A handle on one recorded action of a run."""
-
-    def __init__(self, store: RunStore, record: ActionRecord, task: TaskTemplate[Any] | None = None):
-        self._store = store
-        self._record = record
-        self._task = task
-
-    @property
-    def name(self) -> str:
-        return self._record.action_id
-
-    action_id = name
-
-    @property
-    def run_name(self) -> str:
-        return self._record.run_name
-
-    @property
-    def task_name(self) -> str:
-        return self._record.task_name
-
-    @property
-    def parent_name(self) -> str | None:
-        return self._record.parent_id
-
-    @property
-    def phase(self) -> ActionPhase:
-        return self._record.phase
-
-    raw_phase = phase
-
-    @property
-    def start_time(self) -> float | None:
-        return self._record.started_at
-
-    def done(self) -> bool:
-        return self._record.phase.is_terminal
-
-    def details(self) -> ActionDetails:
-        return ActionDetails(self._record, self._store.list_attempts(self.run_name, self.name))
-
-    def inputs(self) -> ActionInputs:
-        data = self._record.inputs
-        return ActionInputs(values.decode_inputs(self._task, data) if data else {})  # type: ignore[arg-type]
-
-    def outputs(self) -> ActionOutputs:
-        if self._record.phase not in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED):
-            raise RuntimeUserError("ActionNotSucceeded", f"action {self.name} is {self._record.phase.value}")
-        return _outputs(self._task if self._record.parent_id is None else None, self._record.outputs)
-
-    def get_logs(self) -> list[LogRecord]:
-        return self._store.list_logs(self.run_name, self.name)
-
-    def report_location(self) -> str | None:
-        """Where this action's ``report.html`` is (or would be) written; None if the run is unknown."""
-        run = self._store.get_run(self.run_name)
-        if run is None:
-            return None
-        base = json.loads(run.options or "{}").get("run_base_dir")
-        return report_location(f"{base}/{self.name}") if base else None
-
-    def _get_report(self, attempt: int | None = None) -> str | None:
-        location = self.report_location()
-        return read_page(location) if location is not None else None
-
-    async def _get_report_aio(self, attempt: int | None = None) -> str | None:
-        return await asyncio.to_thread(self._get_report, attempt)
-
-    # The HTML of the action's report, or None when none was written. An action keeps one report: the
-    # page last written by any of its attempts, so ``attempt`` (Flyte keeps one per attempt) is accepted
-    # and does not select.
-    get_report = dual(_get_report, _get_report_aio)
-
-    def __repr__(self) -> str:
-        return f"<Action {self.run_name}/{self.name} {self.task_name} {self.phase.value}>"
 
 
 class Run:
@@ -200,21 +55,67 @@ class Run:
         # False (with_runcontext's default outside mode="local"): DataFrame outputs as flyte.io.DataFrame.
         self._preserve_original_types = preserve_original_types
 
-    @classmethod
-    def get(cls, name: str) -> Run:
-        """The run named ``name`` from the run store of ROOST_HOME."""
-        from roost.runtime.runner import get_store
-
-        run = cls(get_store(), name)
+    @staticmethod
+    def _get(cls: type[Run], name: str) -> Run:
+        run = cls(current_store(), name)
         run._record()
         return run
 
-    @classmethod
-    def listall(cls, in_phase: str | None = None, task_name: str | None = None, limit: int = 100) -> list[Run]:
-        from roost.runtime.runner import get_store
+    @staticmethod
+    async def _get_aio(cls: type[Run], name: str) -> Run:
+        return Run._get(cls, name)
 
-        store = get_store()
-        return [cls(store, r.name) for r in store.list_runs(limit=limit, phase=in_phase, task_name=task_name)]
+    # The run named ``name`` from the run store of ROOST_HOME.
+    get = dual_classmethod(_get, _get_aio)
+
+    @staticmethod
+    def _listall(
+        cls: type[Run],
+        in_phase: Any = None,
+        task_name: str | None = None,
+        task_version: str | None = None,
+        created_by_subject: str | None = None,
+        sort_by: tuple[str, str] | None = None,
+        limit: int = 100,
+        project: str | None = None,
+        domain: str | None = None,
+        created_at: Any = None,
+        updated_at: Any = None,
+        with_labels: dict[str, str] | None = None,
+        with_label_keys: list[str] | None = None,
+        paused_actions_only: bool = False,
+    ) -> Iterator[Run]:
+        refuse_filters(
+            task_version=task_version,
+            created_by_subject=created_by_subject,
+            created_at=created_at,
+            updated_at=updated_at,
+            with_labels=with_labels,
+            with_label_keys=with_label_keys,
+        )
+        # project and domain name nothing locally, and no local run pauses: both are accepted as given.
+        desc = sorted_descending(sort_by, default_desc=True)
+        store = current_store()
+        phases = phase_values(in_phase)
+        records: Iterable[RunRecord]
+        if len(phases) <= 1:
+            records = store.list_runs(limit=limit, phase=phases[0] if phases else None, task_name=task_name)
+        else:
+            every = [store.list_runs(limit=limit, phase=p, task_name=task_name) for p in phases]
+            records = sorted((r for rs in every for r in rs), key=lambda r: r.created_at, reverse=True)[:limit]
+        if paused_actions_only:
+            records = []
+        ordered = list(records) if desc else sorted(records, key=lambda r: r.created_at)
+        return iter([cls(store, r.name) for r in ordered])
+
+    @staticmethod
+    async def _listall_aio(cls: type[Run], *args: Any, **kwargs: Any) -> AsyncIterator[Run]:
+        for run in Run._listall(cls, *args, **kwargs):
+            yield run
+
+    # The runs of ROOST_HOME, newest first (at most ``limit``); only those in ``in_phase`` or of
+    # ``task_name`` if given.
+    listall = dual_classmethod(_listall, _listall_aio)  # type: ignore[arg-type]
 
     def _record(self) -> RunRecord:
         record = self._store.get_run(self.name)
@@ -249,12 +150,23 @@ class Run:
     def done(self) -> bool:
         return self.phase.is_terminal
 
-    @syncify
-    async def wait(self, quiet: bool = False, wait_for: str = "terminal", poll: float = 0.1) -> Run:
-        target = (lambda p: p.is_terminal) if wait_for == "terminal" else (lambda p: p is not ActionPhase.QUEUED)
-        while not target(self.phase):
-            await asyncio.sleep(poll)
+    def sync(self) -> Run:
         return self
+
+    @syncify
+    async def wait(self, quiet: bool = False, wait_for: str = "terminal", poll: float = POLL_S) -> Run:
+        """Block until the run ends (or reaches ``wait_for``: "running", "logs-ready")."""
+        if wait_for not in WAIT_FOR:
+            raise ValueError(f"wait_for must be one of {', '.join(WAIT_FOR)}, not {wait_for!r}")
+        while True:
+            phase = self.phase
+            if phase.is_terminal or (wait_for != "terminal" and phase is not ActionPhase.QUEUED):
+                return self
+            await asyncio.sleep(poll)
+
+    def watch(self, cache_data_on_done: bool = False) -> Watch:
+        """The root action's details each time they change, until the run ends."""
+        return self.action.watch(cache_data_on_done)
 
     @syncify
     async def outputs(self) -> ActionOutputs:
@@ -263,14 +175,23 @@ class Run:
             if record.error is not None:
                 raise_error(record.error)
             raise RuntimeUserError("RunNotDoneError", f"run {self.name} is {record.phase.value}")
-        return _outputs(self._task, record.outputs, self._preserve_original_types)
+        return decode_outputs(self._task, record.outputs, self._preserve_original_types)
 
-    def inputs(self) -> ActionInputs:
-        data = self._record().inputs
-        return ActionInputs(values.decode_inputs(self._task, data) if data else {})  # type: ignore[arg-type]
+    def _inputs(self) -> ActionInputs:
+        return decode_inputs(self._task, self._record().inputs)
 
-    def details(self) -> RunDetails:
-        return RunDetails(self._record(), self.actions())
+    async def _inputs_aio(self) -> ActionInputs:
+        return self._inputs()
+
+    inputs = dual(_inputs, _inputs_aio)
+
+    def _details(self) -> RunDetails:
+        return RunDetails(self._record(), self.actions(), self.action.details())
+
+    async def _details_aio(self) -> RunDetails:
+        return self._details()
+
+    details = dual(_details, _details_aio)
 
     def first_failure(self) -> Action | None:
         failed = [a for a in self.actions() if a.phase in (ActionPhase.FAILED, ActionPhase.TIMED_OUT)]
@@ -283,15 +204,41 @@ class Run:
         if record.error is not None:
             raise_error(record.error)
 
-    def abort(self, reason: str = "") -> None:
+    def _abort(self, reason: str = "Manually aborted from the SDK api.") -> None:
         self._store.request_abort(self.name)
 
-    def get_logs(self) -> list[LogRecord]:
-        return self._store.list_logs(self.name)
+    async def _abort_aio(self, reason: str = "Manually aborted from the SDK api.") -> None:
+        self._abort(reason)
 
-    def show_logs(self) -> None:
-        for line in self.get_logs():
-            print(f"[{line.action_id}] {line.line}")
+    abort = dual(_abort, _abort_aio)
+
+    # The root action's log lines, as ``Action.get_logs`` / ``Action.show_logs`` give them.
+    def _get_logs(
+        self, attempt: int | None = None, filter_system: bool = False, show_ts: bool = False
+    ) -> Iterator[str]:
+        return self.action.get_logs(attempt, filter_system, show_ts)  # type: ignore[no-any-return]
+
+    def _get_logs_aio(
+        self, attempt: int | None = None, filter_system: bool = False, show_ts: bool = False
+    ) -> AsyncIterator[str]:
+        return self.action.get_logs.aio(attempt, filter_system, show_ts)  # type: ignore[no-any-return]
+
+    get_logs = dual(_get_logs, _get_logs_aio)  # type: ignore[arg-type]
+
+    def _show_logs(
+        self,
+        attempt: int | None = None,
+        max_lines: int = 100,
+        show_ts: bool = False,
+        raw: bool = False,
+        filter_system: bool = False,
+    ) -> None:
+        self.action.show_logs(attempt, max_lines, show_ts, raw, filter_system)
+
+    async def _show_logs_aio(self, *args: Any, **kwargs: Any) -> None:
+        self._show_logs(*args, **kwargs)
+
+    show_logs = dual(_show_logs, _show_logs_aio)
 
     def _get_report(self, attempt: int | None = None) -> str | None:
         return self.action.get_report(attempt)  # type: ignore[no-any-return]
@@ -308,12 +255,32 @@ class Run:
 
 @dataclass
 class RunDetails:
+    """A run as recorded, with its actions and its root action's details."""
+
     record: RunRecord
     action_list: list[Action]
+    action_details: ActionDetails
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def task_name(self) -> str:
+        return self.record.task_name
 
     @property
     def phase(self) -> ActionPhase:
         return self.record.phase
+
+    def done(self) -> bool:
+        return self.record.phase.is_terminal
+
+    async def inputs(self) -> ActionInputs:
+        return await self.action_details.inputs()
+
+    async def outputs(self) -> ActionOutputs:
+        return await self.action_details.outputs()
 
     def __iter__(self) -> Iterator[Action]:
         return iter(self.action_list)

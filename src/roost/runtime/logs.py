@@ -91,7 +91,12 @@ class _SinkHandler(logging.Handler):
         if last_resort is not None and record.levelno >= last_resort.level:
             root = logging.getLogger()
             if all(h is self for h in root.handlers):
-                last_resort.handle(record)
+                # Shown on stderr but not captured from it: the record is stored once, above.
+                token = current_sink.set(None)
+                try:
+                    last_resort.handle(record)
+                finally:
+                    current_sink.reset(token)
 
 
 _HANDLER = _SinkHandler()

@@ -19,7 +19,7 @@ from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsag
 from roost.runtime import logs, values
 from roost.runtime.controller import RunController, RunOptions, _failure_phase, error_info
 from roost.runtime.handles import Run
-from roost.runtime.ids import new_run_name
+from roost.runtime.ids import ROOT_ACTION, new_run_name
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import on_runtime
 from roost.runtime.workers.launcher import WORKER_ENV
@@ -240,14 +240,32 @@ class Runner:
             raise ValueError(f"no run named {run_name!r} in {store.path}")
         if not source.task_module:
             raise ValueError(f"run {run_name!r} does not record where its task is defined")
-        task = find_task(load_module(source.task_module), source.task_name)
-        bound = values.decode_inputs(task, source.inputs) if source.inputs else {}
+        task_name, recorded_inputs = source.task_name, source.inputs
+        if action_name != ROOT_ACTION:
+            # One action of the run, as the root of a new run: its task, with the inputs it received.
+            if recover:
+                raise ValueError(
+                    "action_name cannot be combined with recover: a run rooted at one action "
+                    "has a different action tree; recover the whole run, or rerun the action alone"
+                )
+            action = store.get_action(run_name, action_name)
+            if action is None:
+                raise ValueError(f"run {run_name!r} has no action {action_name!r}")
+            task_name, recorded_inputs = action.task_name, action.inputs
+        task = find_task(load_module(source.task_module), task_name)
+        bound = values.decode_inputs(task, recorded_inputs) if recorded_inputs else {}
         bound.update(inputs)
         bound = task.interface.bind((), bound, task.name)
         encoded = values.encode_inputs(task, bound)
         recovered = store.succeeded_actions(run_name) if recover else {}
-        for action_id in force_rerun_actions or ():
-            recovered.pop(action_id, None)
+        if force_rerun_actions:
+            # A forced action runs again only if the actions above it run again to call it.
+            parents = {a.action_id: a.parent_id for a in store.list_actions(run_name)}
+            for action_id in force_rerun_actions:
+                current: str | None = action_id
+                while current is not None:
+                    recovered.pop(current, None)
+                    current = parents.get(current)
         name = self.name or rerun_name(store, run_name)
         return await _execute_run(task, bound, encoded, name, options, recovered_from=run_name, recovered=recovered)
 
@@ -426,6 +444,7 @@ async def _execute_run(
         loop.call_soon_threadsafe(root_task.cancel)
 
     store.watch_run(run_name, on_abort)
+    store.watch_action_aborts(run_name, controller.abort_action)
     try:
         await root_task
         record.phase = ActionPhase.SUCCEEDED

@@ -82,3 +82,16 @@ class dual(Generic[T]):
         if obj is None:
             return self
         return type(self)(functools.partial(self._fn, obj), functools.partial(self._aio, obj))
+
+
+class dual_classmethod(Generic[T]):
+    """``dual`` for a classmethod: ``Run.get(name)`` blocks, ``await Run.get.aio(name)`` does not."""
+
+    def __init__(self, fn: Callable[..., T], aio: Callable[..., Coroutine[Any, Any, T]]):
+        self._fn = fn
+        self._aio = aio
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __get__(self, obj: Any, objtype: Any = None) -> dual[T]:
+        owner = objtype if objtype is not None else type(obj)
+        return dual(functools.partial(self._fn, owner), functools.partial(self._aio, owner))

@@ -88,6 +88,10 @@ class ActionRecord:
     isolation: str | None = None
     isolation_reason: str | None = None
     node: str | None = None
+    # Phases entered that the times above do not date, as "attempt:phase:time;" entries (attempt
+    # counted from 0): waiting for resources, initializing, what follows them, and every phase of a
+    # retry. None for the common action, queued once and run once (``runtime/transitions.py``).
+    transitions: str | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ tables, their statements and the conversion between records and rows are in ``ru
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -27,6 +28,7 @@ from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogReco
 from roost.store.run_tables import (
     ACTION_COLUMNS,
     ACTION_UPSERT,
+    ADDED_COLUMNS,
     ATTEMPT_COLUMNS,
     ATTEMPT_UPSERT,
     LOG_INSERT,
@@ -66,6 +68,9 @@ class RunStore:
         self._failure: BaseException | None = None
         self._writer: threading.Thread | None = None
         self._watched: dict[str, Callable[[], None]] = {}
+        # Runs whose controller hears requests to abort one action, and the requests it has heard.
+        self._action_watchers: dict[str, Callable[[str, str], None]] = {}
+        self._heard_action_aborts: set[tuple[str, str]] = set()
         # Cache entries handed to the writer and not committed yet, by key (see pending_cache_entry).
         self._pending_cache: dict[str, CacheEntry] = {}
         if not readonly:
@@ -82,7 +87,11 @@ class RunStore:
             for statement in (SCHEMA + CACHE_SCHEMA).split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            for table, column, declaration in ADDED_COLUMNS:
+                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in present:  # a store written by an older roost: its rows get NULL
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -213,6 +222,13 @@ class RunStore:
     def unwatch_run(self, run_name: str) -> None:
         with self._lock:
             self._watched.pop(run_name, None)
+            self._action_watchers.pop(run_name, None)
+
+    def watch_action_aborts(self, run_name: str, on_abort_action: Callable[[str, str], None]) -> None:
+        """While ``run_name`` is watched, call ``on_abort_action(action_id, reason)`` once for each action
+        whose abort is requested (``request_action_abort``, from this or another process)."""
+        with self._lock:
+            self._action_watchers[run_name] = on_abort_action
 
     def close(self) -> None:
         if self._writer is not None:
@@ -261,9 +277,10 @@ class RunStore:
                 self._swapped_epoch += 1
                 epoch = self._swapped_epoch
                 watched = dict(self._watched) if now - last_watch > 0.25 else {}
+                action_watchers = dict(self._action_watchers) if watched else {}
             try:
                 if batch or logs or watched:
-                    self._commit(conn, batch, logs, watched)
+                    self._commit(conn, batch, logs, watched, action_watchers)
                     if watched:
                         last_watch = now
                 last_commit = time.monotonic()
@@ -278,7 +295,12 @@ class RunStore:
         conn.close()
 
     def _commit(
-        self, conn: sqlite3.Connection, batch: dict[int, Any], logs: list[LogRecord], watched: dict[str, Any]
+        self,
+        conn: sqlite3.Connection,
+        batch: dict[int, Any],
+        logs: list[LogRecord],
+        watched: dict[str, Any],
+        action_watchers: dict[str, Callable[[str, str], None]],
     ) -> None:
         runs, actions, attempts, entries = [], [], [], []
         for record in batch.values():
@@ -312,6 +334,15 @@ class RunStore:
                 conn.execute(f"UPDATE runs SET heartbeat_at = ? WHERE name IN ({marks})", (now, *names))
                 rows = conn.execute(f"SELECT name FROM runs WHERE abort_requested = 1 AND name IN ({marks})", names)
                 aborted = [watched[r[0]] for r in rows]
+                if action_watchers:
+                    names = list(action_watchers)
+                    marks = ",".join("?" * len(names))
+                    sql = f"SELECT run_name, action_id, reason FROM action_aborts WHERE run_name IN ({marks})"
+                    for run_name, action_id, reason in conn.execute(sql, names):
+                        if (run_name, action_id) not in self._heard_action_aborts:
+                            self._heard_action_aborts.add((run_name, action_id))
+                            on_abort_action = action_watchers[run_name]
+                            aborted.append(functools.partial(on_abort_action, action_id, reason))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -336,6 +367,13 @@ class RunStore:
         with self._translate_errors():
             cur = self._reader().execute("UPDATE runs SET abort_requested = 1 WHERE name = ?", (run_name,))
             return cur.rowcount > 0
+
+    def request_action_abort(self, run_name: str, action_id: str, reason: str) -> None:
+        """Ask the controller of ``run_name`` to abort one action (and what it started)."""
+        with self._translate_errors():
+            self._reader().execute(
+                "INSERT OR REPLACE INTO action_aborts VALUES (?, ?, ?, ?)", (run_name, action_id, reason, time.time())
+            )
 
     def put_run(self, run: RunRecord) -> None:
         """Write a run row at once (used before anything else of the run is recorded)."""
@@ -370,9 +408,14 @@ class RunStore:
         sql = f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC LIMIT ?"
         return [run_from(r) for r in self._query(sql, (*args, limit))]
 
-    def list_actions(self, run_name: str) -> list[ActionRecord]:
-        sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? ORDER BY seq"
-        return [action_from(r) for r in self._query(sql, (run_name,))]
+    def list_actions(self, run_name: str, phases: tuple[str, ...] = ()) -> list[ActionRecord]:
+        """The actions of a run in the order they were created; only those in ``phases`` if given."""
+        if not phases:
+            sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? ORDER BY seq"
+            return [action_from(r) for r in self._query(sql, (run_name,))]
+        marks = ",".join("?" * len(phases))
+        sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND phase IN ({marks}) ORDER BY seq"
+        return [action_from(r) for r in self._query(sql, (run_name, *phases))]
 
     def get_action(self, run_name: str, action_id: str) -> ActionRecord | None:
         sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND action_id = ?"
@@ -388,12 +431,16 @@ class RunStore:
         sql = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_name = ? AND action_id = ? ORDER BY attempt"
         return [attempt_from(r) for r in self._query(sql, (run_name, action_id))]
 
-    def list_logs(self, run_name: str, action_id: str | None = None) -> list[LogRecord]:
+    def list_logs(self, run_name: str, action_id: str | None = None, attempt: int | None = None) -> list[LogRecord]:
+        """Log lines in the order written; of one action, and of one of its attempts (from 0), if given."""
         if action_id is None:
             rows = self._query("SELECT * FROM logs WHERE run_name = ? ORDER BY ts, rowid", (run_name,))
-        else:
+        elif attempt is None:
             sql = "SELECT * FROM logs WHERE run_name = ? AND action_id = ? ORDER BY ts, rowid"
             rows = self._query(sql, (run_name, action_id))
+        else:
+            sql = "SELECT * FROM logs WHERE run_name = ? AND action_id = ? AND attempt = ? ORDER BY ts, rowid"
+            rows = self._query(sql, (run_name, action_id, attempt))
         return [LogRecord(r["run_name"], r["action_id"], r["attempt"], r["ts"], r["stream"], r["line"]) for r in rows]
 
 
