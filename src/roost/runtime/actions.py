@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from roost.core.task_spec import TaskSpec
 from roost.runtime.context import TaskContext, make_task_context
+from roost.runtime.messages import ActionContext
 from roost.store.config import StoreConfig
 from roost.store.records import ActionRecord
 from roost.task import TaskTemplate
@@ -97,13 +98,9 @@ class ActionRun:
             self._context = make_task_context(c.run_facts, self.id, self.attempt, self.custom, version, self.record)
         return self._context
 
-    def wire_context(self) -> dict[str, Any]:
+    def wire_context(self) -> ActionContext:
         """What a worker needs to rebuild this action's context (the run's part travels alongside)."""
         c = self.controller
-        return {
-            "id": self.id,
-            "attempt": self.attempt,
-            "custom": self.custom,
-            "version": c.cache_version(self.task, self.spec),
-            "run": c.run_facts_wire,
-        }
+        return ActionContext(
+            self.id, self.attempt, self.custom, c.cache_version(self.task, self.spec), c.run_facts_wire
+        )

@@ -19,6 +19,7 @@ from roost.errors import SyncTaskCallInAsyncContextError
 from roost.runtime import values
 from roost.runtime.context import current_action, current_custom, current_group
 from roost.runtime.ids import child_action_id
+from roost.runtime.messages import CallRequest
 from roost.runtime.wire import task_to_wire
 from roost.task import TaskTemplate
 
@@ -45,17 +46,19 @@ class PreparedCall:
     custom: dict[str, str]
 
 
-def call_message(prepared: PreparedCall) -> dict[str, Any]:
+def call_message(prepared: PreparedCall, call: Any, attempt: int = 0) -> CallRequest:
     """A task call as it travels to the controller from a worker process or a Ray task."""
-    return {
-        "parent": prepared.parent.id,
-        "action_id": prepared.action_id,
-        "task": task_to_wire(prepared.task),
-        "inputs": prepared.encoded.data,
-        "hash": prepared.encoded.hash,
-        "group": prepared.group,
-        "custom": prepared.custom,
-    }
+    return CallRequest(
+        call,
+        prepared.parent.id,
+        prepared.action_id,
+        task_to_wire(prepared.task),
+        prepared.encoded.data,
+        prepared.encoded.hash,
+        prepared.group,
+        prepared.custom,
+        attempt,
+    )
 
 
 class TaskCalls:

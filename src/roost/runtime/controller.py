@@ -30,6 +30,7 @@ from roost.runtime.executors.inline import InlineExecutor
 from roost.runtime.executors.pool import PoolExecutor
 from roost.runtime.executors.process import ProcessExecutor
 from roost.runtime.ids import ROOT_ACTION
+from roost.runtime.messages import SecretGrant
 from roost.runtime.policies import Next, compose
 from roost.runtime.policies.admission import Admission
 from roost.runtime.policies.cache import Cache
@@ -292,20 +293,14 @@ class RunController(TaskCalls):
         """The variables a task's process gets: environment and task (as merged at definition), then run."""
         return {**spec.env_vars, **self.options.env_vars}
 
-    def secrets_for(self, action: ActionRun) -> list[dict[str, Any]]:
+    def secrets_for(self, action: ActionRun) -> list[SecretGrant]:
         """The action's secrets, resolved now (values never reach the store, logs or errors)."""
         if not action.spec.secrets:
             return []
         store = SecretStore(home=self.store_config.home)
-        fallback = self._secret_mount_dir(action)
+        fallback = str(self._secret_mount_dir(action))
         return [
-            {
-                "key": s.key,
-                "env": s.as_env_var,
-                "mount": s.mount is not None,
-                "value": store.resolve(s),
-                "fallback_dir": str(fallback),
-            }
+            SecretGrant(s.key, s.as_env_var, s.mount is not None, store.resolve(s), fallback)
             for s in action.spec.secrets
         ]
 

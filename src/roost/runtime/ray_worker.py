@@ -34,6 +34,18 @@ from roost.runtime.action_code import run_code
 from roost.runtime.calls import PreparedCall, TaskCalls, call_message
 from roost.runtime.context import RunFacts
 from roost.runtime.logs import LogSink, install
+from roost.runtime.messages import (
+    ActionContext,
+    CallReply,
+    CallRequest,
+    LogLine,
+    RayReply,
+    RayRun,
+    Setup,
+    StoreLocation,
+    TraceBegin,
+    TraceEnd,
+)
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers.isolation import FALLBACK_ENV
 from roost.runtime.workers.launcher import WORKER_ENV
@@ -50,10 +62,10 @@ class RayAction(WorkerAction):
 
     __slots__ = ("broker", "traces")
 
-    def __init__(self, wire: dict[str, Any], run: RunFacts, store: StoreConfig, broker: str):
+    def __init__(self, wire: ActionContext, run: RunFacts, store: StoreConfig, broker: str):
         super().__init__(wire, run, store)
         self.broker = broker
-        self.traces: list[dict[str, Any]] = []
+        self.traces: list[TraceBegin | TraceEnd] = []
 
 
 _BROKERS: dict[str, Any] = {}
@@ -80,9 +92,7 @@ class RayCalls(TaskCalls):
     async def start(self, prepared: PreparedCall) -> Any:
         parent: RayAction = prepared.parent
         call_id = uuid.uuid4().hex
-        reply_ref = broker_named(parent.broker).call.remote(
-            {"call": call_id, "attempt": parent.attempt, **call_message(prepared)}
-        )
+        reply_ref = broker_named(parent.broker).call.remote(call_message(prepared, call_id, parent.attempt))
         self.pending[call_id] = reply_ref
         self.changed.set()
         try:
@@ -90,9 +100,9 @@ class RayCalls(TaskCalls):
         finally:
             del self.pending[call_id]
             self.changed.set()
-        if "error" in reply:
-            raise exception_from_wire(reply["error"])
-        return values.decode_outputs(prepared.task, reply["outputs"])
+        if reply.error is not None:
+            raise exception_from_wire(reply.error)
+        return values.decode_outputs(prepared.task, reply.outputs)
 
     # -- @flyte.trace calls: run here; recorded by the controller from the action's reply, with its logs --
     records_traces = True
@@ -128,15 +138,15 @@ def _run_facts(wire: dict[str, Any]) -> RunFacts:
     return facts
 
 
-def _store_config(store: dict[str, str], driver_host: str) -> StoreConfig:
+def _store_config(store: StoreLocation, driver_host: str) -> StoreConfig:
     """The run's blob store as seen from here. A file:// store on the driver's machine is not visible
     from another machine: there it becomes a URL whose first use says so (instead of files written
     to a folder on this node that the driver never sees)."""
-    url = store["raw_data_url"]
+    url = store.raw_data_url
     if url.startswith("file://") and driver_host and driver_host != socket.gethostname():
         _register_unshared(url, driver_host)
         url = f"{UNSHARED_PROTOCOL}://{url[len('file://') :]}"
-    return StoreConfig(home=Path(store["home"]), raw_data_url=url)
+    return StoreConfig(home=Path(store.home), raw_data_url=url)
 
 
 def _register_unshared(url: str, driver_host: str) -> None:
@@ -157,23 +167,25 @@ def _register_unshared(url: str, driver_host: str) -> None:
     fsspec.register_implementation(UNSHARED_PROTOCOL, UnsharedStore, clobber=True)
 
 
-async def execute(payload: dict[str, Any], calls: RayCalls) -> dict[str, Any]:
+async def execute(payload: RayRun, calls: RayCalls) -> RayReply:
     """Run one action: its outputs (or its error, never wrapped by Ray), its output lines, its traced
     calls, its node."""
-    lines: list[tuple[float, str, str]] = []
-    traces: list[dict[str, Any]] = []
+    lines: list[LogLine] = []
+    traces: list[TraceBegin | TraceEnd] = []
 
     def emit(record: LogRecord) -> None:
-        lines.append((record.ts, record.stream, record.line))
+        lines.append(LogLine(record.action_id, record.attempt, record.ts, record.stream, record.line))
 
+    request = payload.request
     try:
-        task = task_from_wire(payload["task"])
-        wire = payload["context"]
-        store = _store_config(payload["store"], payload.get("driver_host", ""))
-        action = RayAction(wire, _run_facts(wire["run"]), store, payload["broker"])
-        action.replay = payload.get("replay") or {}
+        task = task_from_wire(request.task)
+        wire = request.context
+        assert payload.setup.store is not None
+        store = _store_config(payload.setup.store, payload.driver_host)
+        action = RayAction(wire, _run_facts(wire.run), store, payload.broker)
+        action.replay = request.replay or {}
         action.traces = traces
-        inputs = values.decode_inputs(task, payload["inputs"])
+        inputs = values.decode_inputs(task, request.inputs)
         install()  # Ray may have replaced sys.stdout since the last action
         sink = LogSink(emit, action.run_name, action.id, action.attempt)
         try:
@@ -181,11 +193,11 @@ async def execute(payload: dict[str, Any], calls: RayCalls) -> dict[str, Any]:
         finally:
             sink.close()
         outputs = values.encode_outputs(task, result).data
-        return {"outputs": outputs, "logs": lines, "traces": traces, "node": node_description()}
+        return RayReply(outputs, None, lines, traces, node_description())
     except asyncio.CancelledError:
         raise
     except BaseException as e:
-        return {"error": error_to_wire(e), "logs": lines, "traces": traces, "node": node_description()}
+        return RayReply(None, error_to_wire(e), lines, traces, node_description())
 
 
 def add_code_paths(paths: list[str]) -> None:
@@ -200,32 +212,32 @@ def add_code_paths(paths: list[str]) -> None:
             sys.path.append(path)
 
 
-def apply_setup(setup: dict[str, Any]) -> tuple[dict[str, str | None], str | None]:
+def apply_setup(setup: Setup) -> tuple[dict[str, str | None], str | None]:
     """Set the action's variables and secrets in this process: what they replaced, and the private
     0700 folder of its mounted secrets (``ROOST_SECRETS_DIR``), if any."""
     changes: dict[str, str | None] = {}
-    secrets = setup.get("secrets") or []
-    folder = tempfile.mkdtemp(prefix="roost-secrets-") if any(s.get("mount") for s in secrets) else None
-    wanted: dict[str, str] = dict(setup.get("env") or {})
-    wanted.update((s["env"], s["value"]) for s in secrets if s.get("env"))
+    secrets = setup.secrets
+    folder = tempfile.mkdtemp(prefix="roost-secrets-") if any(s.mount for s in secrets) else None
+    wanted: dict[str, str] = dict(setup.env)
+    wanted.update((s.env, s.value) for s in secrets if s.env)
     if folder is not None:
         wanted[FALLBACK_ENV] = folder
-    for name in [*(setup.get("unset") or ()), *wanted]:
+    for name in [*setup.unset, *wanted]:
         if name not in changes:
             changes[name] = os.environ.get(name)
-    for name in setup.get("unset") or ():
+    for name in setup.unset:
         os.environ.pop(name, None)
     os.environ.update(wanted)
     for secret in secrets:
-        if secret.get("mount") and folder is not None:
-            fd = os.open(os.path.join(folder, secret["key"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if secret.mount and folder is not None:
+            fd = os.open(os.path.join(folder, secret.key), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write(secret["value"])
+                f.write(secret.value)
     return changes, folder
 
 
 @contextlib.contextmanager
-def applied(setup: dict[str, Any]) -> Iterator[None]:
+def applied(setup: Setup) -> Iterator[None]:
     """The action's variables and secrets, for as long as it runs. Ray reuses a worker process for
     the next task, so what one action was given is taken away again, mounted secrets included."""
     changes, folder = apply_setup(setup)
@@ -259,12 +271,12 @@ def _task_calls() -> RayCalls:
     return _CALLS
 
 
-def run_action(payload: dict[str, Any]) -> dict[str, Any]:
+def run_action(payload: RayRun) -> RayReply:
     """The body of every roost Ray task (see the module's docstring for why the main thread waits)."""
-    add_code_paths(payload.get("code_paths") or [])
+    add_code_paths(payload.setup.code_paths)
     calls = _task_calls()
     assert calls.loop is not None
-    with applied(payload):
+    with applied(payload.setup):
         running = asyncio.run_coroutine_threadsafe(execute(payload, calls), calls.loop)
         running.add_done_callback(lambda _: calls.changed.set())
         try:
@@ -293,12 +305,12 @@ class Replica:
     """A warm replica of a reusable environment: a Ray actor whose module state survives between the
     actions it runs (``max_concurrency`` of them at once, on its event loop or, sync ones, threads)."""
 
-    def __init__(self, setup: dict[str, Any]):
-        add_code_paths(setup.get("code_paths") or [])
+    def __init__(self, setup: Setup):
+        add_code_paths(setup.code_paths)
         _, self._secrets_folder = apply_setup(setup)  # for good: the process is the environment's
         self._calls = RayCalls()
 
-    async def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def run(self, payload: RayRun) -> RayReply:
         if self._calls.loop is None:
             self._calls.bind_loop(asyncio.get_running_loop())
         return await execute(payload, self._calls)
@@ -321,26 +333,26 @@ class CallBroker:
     """
 
     def __init__(self) -> None:
-        self._requests: list[dict[str, Any]] = []
+        self._requests: list[CallRequest] = []
         self._arrived: asyncio.Event | None = None
-        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._replies: dict[str, asyncio.Future[CallReply]] = {}
 
     def _event(self) -> asyncio.Event:
         if self._arrived is None:
             self._arrived = asyncio.Event()
         return self._arrived
 
-    async def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._replies[request["call"]] = reply
+    async def call(self, request: CallRequest) -> CallReply:
+        reply: asyncio.Future[CallReply] = asyncio.get_running_loop().create_future()
+        self._replies[request.call] = reply
         self._requests.append(request)
         self._event().set()
         try:
             return await reply
         finally:
-            self._replies.pop(request["call"], None)
+            self._replies.pop(request.call, None)
 
-    async def next_requests(self) -> list[dict[str, Any]]:
+    async def next_requests(self) -> list[CallRequest]:
         event = self._event()
         while not self._requests:
             event.clear()
@@ -348,8 +360,8 @@ class CallBroker:
         requests, self._requests = self._requests, []
         return requests
 
-    async def reply(self, replies: list[tuple[str, dict[str, Any]]]) -> None:
-        for call_id, reply in replies:
-            future = self._replies.get(call_id)
+    async def reply(self, replies: list[CallReply]) -> None:
+        for reply in replies:
+            future = self._replies.get(reply.call)
             if future is not None and not future.done():
                 future.set_result(reply)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 
+from roost.runtime.messages import TraceBegin, TraceEnd
 from roost.runtime.policies.recovery import Recovery
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo
 from roost.store.run_store import RunStore
@@ -75,6 +76,19 @@ class TraceRecords:
         record.outputs, record.error = outputs, error
         record.phase = ActionPhase.SUCCEEDED if error is None else ActionPhase.FAILED
         self._store.mark(record)
+
+    def note(self, note: TraceBegin | TraceEnd) -> None:
+        """A traced call made away from the controller (a worker, a Ray task), as it told of it. A
+        begin is recorded as replayed: the worker already answered a replay itself."""
+        if isinstance(note, TraceBegin):
+            self.begin(note.parent, note.action_id, note.name, note.short_name, note.group, note.inputs, note.hash)  # type: ignore[arg-type]
+        else:
+            e = note.error
+            self.end(
+                note.action_id,
+                note.outputs,
+                None if e is None else ErrorInfo(e.code, e.kind_name, e.message, e.traceback),
+            )
 
     def replays(self, parent_id: str) -> dict[str, tuple[str, bytes]]:
         """The calls of ``parent_id`` that the recovered run finished -- id -> (name, outputs) -- sent

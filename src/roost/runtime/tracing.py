@@ -30,6 +30,7 @@ from roost.interface import NativeInterface
 from roost.runtime import values
 from roost.runtime.context import current_action, current_group
 from roost.runtime.ids import child_action_id
+from roost.runtime.messages import TraceBegin, TraceEnd
 from roost.runtime.wire import error_to_wire
 from roost.task import TaskTemplate, call_handler
 from roost.types.io import MAX_INLINE_IO_BYTES
@@ -96,29 +97,22 @@ def _warn_once(traced: TracedFunction, what: str, error: Exception) -> None:
 
 
 # -- what a worker or a Ray task tells its controller about a traced call -----------------------------
-def begin_note(call: TraceCall) -> dict[str, Any]:
+def begin_note(call: TraceCall) -> TraceBegin:
     """A traced call starting, as a message to the controller (``TraceRecords.begin``'s arguments)."""
-    return {
-        "op": "trace_begin",
-        "parent": call.parent.id,
-        "action_id": call.action_id,
-        "name": call.traced.name,
-        "short_name": call.traced.short_name,
-        "group": call.group,
-        "inputs": call.encoded.data,
-        "hash": call.encoded.hash,
-    }
+    return TraceBegin(
+        call.parent.id,
+        call.action_id,
+        call.traced.name,
+        call.traced.short_name,
+        call.group,
+        call.encoded.data,
+        call.encoded.hash,
+    )
 
 
-def end_note(call: TraceCall, outputs: bytes | None, error: BaseException | None) -> dict[str, Any]:
+def end_note(call: TraceCall, outputs: bytes | None, error: BaseException | None) -> TraceEnd:
     """A traced call ending: its packed outputs, or its error as it travels."""
-    return {
-        "op": "trace_end",
-        "parent": call.parent.id,
-        "action_id": call.action_id,
-        "outputs": outputs,
-        "error": None if error is None else error_to_wire(error),
-    }
+    return TraceEnd(call.parent.id, call.action_id, outputs, None if error is None else error_to_wire(error))
 
 
 def replayed(call: TraceCall, replay: bool) -> bytes | None:

@@ -12,16 +12,17 @@ from roost._loading import load_module
 from roost.core.compile import compile_task
 from roost.errors import BaseRuntimeError, error_class_for, user_error_from
 from roost.runtime.loader import find_task
+from roost.runtime.messages import TaskRef, WireError
 from roost.task import AsyncFunctionTaskTemplate, TaskTemplate
 
 _TASKS: dict[tuple[str, str], TaskTemplate[Any]] = {}
 
 
 # Computed once per task object: every call of a task in a worker sends the same reference.
-_REFS: weakref.WeakKeyDictionary[TaskTemplate[Any], dict[str, Any]] = weakref.WeakKeyDictionary()
+_REFS: weakref.WeakKeyDictionary[TaskTemplate[Any], TaskRef] = weakref.WeakKeyDictionary()
 
 
-def task_to_wire(task: TaskTemplate[Any]) -> dict[str, Any]:
+def task_to_wire(task: TaskTemplate[Any]) -> TaskRef:
     """A task as the worker finds it: by module and name when the module defines it under that
     name, otherwise (an override, a task built in a function) pickled."""
     ref = _REFS.get(task)
@@ -30,25 +31,26 @@ def task_to_wire(task: TaskTemplate[Any]) -> dict[str, Any]:
     return ref
 
 
-def _task_ref(task: TaskTemplate[Any]) -> dict[str, Any]:
+def _task_ref(task: TaskTemplate[Any]) -> TaskRef:
     if isinstance(task, AsyncFunctionTaskTemplate):
         module = sys.modules.get(task.func.__module__)
         if module is not None and getattr(module, task.func.__name__, None) is task:
-            return {"module": compile_task(task).module, "name": task.name}
-    return {"pickle": cloudpickle.dumps(task)}
+            return TaskRef(module=compile_task(task).module, name=task.name)
+    return TaskRef(pickle=cloudpickle.dumps(task))
 
 
-def task_from_wire(data: dict[str, Any]) -> TaskTemplate[Any]:
-    if "pickle" in data:
-        return cloudpickle.loads(data["pickle"])  # type: ignore[no-any-return]
-    key = (data["module"], data["name"])
+def task_from_wire(ref: TaskRef) -> TaskTemplate[Any]:
+    if ref.pickle is not None:
+        return cloudpickle.loads(ref.pickle)  # type: ignore[no-any-return]
+    assert ref.module is not None and ref.name is not None
+    key = (ref.module, ref.name)
     task = _TASKS.get(key)
     if task is None:
-        task = _TASKS[key] = find_task(load_module(data["module"]), data["name"])
+        task = _TASKS[key] = find_task(load_module(ref.module), ref.name)
     return task
 
 
-def error_to_wire(e: BaseException) -> dict[str, Any]:
+def error_to_wire(e: BaseException) -> WireError:
     """An error raised in a worker: what can be shown, and the exception itself when it pickles."""
     import traceback
 
@@ -58,23 +60,23 @@ def error_to_wire(e: BaseException) -> dict[str, Any]:
         pickled: bytes | None = cloudpickle.dumps(e)
     except Exception:
         pickled = None
-    return {"code": code, "kind": kind, "message": str(e), "traceback": text, "pickle": pickled}
+    return WireError(code, kind, str(e), text, pickled)
 
 
-def exception_from_wire(data: dict[str, Any]) -> BaseException:
+def exception_from_wire(data: WireError) -> BaseException:
     """The error the caller sees: the original exception when it could travel, else one rebuilt
     from its code -- either way as ``user_error_from`` shapes it."""
     original: BaseException | None = None
-    if data.get("pickle"):
+    if data.pickle:
         try:
-            original = cloudpickle.loads(data["pickle"])
+            original = cloudpickle.loads(data.pickle)
         except Exception:
             original = None
     if original is None:
-        cls = error_class_for(data["code"], data["kind"])
+        cls = error_class_for(data.code, data.kind_name)
         original = cls.__new__(cls)
-        BaseRuntimeError.__init__(original, data["code"], data["kind"], data["message"])  # type: ignore[arg-type]
-    err = user_error_from(original, data.get("traceback"))
+        BaseRuntimeError.__init__(original, data.code, data.kind_name, data.message)  # type: ignore[arg-type]
+    err = user_error_from(original, data.traceback)
     if getattr(err, "traceback_text", None) is None:
-        err.traceback_text = data.get("traceback")  # type: ignore[attr-defined]
+        err.traceback_text = data.traceback  # type: ignore[attr-defined]
     return err

@@ -34,6 +34,7 @@ from roost.runtime.executors.process import (
     worker_setup,
 )
 from roost.runtime.executors.replicas import TTL_SCALE_ENV, ReplicaPool
+from roost.runtime.messages import Setup, TaskRef
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
 from roost.spec.reuse import ReusePolicy
@@ -57,7 +58,7 @@ class WorkerPool(ReplicaPool[Replica]):
         self,
         name: str,
         policy: ReusePolicy,
-        setup: dict[str, Any],
+        setup: Setup,
         preload: list[str],
         memory: int | None,
         local: LocalImage = DEFAULT,
@@ -88,7 +89,7 @@ class WorkerPool(ReplicaPool[Replica]):
     def _stop(self, replica: Replica) -> None:
         replica.connection.shutdown()
 
-    async def execute(self, action: ActionRun, ref: dict[str, Any]) -> values.EncodedOutputs:
+    async def execute(self, action: ActionRun, ref: TaskRef) -> values.EncodedOutputs:
         replica = await self._acquire()
         action.record.node = node_of(replica.connection, f"replica {replica.number} of {self.name}")
         action.controller.store.mark(action.record)

@@ -13,13 +13,14 @@ limits in cgroup v1)").
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
-from typing import Any
 
 from roost.errors import MaxRuntimeExceededError
 from roost.images.local import LocalImage, known, needs_build, python_for
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
+from roost.runtime.messages import SecretGrant, Setup, StoreLocation, TaskRef
 from roost.runtime.policies.resources import machine
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers import cgroups
@@ -31,19 +32,19 @@ from roost.store.records import ActionPhase
 from roost.store.secrets import derived_env_var
 
 
-def setup_message(action: ActionRun, secrets: list[dict[str, Any]]) -> dict[str, Any]:
+def setup_message(action: ActionRun, secrets: list[SecretGrant]) -> Setup:
     """What a worker applies to its process before running the action's code."""
     controller = action.controller
-    granted = {s["env"] for s in secrets if s.get("env")}
-    return {
-        "env": controller.env_for(action.spec),
+    granted = {s.env for s in secrets if s.env}
+    return Setup(
+        env=controller.env_for(action.spec),
         # Workers inherit the launching environment, where a secret may sit (the store's fallback);
         # only the actions granted a secret may see it.
-        "unset": sorted(declared_secret_variables() - granted),
-        "secrets": secrets,
-        "limits": action.limits if action.limits is not None else machine().default_limits(),
-        "store": {"home": str(controller.store_config.home), "raw_data_url": controller.store_config.raw_data_url},
-    }
+        unset=sorted(declared_secret_variables() - granted),
+        secrets=secrets,
+        limits=action.limits if action.limits is not None else machine().default_limits(),
+        store=StoreLocation(str(controller.store_config.home), controller.store_config.raw_data_url),
+    )
 
 
 def fork_limits(memory: int | None, cpu: int | None) -> dict[str, int | None] | None:
@@ -53,14 +54,14 @@ def fork_limits(memory: int | None, cpu: int | None) -> dict[str, int | None] | 
     return {"memory": memory, "cpu": cpu}
 
 
-def worker_setup(setup: dict[str, Any], connection: WorkerConnection, cpu_limit: int | None) -> dict[str, Any]:
+def worker_setup(setup: Setup, connection: WorkerConnection, cpu_limit: int | None) -> Setup:
     """``setup`` for this worker: where its cgroup enforces the CPU limit, the quota is the limit and the
     worker is not pinned to cores; its thread pools (OMP_NUM_THREADS...) are still sized to it."""
     if not cpu_limit or "cpu" not in connection.cgroup:
         return setup
-    limits = {k: v for k, v in (setup.get("limits") or {}).items() if k != "cpus"}
+    limits = {k: v for k, v in setup.limits.items() if k != "cpus"}
     limits["threads"] = math.ceil(cpu_limit / 1000)
-    return {**setup, "limits": limits}
+    return dataclasses.replace(setup, limits=limits)
 
 
 def node_of(connection: WorkerConnection, detail: str = "") -> str:
@@ -80,11 +81,11 @@ def declared_secret_variables() -> set[str]:
     return names
 
 
-def preload_of(ref: dict[str, Any]) -> list[str]:
-    return [ref["module"]] if "module" in ref else []
+def preload_of(ref: TaskRef) -> list[str]:
+    return [ref.module] if ref.module is not None else []
 
 
-async def run_bounded(action: ActionRun, connection: WorkerConnection, ref: dict[str, Any]) -> values.EncodedOutputs:
+async def run_bounded(action: ActionRun, connection: WorkerConnection, ref: TaskRef) -> values.EncodedOutputs:
     """Run on ``connection`` within the task's max_runtime; past it, the worker is killed."""
     limit = action.spec.max_runtime
     try:

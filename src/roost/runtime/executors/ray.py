@@ -37,10 +37,19 @@ from roost.runtime.actions import ActionRun
 from roost.runtime.executors.process import declared_secret_variables
 from roost.runtime.executors.ray_cluster import RayCluster, connect
 from roost.runtime.executors.ray_options import RayOptions, ray_options, shortfall
-from roost.runtime.trace_records import TraceRecords
+from roost.runtime.messages import (
+    CallReply,
+    CallRequest,
+    RayReply,
+    RayRun,
+    RunRequest,
+    SecretGrant,
+    Setup,
+    StoreLocation,
+)
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
 from roost.spec.timeouts import seconds
-from roost.store.records import ActionPhase, ErrorInfo, LogRecord
+from roost.store.records import ActionPhase, LogRecord
 
 logger = logging.getLogger("roost")
 
@@ -79,26 +88,18 @@ def depth_of(action: ActionRun) -> int:
     return depth
 
 
-def setup_for(action: ActionRun, secrets: list[dict[str, Any]], cluster: RayCluster) -> dict[str, Any]:
+def setup_for(action: ActionRun, secrets: list[SecretGrant], cluster: RayCluster) -> Setup:
     """What the wrapper applies in the Ray worker before the action's code runs."""
-    granted = {s["env"] for s in secrets if s.get("env")}
-    return {
-        "env": {**options_for(action.spec).image_env, **action.controller.env_for(action.spec)},
-        "unset": sorted(declared_secret_variables() - granted),
-        "secrets": secrets,
-        "code_paths": cluster.code_paths,
-    }
-
-
-def record_trace(traces: TraceRecords, note: dict[str, Any]) -> None:
-    """A traced call made by an action's code in Ray, from its reply (tracing.py, trace_records.py)."""
-    if note["op"] == "trace_begin":
-        keys = ("parent", "action_id", "name", "short_name", "group", "inputs", "hash")
-        traces.begin(*(note[k] for k in keys))
-    else:
-        e = note["error"]
-        info = None if e is None else ErrorInfo(e["code"], e["kind"], e["message"], e["traceback"])
-        traces.end(note["action_id"], note["outputs"], info)
+    granted = {s.env for s in secrets if s.env}
+    config = action.controller.store_config
+    return Setup(
+        env={**options_for(action.spec).image_env, **action.controller.env_for(action.spec)},
+        unset=sorted(declared_secret_variables() - granted),
+        secrets=secrets,
+        limits={},
+        store=StoreLocation(str(config.home), config.raw_data_url),
+        code_paths=cluster.code_paths,
+    )
 
 
 class RayExecutor:
@@ -114,7 +115,7 @@ class RayExecutor:
         self._live: dict[str, ActionRun] = {}  # actions of this run now in Ray, by id
         self._serving: asyncio.Task[None] | None = None
         self._children: dict[str, set[asyncio.Task[None]]] = {}  # calls being served, by caller
-        self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._outbox: list[CallReply] = []
         self._warned: set[str] = set()
 
     async def ready(self) -> RayCluster:
@@ -130,20 +131,19 @@ class RayExecutor:
             self._serving = asyncio.ensure_future(self._serve())
         return self.cluster
 
-    def payload(self, action: ActionRun, cluster: RayCluster) -> dict[str, Any]:
-        controller = action.controller
-        payload = {
-            "task": task_to_wire(action.task),
-            "inputs": action.record.inputs,
-            "context": action.wire_context(),
-            "store": {"home": str(controller.store_config.home), "raw_data_url": controller.store_config.raw_data_url},
-            "driver_host": cluster.driver_host,
-            "broker": self.broker_name,
-        }
-        replays = controller.traces.replays(action.id)
-        if replays:
-            payload["replay"] = replays  # traced calls a recovered run answers in Ray by itself
-        return payload
+    def request(self, action: ActionRun) -> RunRequest:
+        # Traced calls a recovered run finished are sent along: answered in Ray by itself.
+        replays = action.controller.traces.replays(action.id)
+        return RunRequest(
+            action.id,
+            task_to_wire(action.task),
+            action.record.inputs,
+            action.wire_context(),
+            replays or None,  # type: ignore[arg-type]
+        )
+
+    def payload(self, action: ActionRun, cluster: RayCluster, setup: Setup) -> RayRun:
+        return RayRun(self.request(action), setup, cluster.driver_host, self.broker_name)
 
     # -- one attempt ------------------------------------------------------------------------------
     async def run(self, action: ActionRun) -> values.EncodedOutputs:
@@ -151,7 +151,7 @@ class RayExecutor:
         cluster = await self.ready()
         secrets = controller.secrets_for(action)  # a missing secret fails the action before it starts
         options = options_for(action.spec)
-        payload = {**self.payload(action, cluster), **setup_for(action, secrets, cluster)}
+        payload = self.payload(action, cluster, setup_for(action, secrets, cluster))
         function = cluster.function_for(action.task.name, depth_of(action))
         ref = function.options(**options.task_options()).remote(payload)
         result = reply_of(ref)
@@ -233,19 +233,20 @@ class RayExecutor:
         except Exception as e:  # already finished, or its worker already gone
             logger.debug("ray.cancel: %s", e)
 
-    def outcome(self, action: ActionRun, reply: dict[str, Any]) -> values.EncodedOutputs:
+    def outcome(self, action: ActionRun, reply: RayReply, node: str | None = None) -> values.EncodedOutputs:
         """Record the action's output lines and node; its outputs, or the error its code raised."""
         record = action.record
-        record.node = reply["node"]
+        record.node = node or reply.node
         action.controller.store.mark(record)
         log = action.controller.store.log
-        for ts, stream, line in reply["logs"]:
-            log(LogRecord(record.run_name, record.action_id, action.attempt, ts, stream, line))
-        for note in reply.get("traces", ()):
-            record_trace(action.controller.traces, note)
-        if "error" in reply:
-            raise exception_from_wire(reply["error"])
-        return values.EncodedOutputs(reply["outputs"])
+        for line in reply.logs:
+            log(LogRecord(record.run_name, record.action_id, action.attempt, line.ts, line.stream, line.line))
+        for note in reply.traces:
+            action.controller.traces.note(note)
+        if reply.error is not None:
+            raise exception_from_wire(reply.error)
+        assert reply.outputs is not None
+        return values.EncodedOutputs(reply.outputs)
 
     def ray_failure(self, action: ActionRun, e: Exception) -> Exception:
         """Ray's own failures as the errors roost raises for the same events in local runs."""
@@ -294,31 +295,31 @@ class RayExecutor:
                 return
             for request in requests:
                 call = asyncio.ensure_future(self._serve_call(request))
-                siblings = self._children.setdefault(request["parent"], set())
+                siblings = self._children.setdefault(request.parent, set())
                 siblings.add(call)
                 call.add_done_callback(siblings.discard)
 
-    async def _serve_call(self, request: dict[str, Any]) -> None:
+    async def _serve_call(self, request: CallRequest) -> None:
         """A task called by code in Ray: a child action of its caller, run by the caller's controller."""
-        parent = self._live.get(request["parent"])
+        parent = self._live.get(request.parent)
         try:
-            if parent is None or parent.attempt != request["attempt"]:
-                raise RuntimeError(f"action {request['parent']} called a task after its attempt had ended")
+            if parent is None or parent.attempt != request.attempt:
+                raise RuntimeError(f"action {request.parent} called a task after its attempt had ended")
             controller = parent.controller
-            task = task_from_wire(request["task"])
-            encoded = values.EncodedInputs(request["inputs"], request["hash"])
+            task = task_from_wire(request.task)
+            encoded = values.EncodedInputs(request.inputs, request.hash)
             child = controller.new_action(
-                task, request["action_id"], {}, encoded, parent, request["group"], dict(request["custom"])
+                task, request.action_id, {}, encoded, parent, request.group, dict(request.custom)
             )
             await controller.start_child(parent, child)
-            reply: dict[str, Any] = {"outputs": child.record.outputs}
+            reply = CallReply(request.call, outputs=child.record.outputs)
         except asyncio.CancelledError:
             raise
         except BaseException as e:
-            reply = {"error": error_to_wire(e)}
+            reply = CallReply(request.call, error=error_to_wire(e))
         if not self._outbox:
             asyncio.get_running_loop().call_soon(self._send_replies)
-        self._outbox.append((request["call"], reply))
+        self._outbox.append(reply)
 
     def _send_replies(self) -> None:
         """The replies of one turn of the loop, in one message (a fan-out's children end together)."""

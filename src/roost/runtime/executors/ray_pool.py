@@ -23,6 +23,7 @@ from roost.runtime.executors.ray import RayExecutor, options_for, reply_of, setu
 from roost.runtime.executors.ray_cluster import RayCluster
 from roost.runtime.executors.ray_options import RayOptions
 from roost.runtime.executors.replicas import ReplicaPool
+from roost.runtime.messages import RayRun, Setup
 from roost.spec.reuse import ReusePolicy
 from roost.store.records import ActionPhase
 
@@ -38,10 +39,11 @@ class ActorReplica:
 
 
 class RayActorPool(ReplicaPool[ActorReplica]):
-    def __init__(self, name: str, policy: ReusePolicy, cluster: RayCluster, setup: dict[str, Any], options: RayOptions):
+    def __init__(self, name: str, policy: ReusePolicy, cluster: RayCluster, setup: Setup, options: RayOptions):
         super().__init__(name, policy)
         self._cluster = cluster
         self._setup = setup
+        self.store = setup.store
         # Ray must not restart a dead replica by itself: the pool replaces it (below min) and the action
         # that was on it fails, so that roost's retries apply.
         self._actor_options = {**options.actor_options(), "max_concurrency": policy.concurrency, "max_restarts": 0}
@@ -70,7 +72,7 @@ class RayActorPool(ReplicaPool[ActorReplica]):
         self._cluster.ray.kill(replica.actor)
         self._lost(replica)
 
-    async def execute(self, action: ActionRun, executor: RayExecutor, payload: dict[str, Any]) -> values.EncodedOutputs:
+    async def execute(self, action: ActionRun, executor: RayExecutor, payload: RayRun) -> values.EncodedOutputs:
         replica = await self._acquire()
         ref = replica.actor.run.remote(payload)
         result = reply_of(ref)
@@ -100,8 +102,7 @@ class RayActorPool(ReplicaPool[ActorReplica]):
         finally:
             executor.untrack(action)
             self._release(replica)
-        reply["node"] = f"{reply['node']} (replica {replica.number} of {self.name})"
-        return executor.outcome(action, reply)
+        return executor.outcome(action, reply, f"{reply.node} (replica {replica.number} of {self.name})")
 
     def _stop_code(self, replica: ActorReplica, ref: Any, action: ActionRun) -> None:
         if action.spec.is_async:
@@ -142,4 +143,6 @@ class RayPoolExecutor:
                         setup_for(action, secrets, cluster),
                         options,
                     )
-        return await pool.execute(action, executor, executor.payload(action, cluster))
+        # The replica applied the environment's setup when it started: a call carries only the store.
+        payload = executor.payload(action, cluster, Setup({}, [], [], {}, pool.store))
+        return await pool.execute(action, executor, payload)

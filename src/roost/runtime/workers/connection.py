@@ -15,14 +15,28 @@ import logging
 import os
 from typing import Any
 
-from roost.errors import OOMError, WorkerCrashedError
+from roost.errors import OOMError, RuntimeSystemError, WorkerCrashedError
 from roost.runtime import values
 from roost.runtime.actions import ActionRun
+from roost.runtime.messages import (
+    ActionDone,
+    ActionFailed,
+    CallReply,
+    CallRequest,
+    LogLine,
+    Message,
+    RunRequest,
+    Setup,
+    Shutdown,
+    TaskRef,
+    TraceBegin,
+    TraceEnd,
+)
 from roost.runtime.polling import expect_answer
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers.launcher import WorkerProcess, describe_exit
 from roost.spec.quantities import format_bytes
-from roost.store.records import ErrorInfo, LogRecord
+from roost.store.records import LogRecord
 
 logger = logging.getLogger("roost")
 
@@ -66,6 +80,15 @@ class WorkerConnection:
         self.death: asyncio.Future[BaseException] = self._loop.create_future()
         self._ending: asyncio.Task[None] | None = None
         self._shut = False
+        # One handler per kind of message a worker sends.
+        self._handlers: dict[type[Message], Any] = {
+            ActionDone: self._on_done,
+            ActionFailed: self._on_failed,
+            LogLine: self._on_log,
+            CallRequest: self._on_call,
+            TraceBegin: self._on_trace,
+            TraceEnd: self._on_trace,
+        }
         worker.connection.attach(self._on_message, self._on_close)
         # Which limits the worker's cgroup enforces ({"memory": "v1", ...}); the kernel then kills it at
         # its memory limit, and the RSS watchdog is only for workers without one.
@@ -82,26 +105,19 @@ class WorkerConnection:
     def busy(self) -> int:
         return len(self._actions)
 
-    def setup(self, message: dict[str, Any]) -> None:
-        self.worker.send({"op": "setup", **message})
+    def setup(self, message: Setup) -> None:
+        self.worker.send(message)
 
-    async def run(self, action: ActionRun, task_ref: dict[str, Any]) -> values.EncodedOutputs:
+    async def run(self, action: ActionRun, task_ref: TaskRef) -> values.EncodedOutputs:
         """Run ``action`` on this worker; its packed outputs, or the error it (or the worker) ended with."""
         if not self.alive:
             raise self.death.result()
         result: asyncio.Future[values.EncodedOutputs] = asyncio.get_running_loop().create_future()
         self._actions[action.id] = (action, result)
-        message = {
-            "op": "run",
-            "id": action.id,
-            "task": task_ref,
-            "inputs": action.record.inputs,
-            "context": action.wire_context(),
-        }
         replays = action.controller.traces.replays(action.id)
-        if replays:
-            message["replay"] = replays
-        self.worker.send(message)
+        self.worker.send(
+            RunRequest(action.id, task_ref, action.record.inputs, action.wire_context(), replays or None)  # type: ignore[arg-type]
+        )
         expect_answer(self._loop)
         try:
             return await result
@@ -118,7 +134,7 @@ class WorkerConnection:
             self.kill("shutdown")
         elif self.alive:
             with contextlib.suppress(OSError, RuntimeError):
-                self.worker.send({"op": "shutdown"})
+                self.worker.send(Shutdown())
         self.worker.close()
         self.worker.template.forget(self.pid)
         for task in (self._ending, self._watcher, *self._calls):
@@ -126,80 +142,80 @@ class WorkerConnection:
                 task.cancel()
 
     # -- what the worker says ----------------------------------------------------------------------
-    def _on_message(self, message: dict[str, Any]) -> None:
-        op = message["op"]
-        entry = self._actions.get(message.get("id") or message.get("parent") or "")
-        if entry is None:
-            return  # about an action that already ended here (an abort, a timeout)
-        if op == "done" or op == "failed":
-            future = entry[1]
-            if not future.done():
-                if op == "done":
-                    future.set_result(values.EncodedOutputs(message["outputs"]))
-                else:
-                    future.set_exception(exception_from_wire(message["error"]))
-        elif op == "log":
-            action = entry[0]
-            action.controller.store.log(
-                LogRecord(
-                    action.controller.run_name,
-                    message["id"],
-                    message["attempt"],
-                    message["ts"],
-                    message["stream"],
-                    message["line"],
-                )
+    def _on_message(self, message: Message) -> None:
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            logger.warning("worker %s sent a %s, which workers do not send: ignored", self.pid, type(message).__name__)
+            return
+        handler(message)
+
+    def _entry(self, action_id: str) -> tuple[ActionRun, asyncio.Future[values.EncodedOutputs]] | None:
+        # None: about an action that already ended here (an abort, a timeout).
+        return self._actions.get(action_id)
+
+    def _on_done(self, message: ActionDone) -> None:
+        entry = self._entry(message.id)
+        if entry is not None and not entry[1].done():
+            entry[1].set_result(values.EncodedOutputs(message.outputs))
+
+    def _on_failed(self, message: ActionFailed) -> None:
+        entry = self._entry(message.id)
+        if entry is not None and not entry[1].done():
+            entry[1].set_exception(exception_from_wire(message.error))
+
+    def _on_log(self, message: LogLine) -> None:
+        entry = self._entry(message.id)
+        if entry is not None:
+            controller = entry[0].controller
+            controller.store.log(
+                LogRecord(controller.run_name, message.id, message.attempt, message.ts, message.stream, message.line)
             )
-        elif op == "call":
+
+    def _on_call(self, message: CallRequest) -> None:
+        entry = self._entry(message.parent)
+        if entry is not None:
             call = asyncio.ensure_future(self._serve_call(entry[0], message))
             self._calls.add(call)
             call.add_done_callback(self._calls.discard)
-        elif op == "trace_begin":
-            # The worker already answered a replayed call itself, from the run message's "replay".
-            entry[0].controller.traces.begin(
-                message["parent"],
-                message["action_id"],
-                message["name"],
-                message["short_name"],
-                message["group"],
-                message["inputs"],
-                message["hash"],
-                replay=True,
-            )
-        elif op == "trace_end":
-            error = message["error"]
-            info = (
-                None if error is None else ErrorInfo(error["code"], error["kind"], error["message"], error["traceback"])
-            )
-            entry[0].controller.traces.end(message["action_id"], message["outputs"], info)
+
+    def _on_trace(self, message: TraceBegin | TraceEnd) -> None:
+        entry = self._entry(message.parent)
+        if entry is not None:
+            entry[0].controller.traces.note(message)
 
     def _on_close(self) -> None:
         # After shutdown() nobody waits on this worker: its end needs no explaining.
         if self._ending is None and not self._shut:
             self._ending = asyncio.ensure_future(self._died())
 
-    async def _serve_call(self, parent: ActionRun, message: dict[str, Any]) -> None:
+    async def _serve_call(self, parent: ActionRun, message: CallRequest) -> None:
         """A task called by the worker's code: a child action of ``parent``, run by its controller."""
         controller = parent.controller
         try:
-            task = task_from_wire(message["task"])
-            encoded = values.EncodedInputs(message["inputs"], message["hash"])
-            child = controller.new_action(
-                task, message["action_id"], {}, encoded, parent, message["group"], dict(message["custom"])
-            )
+            task = task_from_wire(message.task)
+            encoded = values.EncodedInputs(message.inputs, message.hash)
+            custom = dict(message.custom)
+            child = controller.new_action(task, message.action_id, {}, encoded, parent, message.group, custom)
             await controller.start_child(parent, child)
-            reply = {"op": "call_result", "call": message["call"], "outputs": child.record.outputs}
+            reply = CallReply(message.call, outputs=child.record.outputs)
         except asyncio.CancelledError:
             raise
         except BaseException as e:
-            reply = {"op": "call_error", "call": message["call"], "error": error_to_wire(e)}
+            reply = CallReply(message.call, error=error_to_wire(e))
         if self.alive:
             self.worker.send(reply)
 
     async def _died(self) -> None:
+        broken = self.worker.connection.error
+        if broken is not None:
+            self.kill("protocol")  # nothing it says can be trusted any more
         status = await self.worker.exit_status()
         error: BaseException
-        if self.memory_limit is not None and self.worker.template.oom_killed(self.pid):
+        if broken is not None:
+            error = RuntimeSystemError(
+                "ProtocolError", f"the worker running {self.label} (pid {self.pid}) sent a bad frame: {broken}"
+            )
+        elif self.memory_limit is not None and self.worker.template.oom_killed(self.pid):
             error = OOMError(
                 "OOMKilled",
                 f"{self.label} used more than its memory limit of {format_bytes(self.memory_limit)} "

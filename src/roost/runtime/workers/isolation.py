@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from roost.runtime.messages import SecretGrant
+
 SECRETS_MOUNT = Path("/etc/flyte/secrets")
 FALLBACK_ENV = "ROOST_SECRETS_DIR"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -41,25 +43,25 @@ def _private_secrets_mount() -> bool:
         return False
 
 
-def apply_secrets(secrets: list[dict[str, Any]]) -> None:
+def apply_secrets(secrets: list[SecretGrant]) -> None:
     """Expose each resolved secret as its environment variable and/or its mounted file."""
-    files = [s for s in secrets if s.get("mount")]
+    files = [s for s in secrets if s.mount]
     folder: Path | None = None
     if files:
         if _private_secrets_mount():
             folder = SECRETS_MOUNT
         else:
-            folder = Path(files[0]["fallback_dir"])
+            folder = Path(files[0].fallback_dir)
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.environ[FALLBACK_ENV] = str(folder)
     for secret in secrets:
-        if secret.get("env"):
-            os.environ[secret["env"]] = secret["value"]
-        if secret.get("mount") and folder is not None:
-            path = folder / secret["key"]
+        if secret.env:
+            os.environ[secret.env] = secret.value
+        if secret.mount and folder is not None:
+            path = folder / secret.key
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write(secret["value"])
+                f.write(secret.value)
 
 
 def apply_limits(limits: dict[str, Any]) -> None:

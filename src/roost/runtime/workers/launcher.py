@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import itertools
+import logging
 import os
 import signal
 import socket
@@ -20,11 +21,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
 from roost.errors import RuntimeSystemError
+from roost.runtime import messages
+from roost.runtime.messages import Exited, Fork, Forked, Message, Ready
 from roost.runtime.workers import cgroups
 from roost.runtime.workers.protocol import MessageProtocol, connect
+
+logger = logging.getLogger("roost")
 
 _MAX_MESSAGE = 1 << 20
 # Set in template and worker processes: roost refuses to start runs there (see runner).
@@ -51,7 +54,7 @@ class WorkerProcess:
     template: TemplateProcess
     killed_for: str | None = field(default=None)
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Message) -> None:
         self.connection.send(message)
 
     def kill(self, reason: str) -> None:
@@ -136,21 +139,24 @@ class TemplateProcess:
                 self._ready.set()
                 self._fail_all()
                 return
-            message = msgpack.unpackb(data, raw=False)
-            op = message["op"]
-            if op == "ready":
+            try:
+                message = messages.decode(data)
+            except messages.ProtocolError as e:
+                logger.error("the worker template (pid %s) sent a bad message: %s", self._process.pid, e)
+                self.close()
+                continue
+            if isinstance(message, Ready):
                 self._ready.set()
-            elif op == "forked":
-                pid = message.get("pid")
+            elif isinstance(message, Forked):
+                pid = message.pid
                 if pid is not None:
                     # Watched from now: a worker that dies at once is reported right after this
                     # message, before the forking coroutine could start watching it.
                     with self._lock:
                         self._watched.add(pid)
-                found = (pid, fds[0] if fds else None, message.get("error"), message.get("cgroup"))
-                self._resolve(message["id"], found)
-            elif op == "exited":
-                self._record_exit(message["pid"], message["status"], bool(message.get("oom")))
+                self._resolve(message.id, (pid, fds[0] if fds else None, message.error, message.cgroup))
+            elif isinstance(message, Exited):
+                self._record_exit(message.pid, message.status, message.oom)
 
     def _resolve(self, request: int, value: Any) -> None:
         with self._lock:
@@ -194,8 +200,7 @@ class TemplateProcess:
             if self._closed:
                 raise RuntimeSystemError("WorkerStartFailed", "the worker template is not running")
             self._pending[request] = (loop, future)
-        order = {"op": "fork", "id": request, "preload": preload, "limits": request_limits}
-        self._control.send(msgpack.packb(order, use_bin_type=True))
+        self._control.send(messages.encode(Fork(request, preload, request_limits)))
         pid, fd, error, cgroup = await future
         if error is not None or fd is None:
             raise RuntimeSystemError("WorkerStartFailed", f"could not start a worker: {error}")

@@ -1,7 +1,9 @@
-"""Frames between the controller and its workers: a 4-byte big-endian length, then msgpack.
+"""Frames between the controller and its workers: a 4-byte big-endian length, then one message
+(runtime/messages.py: its kind and fields, msgpack).
 
-Messages are dicts with an ``op``. Payload bytes (packed literals) travel as msgpack bin, never
-re-encoded. Secret values travel only over these private sockets, never to the store or logs.
+Payload bytes (packed literals) travel as msgpack bin, never re-encoded. Secret values travel only
+over these private sockets, never to the store or logs. A frame that is not a message closes the
+connection with a ``ProtocolError`` (``MessageProtocol.error``): the peer's actions fail saying so.
 
 Both ends read with ``MessageProtocol``: each complete frame is decoded and handed to its handler
 inside the event loop's read callback, so a result reaches the action waiting for it without a
@@ -15,20 +17,21 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
+from roost.runtime import messages
+from roost.runtime.messages import Message, ProtocolError
 
 _HEADER = struct.Struct(">I")
-
-Message = dict[str, Any]
+# A frame longer than this is not one of ours (the largest are packed inputs and outputs, which
+# roost offloads to the blob store long before this size).
+MAX_FRAME = 1 << 31
 
 
 def encode(message: Message) -> bytes:
-    body = msgpack.packb(message, use_bin_type=True)
+    body = messages.encode(message)
     return _HEADER.pack(len(body)) + body
 
 
-def decode(body: bytes | memoryview) -> Message:
-    return msgpack.unpackb(body, raw=False, strict_map_key=False)  # type: ignore[no-any-return]
+decode = messages.decode
 
 
 class MessageProtocol(asyncio.Protocol):
@@ -45,6 +48,7 @@ class MessageProtocol(asyncio.Protocol):
         self._on_close: Callable[[], None] | None = None
         self._early: list[Message] = []
         self.closed = False
+        self.error: ProtocolError | None = None  # why this end closed the connection, if it did
 
     def attach(self, on_message: Callable[[Message], None], on_close: Callable[[], None]) -> None:
         self._on_message, self._on_close = on_message, on_close
@@ -69,6 +73,17 @@ class MessageProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        try:
+            self._frames(data)
+        except ProtocolError as e:
+            self.error = e
+            self._partial.clear()
+            if self.transport is not None:
+                self.transport.close()  # connection_lost follows: on_close reports it
+
+    def _frames(self, data: bytes) -> None:
+        if self.error is not None:
+            return  # closing: the rest of a bad stream means nothing
         if self._partial:
             # A large frame arrives in many reads: gather them until it is whole, then parse once
             # (joining at every read would copy the frame over and over).
@@ -81,6 +96,8 @@ class MessageProtocol(asyncio.Protocol):
         end, pos = len(data), 0
         while end - pos >= 4:
             (size,) = _HEADER.unpack_from(data, pos)
+            if size > MAX_FRAME:
+                raise ProtocolError(f"a frame of {size} bytes is not a message")
             stop = pos + 4 + size
             if stop > end:
                 break

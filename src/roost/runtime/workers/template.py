@@ -3,11 +3,11 @@
 Started by the controller as ``python -m roost.runtime.workers.template FD`` (with the interpreter
 of the environment's image), it talks over one SOCK_SEQPACKET control socket:
 
-    controller -> template   {"op": "fork", "id", "preload", "limits"}   import these modules (once), then fork
-    template -> controller   {"op": "ready", "pid"}
-                             {"op": "forked", "id", "pid", "cgroup"} + the worker's socket (SCM_RIGHTS),
-                             or {"op": "forked", "id", "error"} when a module failed to import
-                             {"op": "exited", "pid", "status", "oom"}    status: exit code, or -signal
+    controller -> template   Fork(id, preload, limits)      import these modules (once), then fork
+    template -> controller   Ready(pid, python)
+                             Forked(id, pid, cgroup) + the worker's socket (SCM_RIGHTS),
+                             or Forked(id, error=...) when a module failed to import
+                             Exited(pid, status, oom)       status: exit code, or -signal
 
 ``limits`` ({"memory": bytes, "cpu": millicores}, either may be None; None when the controller does
 not want cgroups) become the worker's own cgroup (cgroups.py), made here because the template is the
@@ -32,8 +32,8 @@ import time
 import traceback
 from typing import Any, NoReturn
 
-import msgpack
-
+from roost.runtime import messages
+from roost.runtime.messages import Exited, Fork, Forked, Message, ProtocolError, Ready, Shutdown
 from roost.runtime.workers import cgroups
 
 _MAX_MESSAGE = 1 << 20
@@ -41,8 +41,8 @@ _MAX_MESSAGE = 1 << 20
 _LEFTOVER_RETRY = 1.0
 
 
-def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
-    data = msgpack.packb(message, use_bin_type=True)
+def _send(control: socket.socket, message: Message, fds: list[int] | None = None) -> None:
+    data = messages.encode(message)
     if fds:
         socket.send_fds(control, [data], fds)
     else:
@@ -67,7 +67,7 @@ def _reap(
         oom = cgroup is not None and code == -signal.SIGKILL and cgroup.oom_killed()
         if cgroup is not None and not cgroup.remove():
             leftovers.append(cgroup)
-        _send(control, {"op": "exited", "pid": pid, "status": code, "oom": oom})
+        _send(control, Exited(pid, code, oom))
 
 
 def _retry_removals(leftovers: list[cgroups.WorkerCgroup]) -> None:
@@ -158,7 +158,7 @@ def _serve(
 ) -> None:
     """Answer the controller's requests and report the workers' exits, until the controller goes."""
     wake_r, wake_w = wake
-    _send(control, {"op": "ready", "pid": os.getpid(), "python": sys.executable})
+    _send(control, Ready(os.getpid(), sys.executable))
     while True:
         events = selector.select(_LEFTOVER_RETRY if leftovers else None)
         if not events and leftovers:
@@ -174,12 +174,15 @@ def _serve(
             data = control.recv(_MAX_MESSAGE)
             if not data:  # the controller is gone: leave nothing running behind it
                 _exit(children, leftovers)
-            message = msgpack.unpackb(data, raw=False)
-            op = message["op"]
-            if op == "fork":
-                error = _preload(message.get("preload") or [])
+            try:
+                message = messages.decode(data)
+            except ProtocolError as e:  # not from roost's controller: nothing here may be trusted
+                print(f"roost worker template: {e}", file=sys.stderr)
+                _exit(children, leftovers)
+            if isinstance(message, Fork):
+                error = _preload(message.preload)
                 if error is not None:
-                    _send(control, {"op": "forked", "id": message["id"], "error": error})
+                    _send(control, Forked(message.id, error=error))
                     continue
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 pid = os.fork()
@@ -194,13 +197,12 @@ def _serve(
                     os._exit(worker.serve(theirs))
                 # The worker joins its cgroup before the controller gets its socket: none of the
                 # work sent to it runs outside its limits.
-                cgroup = _worker_cgroup(pid, message.get("limits"))
+                cgroup = _worker_cgroup(pid, message.limits)
                 children[pid] = cgroup
-                forked = {"op": "forked", "id": message["id"], "pid": pid, "cgroup": cgroup.enforced if cgroup else {}}
-                _send(control, forked, [ours.fileno()])
+                _send(control, Forked(message.id, pid, cgroup.enforced if cgroup else {}), [ours.fileno()])
                 ours.close()
                 theirs.close()
-            elif op == "shutdown":
+            elif isinstance(message, Shutdown):
                 _exit(children, leftovers)
 
 

@@ -1,17 +1,11 @@
 """The worker: a forked process that runs actions sent by the controller over its socket.
 
-    controller -> worker   {"op": "setup", "env", "secrets", "limits", "store"}  the process's environment
-                           {"op": "run", "id", "task", "inputs", "context", "replay"?}
-                           {"op": "call_result", "call", "outputs"} / {"op": "call_error", "call", "error"}
-                           {"op": "shutdown"}
-    worker -> controller   {"op": "log", "id", "attempt", "ts", "stream", "line"}
-                           {"op": "call", "call", "parent", "action_id", "task", "inputs", "hash", "group", "custom"}
-                           {"op": "done", "id", "outputs"} / {"op": "failed", "id", "error"}
-                           {"op": "trace_begin", "parent", "action_id", "name", "short_name", "inputs", ...}
-                           {"op": "trace_end", "parent", "action_id", "outputs", "error"}
+    controller -> worker   Setup (the process's environment), RunRequest, CallReply, Shutdown
+    worker -> controller   LogLine, CallRequest, ActionDone / ActionFailed, TraceBegin / TraceEnd
 
-A nested task call made by the code here becomes a child action of the controller, which stays the
-only writer of the run store; the worker only computes the call's id (it knows its own calls).
+(runtime/messages.py has each one's fields.) A nested task call made by the code here becomes a child
+action of the controller, which stays the only writer of the run store; the worker only computes
+the call's id (it knows its own calls).
 """
 
 from __future__ import annotations
@@ -33,6 +27,17 @@ from roost.runtime.context import (
     make_task_context,
 )
 from roost.runtime.logs import LogSink, install
+from roost.runtime.messages import (
+    ActionContext,
+    ActionDone,
+    ActionFailed,
+    CallReply,
+    LogLine,
+    Message,
+    RunRequest,
+    Setup,
+    Shutdown,
+)
 from roost.runtime.polling import PollingEventLoop, expect_answer
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.workers import isolation
@@ -58,11 +63,11 @@ class WorkerAction:
         "version",
     )
 
-    def __init__(self, wire: dict[str, Any], run: RunFacts, store: StoreConfig):
-        self.id = wire["id"]
-        self.attempt = wire["attempt"]
-        self.custom = dict(wire["custom"])
-        self.version = wire["version"]
+    def __init__(self, wire: ActionContext, run: RunFacts, store: StoreConfig):
+        self.id = wire.id
+        self.attempt = wire.attempt
+        self.custom = dict(wire.custom)
+        self.version = wire.version
         self.run = run
         self.run_name = run.run_name
         self.scope = (store, f"{run.run_name}/{self.id}")
@@ -90,14 +95,21 @@ class Worker(TaskCalls):
         self._sock = sock
         self._connection: MessageProtocol | None = None
         self._ended: asyncio.Future[None] = None  # type: ignore[assignment]  # made on the loop, in main()
-        self._calls: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._calls: dict[int, asyncio.Future[CallReply]] = {}
         self._call_ids = itertools.count()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._store = StoreConfig.default()
         self._runs: dict[str, RunFacts] = {}
+        # One handler per kind of message the controller sends.
+        self._handlers: dict[type[Message], Any] = {
+            RunRequest: self._on_run,
+            CallReply: self._on_reply,
+            Setup: self._setup,
+            Shutdown: lambda _: self._on_close(),
+        }
 
     # -- sending -------------------------------------------------------------------------------
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Message) -> None:
         """Queue a message to the controller, from the loop or from a sync body's thread."""
         assert self._connection is not None and self.loop is not None
         if threading.get_ident() == self._loop_thread:
@@ -106,16 +118,7 @@ class Worker(TaskCalls):
             self.loop.call_soon_threadsafe(self._connection.send, message)
 
     def _emit_log(self, record: LogRecord) -> None:
-        self.send(
-            {
-                "op": "log",
-                "id": record.action_id,
-                "attempt": record.attempt,
-                "ts": record.ts,
-                "stream": record.stream,
-                "line": record.line,
-            }
-        )
+        self.send(LogLine(record.action_id, record.attempt, record.ts, record.stream, record.line))
 
     # -- the controller's messages -------------------------------------------------------------------
     async def main(self) -> int:
@@ -131,18 +134,18 @@ class Worker(TaskCalls):
         self._connection.close()
         return 0
 
-    def _on_message(self, message: dict[str, Any]) -> None:
-        op = message["op"]
-        if op == "run":
-            self._running[message["id"]] = asyncio.ensure_future(self._run(message))
-        elif op == "call_result" or op == "call_error":
-            future = self._calls.pop(message["call"], None)
-            if future is not None and not future.done():
-                future.set_result(message)
-        elif op == "setup":
-            self._setup(message)
-        elif op == "shutdown":
-            self._on_close()
+    def _on_message(self, message: Message) -> None:
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            handler(message)
+
+    def _on_run(self, message: RunRequest) -> None:
+        self._running[message.id] = asyncio.ensure_future(self._run(message))
+
+    def _on_reply(self, message: CallReply) -> None:
+        future = self._calls.pop(message.call, None)
+        if future is not None and not future.done():
+            future.set_result(message)
 
     def _on_close(self) -> None:
         """The controller said stop, or went away."""
@@ -156,34 +159,34 @@ class Worker(TaskCalls):
             facts = self._runs[wire["run_name"]] = RunFacts.from_wire(wire)
         return facts
 
-    def _setup(self, message: dict[str, Any]) -> None:
-        for name in message.get("unset") or ():
+    def _setup(self, message: Setup) -> None:
+        for name in message.unset:
             os.environ.pop(name, None)
-        os.environ.update(message.get("env") or {})
-        isolation.apply_secrets(message.get("secrets") or [])
-        isolation.apply_limits(message.get("limits") or {})
-        store = message.get("store")
-        if store:
-            self._store = StoreConfig(home=StoreConfig.default(store["home"]).home, raw_data_url=store["raw_data_url"])
+        os.environ.update(message.env)
+        isolation.apply_secrets(message.secrets)
+        isolation.apply_limits(message.limits)
+        store = message.store
+        if store is not None:
+            self._store = StoreConfig(home=StoreConfig.default(store.home).home, raw_data_url=store.raw_data_url)
 
-    async def _run(self, message: dict[str, Any]) -> None:
-        action_id = message["id"]
+    async def _run(self, message: RunRequest) -> None:
+        action_id = message.id
         try:
-            task = task_from_wire(message["task"])
-            action = WorkerAction(message["context"], self._run_facts(message["context"]["run"]), self._store)
-            action.replay = message.get("replay") or {}
-            inputs = values.decode_inputs(task, message["inputs"])
+            task = task_from_wire(message.task)
+            action = WorkerAction(message.context, self._run_facts(message.context.run), self._store)
+            action.replay = message.replay or {}
+            inputs = values.decode_inputs(task, message.inputs)
             sink = LogSink(self._emit_log, action.run_name, action_id, action.attempt)
             try:
                 result = await run_code(self, task, action, inputs, sink)
             finally:
                 sink.close()
             encoded = values.encode_outputs(task, result)
-            self.send({"op": "done", "id": action_id, "outputs": encoded.data})
+            self.send(ActionDone(action_id, encoded.data))
         except asyncio.CancelledError:
             raise
         except BaseException as e:
-            self.send({"op": "failed", "id": action_id, "error": error_to_wire(e)})
+            self.send(ActionFailed(action_id, error_to_wire(e)))
         finally:
             self._running.pop(action_id, None)
         # A warm replica's next request usually follows at once: wait for it awake.
@@ -193,14 +196,14 @@ class Worker(TaskCalls):
     async def start(self, prepared: PreparedCall) -> Any:
         call_id = next(self._call_ids)
         assert self.loop is not None
-        future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        future: asyncio.Future[CallReply] = self.loop.create_future()
         self._calls[call_id] = future
-        self.send({"op": "call", "call": call_id, **call_message(prepared)})
+        self.send(call_message(prepared, call_id))
         expect_answer(self.loop)
         reply = await future
-        if reply["op"] == "call_error":
-            raise exception_from_wire(reply["error"])
-        return values.decode_outputs(prepared.task, reply["outputs"])
+        if reply.error is not None:
+            raise exception_from_wire(reply.error)
+        return values.decode_outputs(prepared.task, reply.outputs)  # type: ignore[arg-type]
 
     # -- @flyte.trace calls: run here, recorded by the controller (runtime/tracing.py) ----------------
     records_traces = True

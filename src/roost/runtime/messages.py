@@ -1,0 +1,365 @@
+"""The messages that cross a process or node boundary, and their one codec (msgpack).
+
+Everything the controller, its worker processes, the worker template and Ray workers say to each
+other is one of the types below -- the same types whatever carries them (a socket frame here, a Ray
+task's argument or reply there, an HTTP body later). They say what happens, never how it travels.
+
+    controller -> worker     Setup, RunRequest, CallReply, Shutdown
+    worker -> controller     LogLine, CallRequest, ActionDone, ActionFailed, TraceBegin, TraceEnd
+    controller -> template   Fork
+    template -> controller   Ready, Forked, Exited
+    controller -> Ray        RayRun (a RunRequest with its Setup), replied to with RayReply
+
+A frame's body is a msgpack array: the message's kind number, then its fields in order; a message
+nested in another (an error, a secret, a task reference) is such an array in its field. A body
+that is not such an array -- bad msgpack, an unknown kind, a wrong number of fields -- is a
+``ProtocolError``, never a hang.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, ClassVar
+
+import msgpack
+
+
+class ProtocolError(Exception):
+    """A frame that is not one of the messages: the connection it came on cannot be trusted further."""
+
+
+class Message:
+    """Base of every message; ``kind`` is its number on the wire (set by ``_register``)."""
+
+    __slots__ = ()
+    kind: ClassVar[int] = -1
+
+
+# -- values carried inside messages ----------------------------------------------------------------------
+@dataclass(slots=True)
+class WireError(Message):
+    """An error raised on the other side: what can be shown, and the exception itself when it pickles."""
+
+    code: str
+    kind_name: str  # "user" / "system" (BaseRuntimeError.kind)
+    message: str
+    traceback: str | None = None
+    pickle: bytes | None = None
+
+
+@dataclass(slots=True)
+class TaskRef(Message):
+    """A task as the other side finds it: by module and name, or (a task no module defines under its
+    name: an override, a task made in a function) pickled."""
+
+    module: str | None = None
+    name: str | None = None
+    pickle: bytes | None = None
+
+
+@dataclass(slots=True)
+class ActionContext(Message):
+    """What a worker needs to rebuild an action's ``ctx()``; ``run`` is ``RunFacts.to_wire()``."""
+
+    id: str
+    attempt: int
+    custom: dict[str, str]
+    version: str
+    run: dict[str, Any]
+
+
+@dataclass(slots=True)
+class SecretGrant(Message):
+    """A secret an action was granted, resolved when it starts. Only ever sent over private channels:
+    never stored, logged or shown."""
+
+    key: str
+    env: str | None
+    mount: bool
+    value: str
+    fallback_dir: str
+
+    def __repr__(self) -> str:  # a message printed while debugging must not show the value
+        return f"SecretGrant(key={self.key!r}, env={self.env!r}, mount={self.mount!r}, value=***)"
+
+
+@dataclass(slots=True)
+class StoreLocation(Message):
+    """The run's store as a worker opens it: ROOST_HOME and the blob store's URL."""
+
+    home: str
+    raw_data_url: str
+
+
+# -- controller <-> worker -------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Setup(Message):
+    """What a worker applies to its process before it runs any action: variables (set, and those of
+    secrets it was not granted removed), secrets, limits, the run's store; Ray workers also add the
+    driver's folders of user code to their path."""
+
+    env: dict[str, str]
+    unset: list[str]
+    secrets: list[SecretGrant]
+    limits: dict[str, Any]
+    store: StoreLocation | None = None
+    code_paths: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunRequest(Message):
+    """Run one attempt of an action: its task, its packed inputs, its context; ``replay`` holds the
+    traced calls a recovered run already finished (action id -> [helper name, packed outputs])."""
+
+    id: str
+    task: TaskRef
+    inputs: bytes
+    context: ActionContext
+    replay: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class CallRequest(Message):
+    """A task called by an action's code: a child action of ``parent`` for the controller to run.
+    ``call`` numbers it in its caller; ``attempt`` is the caller's (a reply to an ended attempt is
+    refused)."""
+
+    call: Any
+    parent: str
+    action_id: str
+    task: TaskRef
+    inputs: bytes
+    hash: str
+    group: str | None
+    custom: dict[str, str]
+    attempt: int = 0
+
+
+@dataclass(slots=True)
+class CallReply(Message):
+    """How a child action ended: its packed outputs, or its error."""
+
+    call: Any
+    outputs: bytes | None = None
+    error: WireError | None = None
+
+
+@dataclass(slots=True)
+class Shutdown(Message):
+    """Exit once nothing runs (controller -> worker or template)."""
+
+
+@dataclass(slots=True)
+class LogLine(Message):
+    """A line of an action's output (stdout, stderr or a logging record)."""
+
+    id: str
+    attempt: int
+    ts: float
+    stream: str
+    line: str
+
+
+@dataclass(slots=True)
+class ActionDone(Message):
+    id: str
+    outputs: bytes
+
+
+@dataclass(slots=True)
+class ActionFailed(Message):
+    id: str
+    error: WireError
+
+
+@dataclass(slots=True)
+class TraceBegin(Message):
+    """A ``@flyte.trace`` call starting in an action's code (recorded as a child of ``parent``)."""
+
+    parent: str
+    action_id: str
+    name: str
+    short_name: str
+    group: str | None
+    inputs: bytes | None
+    hash: str
+
+
+@dataclass(slots=True)
+class TraceEnd(Message):
+    """A traced call ending: its packed outputs (None for a generator, or on error), or its error."""
+
+    parent: str
+    action_id: str
+    outputs: bytes | None
+    error: WireError | None
+
+
+# -- controller <-> template -----------------------------------------------------------------------------
+@dataclass(slots=True)
+class Fork(Message):
+    """Import these modules (once), then fork a worker; ``limits`` ({"memory": bytes, "cpu":
+    millicores}) become its cgroup where one can be made."""
+
+    id: int
+    preload: list[str]
+    limits: dict[str, int | None] | None
+
+
+@dataclass(slots=True)
+class Ready(Message):
+    pid: int
+    python: str
+
+
+@dataclass(slots=True)
+class Forked(Message):
+    """The worker of request ``id`` (its socket travels beside this message), or why there is none."""
+
+    id: int
+    pid: int | None = None
+    cgroup: dict[str, str] | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Exited(Message):
+    """A worker ended: its exit code, or -signal; ``oom``: the kernel killed it at its memory limit."""
+
+    pid: int
+    status: int
+    oom: bool = False
+
+
+# -- controller <-> Ray ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class RayRun(Message):
+    """One attempt in a Ray task or on a replica actor: the request, what to apply around it, the
+    driver's host (a file:// store is only visible there) and the name of the run's call broker."""
+
+    request: RunRequest
+    setup: Setup
+    driver_host: str
+    broker: str
+
+
+@dataclass(slots=True)
+class RayReply(Message):
+    """How an attempt in Ray ended, with what it said meanwhile: its output lines, its traced calls,
+    where it ran."""
+
+    outputs: bytes | None
+    error: WireError | None
+    logs: list[LogLine]
+    traces: list[TraceBegin | TraceEnd]
+    node: str
+
+
+# -- the codec ---------------------------------------------------------------------------------------------
+MESSAGES: tuple[type[Message], ...] = (
+    WireError,
+    TaskRef,
+    ActionContext,
+    SecretGrant,
+    StoreLocation,
+    Setup,
+    RunRequest,
+    CallRequest,
+    CallReply,
+    Shutdown,
+    LogLine,
+    ActionDone,
+    ActionFailed,
+    TraceBegin,
+    TraceEnd,
+    Fork,
+    Ready,
+    Forked,
+    Exited,
+    RayRun,
+    RayReply,
+)
+_BY_KIND: dict[int, type[Message]] = {}
+_ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)
+_GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a list
+# kind -> the fields that hold messages: (position, whether a list of them)
+_NESTED: dict[int, tuple[tuple[int, bool], ...]] = {}
+
+
+def _getter(names: list[str]) -> Any:
+    if not names:
+        return lambda message: []
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda message: [one(message)]
+    many = attrgetter(*names)
+    return lambda message: list(many(message))
+
+
+def _register() -> None:
+    names = {cls.__name__ for cls in MESSAGES}
+    for kind, cls in enumerate(MESSAGES):
+        cls.kind = kind
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        missing = dataclasses.MISSING
+        _BY_KIND[kind] = cls
+        _ARITY[kind] = (sum(1 for f in fields if f.default is missing and f.default_factory is missing), len(fields))
+        _GETTERS[kind] = _getter([f.name for f in fields])
+        nested = []
+        for position, f in enumerate(fields):
+            words = set(str(f.type).replace("[", " ").replace("]", " ").replace("|", " ").split())
+            if words & names:
+                nested.append((position, str(f.type).startswith("list[")))
+        _NESTED[kind] = tuple(nested)
+
+
+_register()
+
+
+# A message travels as an array: its kind, then its fields; a field that holds messages holds such
+# arrays (which message a field holds is known from its type, so nothing else marks them).
+def _tree(message: Message) -> list[Any]:
+    kind = message.kind
+    values = _GETTERS[kind](message)
+    for position, many in _NESTED[kind]:
+        value = values[position]
+        if value is not None:
+            values[position] = [_tree(v) for v in value] if many else _tree(value)
+    values.insert(0, kind)
+    return values  # type: ignore[no-any-return]
+
+
+def _build(items: Any) -> Message:
+    if not isinstance(items, list) or not items:
+        raise ProtocolError(f"a message is a non-empty array, got {type(items).__name__}")
+    kind = items[0]
+    cls = _BY_KIND.get(kind) if type(kind) is int else None
+    if cls is None:
+        raise ProtocolError(f"unknown message kind {kind!r}")
+    required, most = _ARITY[kind]
+    if not required <= len(items) - 1 <= most:
+        raise ProtocolError(f"{cls.__name__} takes {required} to {most} fields, got {len(items) - 1}")
+    for position, many in _NESTED[kind]:
+        if position + 1 < len(items):
+            value = items[position + 1]
+            if value is not None:
+                if many and not isinstance(value, list):
+                    raise ProtocolError(f"{cls.__name__}: field {position} must be an array of messages")
+                items[position + 1] = [_build(v) for v in value] if many else _build(value)
+    return cls(*items[1:])
+
+
+def encode(message: Message) -> bytes:
+    """A message as the body of a frame."""
+    return msgpack.packb(_tree(message), use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def decode(body: bytes | memoryview) -> Message:
+    """The message a frame's body holds; ``ProtocolError`` for anything else."""
+    try:
+        items = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except Exception as e:
+        raise ProtocolError(f"not a message ({type(e).__name__}: {e})") from None
+    return _build(items)
