@@ -70,8 +70,8 @@ class TaskSpec:
         if self.secrets:
             reasons.append("secrets")
         r = self.resources
-        if r.cpu_limit is not None or r.memory_limit is not None:
-            reasons.append("resource limits")
+        if r.cpu_enforced is not None or r.memory_enforced is not None:
+            reasons.append("resource limits")  # a scalar request is a limit too (as on the platform)
         if r.gpu is not None:
             reasons.append("gpu")
         if self.image_adds_packages:

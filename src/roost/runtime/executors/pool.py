@@ -151,8 +151,8 @@ class PoolExecutor:
                         action.spec.reusable,  # type: ignore[arg-type]
                         setup_message(action, secrets),
                         preload_of(ref),
-                        action.spec.resources.memory_limit,
+                        action.spec.resources.memory_enforced,
                         local,
-                        cpu=action.spec.resources.cpu_limit,
+                        cpu=action.spec.resources.cpu_enforced,
                     )
         return await pool.execute(action, ref)
