@@ -57,6 +57,15 @@ class ResourceAdmission:
         r = action.spec.resources
         return (r.cpu_request or 0, r.memory_request or 0, r.gpu.quantity if r.gpu is not None else 0)
 
+    def at_once(self, need: tuple[int, int, int]) -> int | None:
+        """How many attempts needing ``need`` the whole machine holds at once (None: no bound)."""
+        counts = [
+            have // asked
+            for asked, have in zip(need, (self.capacity.millicores, self.capacity.memory, len(self.capacity.gpus)))
+            if asked
+        ]
+        return min(counts) if counts else None
+
     def _fits(self, need: tuple[int, int, int]) -> bool:
         cpu, memory, gpus = need
         return cpu <= self.free_millicores and memory <= self.free_memory and gpus <= len(self.free_gpus)
