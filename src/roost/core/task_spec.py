@@ -21,7 +21,7 @@ from roost.spec.timeouts import Timeout, seconds
 class TaskSpec:
     """Everything an executor needs to run one task, already merged and checked.
 
-    ``target`` is the seed-003 form (a ``Container``, or a ``K8sPod`` when a ``PodTemplate``
+    ``target`` is the task-spec form (a ``Container``, or a ``K8sPod`` when a ``PodTemplate``
     applies); the other fields are the same facts in the shapes executors use directly.
     """
 

@@ -1,4 +1,4 @@
-"""Resources: what compute an environment asks for (SPEC §6).
+"""Resources: what compute an environment asks for (as in Flyte 2).
 
 ``Resources`` keeps what the user wrote (Flyte compatibility: quantity strings are not rejected at
 construction, only warned about); ``Resources.canonical()`` is the strict, exact form roost uses to

@@ -4,7 +4,7 @@ A pool keeps ``min`` replicas warm, starts another (up to ``max``) when every sl
 each replica run ``concurrency`` actions at once (async tasks share its event loop). A replica idle
 for ``scaledown_ttl`` is removed while the pool is above ``min``; after ``idle_ttl`` without any work
 the whole pool shuts down, and the next call starts it again. Module state survives between calls
-on one replica, as the seeds warn. A replica that dies is replaced; actions waiting for a slot are
+on one replica, as Flyte warns. A replica that dies is replaced; actions waiting for a slot are
 not lost. Each replica gets its memory and CPU limits as a process worker does (a cgroup of its own
 where one can be made, process.py). A pool whose replicas could never all run on this machine at
 once says so once, when it is made, instead of leaving its calls to queue without a word.
