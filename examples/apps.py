@@ -1,4 +1,4 @@
-"""Seed 001: long-running app environments."""
+"""Long-running app environments."""
 
 import roost as flyte
 from roost.app import Scaling

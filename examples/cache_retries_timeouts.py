@@ -1,4 +1,4 @@
-"""Seed 004: caching, retries with backoff, and timeouts -- all honoured by local runs."""
+"""Caching, retries with backoff, and timeouts -- all honoured by local runs."""
 
 import asyncio
 import time

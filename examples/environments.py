@@ -1,4 +1,4 @@
-"""Seed 000/001: base environments, dependencies, deployment order and clones."""
+"""Base environments, dependencies, deployment order and clones."""
 
 import roost as flyte
 from roost.spec.dependencies import deployment_order

@@ -1,4 +1,4 @@
-"""Seed 004: images built in layers, identified by their content."""
+"""Images built in layers, identified by their content."""
 
 import roost as flyte
 

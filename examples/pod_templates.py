@@ -1,4 +1,4 @@
-"""Seed 003: a pod template; the task's container is merged into its primary container."""
+"""A pod template; the task's container is merged into its primary container."""
 
 import roost as flyte
 from roost.core.compile import compile_task

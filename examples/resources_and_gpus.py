@@ -1,4 +1,4 @@
-"""Seeds 003/004: resources as requests and limits, accelerators, and the compiled container."""
+"""Resources as requests and limits, accelerators, and the compiled container."""
 
 import roost as flyte
 from roost.core.compile import compile_task

@@ -1,4 +1,4 @@
-"""Seed 002: reusable environments keep warm replicas between calls -- and their module state."""
+"""Reusable environments keep warm replicas between calls -- and their module state."""
 
 import asyncio
 import os

@@ -1,4 +1,4 @@
-"""Seeds 000/004: environment variables for configuration, secrets for credentials.
+"""Environment variables for configuration, secrets for credentials.
 
 Secrets come from roost's secret store (`roost secret create KEY`), or -- as here -- from a variable
 of the secret's name in the launching environment. Each task's process gets exactly its own.

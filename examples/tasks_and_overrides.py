@@ -1,4 +1,4 @@
-"""Seeds 000/001/004: the three tiers -- environment defaults, decorator settings, call-time overrides."""
+"""The three tiers -- environment defaults, decorator settings, call-time overrides."""
 
 from datetime import timedelta
 
@@ -13,7 +13,7 @@ def fetch(source_url: str) -> str:
     return f"Data from {source_url}"
 
 
-# Seed 004 form: resources on the decorator beat the environment's.
+# A form beyond the SDK: resources on the decorator beat the environment's.
 @env.task(resources=flyte.Resources(cpu="1", memory="2Gi"), cache="disable")
 def process(raw: str, threshold: int) -> int:
     return len(raw) * threshold

@@ -39,3 +39,18 @@ def test_readme_quickstart_is_two_commands_and_ci_runs_the_second():
 
 def test_package_is_typed():
     assert (ROOT / "src" / "roost" / "py.typed").exists()
+
+
+def test_readme_docs_examples_and_docstrings_cite_no_document_a_reader_lacks():
+    # The repository's text stands alone: it says the fact instead of pointing at design notes,
+    # specifications or issue numbers that are not in it.
+    cited = re.compile(r"SPEC\.md|SPEC ?§|SPEC \d|\bseeds?\b|seed[- ]\d{3}|\bissue #?\d+", re.IGNORECASE)
+    paths = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "examples").glob("*.py")]
+    paths += list((ROOT / "src").rglob("*.py"))
+    found = [
+        f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
+        for p in paths
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if cited.search(line)
+    ]
+    assert not found, "\n".join(found)

@@ -295,7 +295,7 @@ class SlowDownError(_UserMessageError):
 
 
 class ResourceExhaustedError(SlowDownError):
-    """Throttling by a resource quota; a kind of SlowDownError (SPEC §25: "SlowDownError + ResourceExhaustedError")."""
+    """Throttling by a resource quota; a kind of SlowDownError (Flyte 2 makes it both)."""
 
 
 class OnlyAsyncIOSupportedError(_UserMessageError):
@@ -440,7 +440,7 @@ _EXACT_CODES: dict[str, type[BaseRuntimeError]] = {
 
 
 def error_class_for(code: str, kind: ErrorKind) -> type[BaseRuntimeError]:
-    """The class a failure with this code and kind surfaces as in the caller (SPEC §25 mapping)."""
+    """The class a failure with this code and kind surfaces as in the caller (Flyte 2's mapping)."""
     if code in _EXACT_CODES:
         return _EXACT_CODES[code]
     if code.startswith("Gpu") or code.startswith("GPU"):
@@ -462,7 +462,7 @@ _COMBINED_ORIGIN: dict[type, type[BaseException]] = {}
 
 
 def _user_base(original: type[BaseException]) -> type[RuntimeUserError]:
-    """The roost class a user exception maps to by its name (``RoomError`` -> ``OOMError``, SPEC §25)."""
+    """The roost class a user exception maps to by its name (``RoomError`` -> ``OOMError``, as Flyte 2 does)."""
     base = error_class_for(original.__name__, "user")
     return base if issubclass(base, RuntimeUserError) else RuntimeUserError
 

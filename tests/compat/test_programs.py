@@ -76,3 +76,19 @@ def test_a_config_naming_a_control_plane_stops_the_program_with_one_clear_error(
     assert done.returncode != 0
     assert "InitializationError" in done.stderr and "cannot reach a Flyte control plane" in done.stderr
     assert not (roost_home / "roost.db").exists()  # nothing recorded
+
+
+def test_sdk_limits_retries_cache_map_and_a_look_through_flyte_remote(tmp_path: Path, roost_home: Path):
+    out, _ = run_program("sdk_limits_retries_map.py", tmp_path, roost_home)
+    # memory="200Mi" alone killed the 400 MB task at 200Mi; the flaky task was retried once, then
+    # answered from the cache; map ran in its group; flyte.remote read the finished run back.
+    assert out["ok"] and out["out"]["oom"] == "200Mi" and out["out"]["squares"] == [1, 4, 9]
+    assert out["phase"] == "succeeded"
+    assert out["attempts"] == [1, 1, 1, 1, 1, 1, 2]  # main, hoard, flaky (2), the cache hit, 3 squares
+    store = RunStore(roost_home / "roost.db")
+    try:
+        actions = store.list_actions(out["run"])
+    finally:
+        store.close()
+    assert sum(1 for a in actions if a.cache_hit) == 1
+    assert {a.isolation for a in actions if a.task_name == "small.hoard"} == {"process"}

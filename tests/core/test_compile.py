@@ -159,6 +159,15 @@ def test_process_reasons_state_the_auto_rule():
     def uses_six() -> None: ...
 
     assert compile_task(uses_six).process_reasons == ("image packages",)
+    # A single value is a request that is enforced as the limit too: only a process can apply it.
+    sized = flyte.TaskEnvironment(name="sized-env", resources=flyte.Resources(memory="200Mi"))
+
+    @sized.task
+    def small() -> None: ...
+
+    spec = compile_task(small)
+    assert spec.process_reasons == ("resource limits",)
+    assert spec.resources.to_k8s() == ({"memory": "200Mi"}, {})  # the compiled spec keeps a request only
 
 
 def test_seed_003_objects_construct():

@@ -10,7 +10,7 @@ from pathlib import Path
 import roost as flyte
 from roost.runtime.workers import cgroups
 
-from .tasks import hungry
+from .tasks import hungry, scalar_memory
 
 
 def worker_cgroups() -> dict[str, str]:
@@ -47,6 +47,11 @@ def where() -> dict[str, str]:
 
 @hungry.task
 def memory_seen() -> int:
+    return memory_limit(worker_cgroups()["memory"])
+
+
+@scalar_memory.task
+def scalar_memory_seen() -> int:
     return memory_limit(worker_cgroups()["memory"])
 
 

@@ -69,3 +69,35 @@ slow_env = flyte.TaskEnvironment(name="slow-pool", reusable=ONE_REPLICA)
 def sleepy(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
+
+
+# Four warm replicas of two cores each: on a two-core machine only one can ever run at a time.
+crowded = flyte.TaskEnvironment(
+    name="crowded",
+    resources=flyte.Resources(cpu=2),
+    reusable=flyte.ReusePolicy(replicas=4, idle_ttl=60, scaledown_ttl=60),
+)
+
+
+@crowded.task
+def crowded_pid(i: int) -> int:
+    return os.getpid()
+
+
+# One warm replica that may grow to three of one core each: two fit a two-core machine.
+growing = flyte.TaskEnvironment(
+    name="growing",
+    resources=flyte.Resources(cpu=1),
+    reusable=flyte.ReusePolicy(replicas=(1, 3), idle_ttl=60, scaledown_ttl=60),
+)
+
+
+@growing.task
+def growing_pid(i: int) -> int:
+    return os.getpid()
+
+
+@plain.task
+async def fan_out(env: str, n: int) -> list[int]:
+    task = crowded_pid if env == "crowded" else growing_pid
+    return list(await asyncio.gather(*(task.aio(i) for i in range(n))))

@@ -74,7 +74,23 @@ def hog(megabytes: int) -> int:
     return len(blocks)
 
 
+# A single value is a request, and the limit too (as the Flyte control plane sets it).
+scalar_memory = flyte.TaskEnvironment(name="scalar-memory", resources=flyte.Resources(memory="200Mi"))
+
+
+@scalar_memory.task
+def hog_at_request(megabytes: int) -> int:
+    blocks = [bytearray(1024 * 1024) for _ in range(megabytes)]
+    time.sleep(2)
+    return len(blocks)
+
+
 one_cpu = flyte.TaskEnvironment(name="one-cpu", resources=flyte.Resources(cpu="1"))
+
+
+@one_cpu.task
+def one_cpu_affinity() -> dict[str, str]:
+    return {"cores": str(len(os.sched_getaffinity(0))), "omp": os.environ.get("OMP_NUM_THREADS", "")}
 
 
 @one_cpu.task

@@ -64,6 +64,15 @@ def test_the_kernel_kills_a_memory_hog_in_its_cgroup(store):
     assert flyte.run(t.memory_seen).outputs()[0] == 120 * 2**20
 
 
+def test_the_kernel_kills_at_a_single_memory_value(store):
+    # memory="200Mi" alone: the cgroup's limit is the request, as the platform would set it.
+    found = needs("memory")
+    with pytest.raises(OOMError, match=r"memory limit of 200Mi") as info:
+        flyte.with_runcontext(name="cg-scalar").run(tasks.hog_at_request, 400)
+    assert "the kernel killed" in str(info.value) and f"cgroup {found['memory'].version}" in str(info.value)
+    assert flyte.run(t.scalar_memory_seen).outputs()[0] == 200 * 2**20
+
+
 def test_a_sigkill_that_is_no_oom_is_a_crash_not_an_oom(store):
     needs("memory")
     with pytest.raises(WorkerCrashedError, match=r"killed by signal 9 \(SIGKILL\)"):

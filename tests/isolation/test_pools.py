@@ -68,3 +68,25 @@ def test_timeout_kills_and_replaces_the_replica():
         flyte.run(t.sleepy, 5.0)
     after = flyte.run(t.sleepy, 0.01).outputs()[0]
     assert after != before
+
+
+def test_replicas_that_can_never_all_fit_are_named_once(machine, caplog):
+    machine("cpu=2,memory=8Gi")
+    with caplog.at_level("WARNING", logger="roost"):
+        assert len(flyte.run(t.fan_out, "crowded", 3).outputs()[0]) == 3  # they queue, and all run
+        flyte.run(t.fan_out, "crowded", 2)
+    said = [r.getMessage() for r in caplog.records if "reusable environment crowded" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "keeps 4 replicas warm (its min), each requesting cpu 2" in said[0]
+    assert "2 CPU core(s), 8.0 GiB of memory" in said[0] and "only 1 of them can ever run at once" in said[0]
+    assert "ROOST_CAPACITY" in said[0]
+
+
+def test_a_max_beyond_the_machine_is_named_and_a_pool_that_fits_is_not(machine, caplog):
+    machine("cpu=2,memory=8Gi")
+    with caplog.at_level("WARNING", logger="roost"):
+        flyte.run(t.fan_out, "growing", 2)
+        flyte.run(t.remember, 1)  # asks for nothing: no bound to speak of
+    said = [r.getMessage() for r in caplog.records if "reusable environment" in r.getMessage()]
+    assert len(said) == 1 and "reusable environment growing may scale to 3 replicas" in said[0], said
+    assert "only 2 can run at once and further calls wait for resources" in said[0] and "ROOST_CAPACITY" in said[0]

@@ -114,6 +114,24 @@ def test_memory_hog_is_killed_at_its_limit(store, monkeypatch):
     assert flyte.run(tasks.hog, 10).outputs()[0] == 10  # under the limit it runs
 
 
+def test_a_single_memory_value_is_the_limit_too(store, monkeypatch):
+    # memory="200Mi" is a request; the platform makes it the limit as well, and so does roost.
+    monkeypatch.setenv(cgroups.CGROUPS_ENV, "0")
+    with pytest.raises(OOMError, match=r"memory limit of 200Mi \(209715200 bytes\)") as info:
+        flyte.with_runcontext(name="scalar-hog").run(tasks.hog_at_request, 400)
+    assert info.value.code == "OOMKilled"
+    action = store.get_action("scalar-hog", "a0")
+    assert action.phase is ActionPhase.FAILED
+    assert (action.isolation, action.isolation_reason) == ("process", "declares resource limits")
+    assert flyte.run(tasks.hog_at_request, 10).outputs()[0] == 10  # under the request it runs
+
+
+def test_a_single_cpu_value_is_the_limit_too(machine, monkeypatch):
+    monkeypatch.setenv(cgroups.CGROUPS_ENV, "0")
+    machine("cpu=2")
+    assert flyte.run(tasks.one_cpu_affinity).outputs()[0] == {"cores": "1", "omp": "1"}
+
+
 def test_admission_never_runs_more_than_capacity(machine, store):
     machine("cpu=2")
     run = flyte.run(tasks.three_cpu_tasks)

@@ -289,6 +289,18 @@ def test_canonical_scalar_is_request_only_and_pair_is_request_and_limit():
     pair = Resources(cpu=(1, "2"), memory=("1Gi", "2Gi")).canonical()
     assert (pair.cpu_request, pair.cpu_limit) == (1000, 2000)
     assert (pair.memory_request, pair.memory_limit) == (2**30, 2**31)
+    assert Resources(cpu="500m", memory="1Gi").to_k8s() == ({"cpu": "500m", "memory": "1Gi"}, {})
+
+
+def test_a_scalar_is_enforced_as_the_limit_and_a_pair_by_its_limit():
+    # The control plane sets a missing limit equal to the request; roost enforces what it would.
+    scalar = Resources(cpu=1, memory="250Mi").canonical()
+    assert (scalar.cpu_enforced, scalar.memory_enforced) == (1000, 250 * 2**20)
+    pair = Resources(cpu=(1, 2), memory=("1Gi", "2Gi")).canonical()
+    assert (pair.cpu_enforced, pair.memory_enforced) == (2000, 2**31)
+    nothing = Resources(gpu=1).canonical()
+    assert (nothing.cpu_enforced, nothing.memory_enforced) == (None, None)
+    assert Resources(cpu=0).canonical().cpu_enforced is None  # zero cores asks for nothing to limit
 
 
 def test_canonical_fields():

@@ -21,7 +21,7 @@ from roost.spec.timeouts import Timeout, seconds
 class TaskSpec:
     """Everything an executor needs to run one task, already merged and checked.
 
-    ``target`` is the seed-003 form (a ``Container``, or a ``K8sPod`` when a ``PodTemplate``
+    ``target`` is the task-spec form (a ``Container``, or a ``K8sPod`` when a ``PodTemplate``
     applies); the other fields are the same facts in the shapes executors use directly.
     """
 
@@ -70,8 +70,8 @@ class TaskSpec:
         if self.secrets:
             reasons.append("secrets")
         r = self.resources
-        if r.cpu_limit is not None or r.memory_limit is not None:
-            reasons.append("resource limits")
+        if r.cpu_enforced is not None or r.memory_enforced is not None:
+            reasons.append("resource limits")  # a scalar request is a limit too (as on the platform)
         if r.gpu is not None:
             reasons.append("gpu")
         if self.image_adds_packages:

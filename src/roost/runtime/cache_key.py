@@ -1,4 +1,4 @@
-"""The cache key of an action (SPEC 8.1), and what every call of one task shares in it.
+"""The cache key of an action (as Flyte computes it), and what every call of one task shares in it.
 
 key = base64(SHA-256(inputs hash, task FQN, interface hash, cache version)), where the inputs hash
 leaves out the task's ``ignored_inputs`` and counts File/Dir/DataFrame values by content hash. The

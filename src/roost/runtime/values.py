@@ -91,7 +91,7 @@ def decode_outputs(task: TaskTemplate[Any] | None, data: bytes, preserve_origina
 
 
 def cache_inputs_hash(data: bytes, ignored: tuple[str, ...]) -> str:
-    """The hash of packed inputs without the ``ignored`` ones (cache key part 1, SPEC 8.1)."""
+    """The hash of packed inputs without the ``ignored`` ones (the first part of the cache key)."""
     return io.literals_hash(io.unpack(data), ignore=ignored)
 
 

@@ -1,6 +1,6 @@
 """Accelerators: ``Device``, its factories (``GPU``, ``TPU``, ``Neuron``, ``AMD_GPU``,
 ``HABANA_GAUDI``, ``APPLE_SILICON``) and ``ACCELERATORS``, the closed list of ``"<TYPE>:<N>"`` strings
-a ``Resources(gpu=...)`` accepts (SPEC §6, §6.1)."""
+a ``Resources(gpu=...)`` accepts (the Flyte 2 SDK's list)."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def device_class_of(device: str | None) -> DeviceClass:
 class Device:
     """An accelerator request: ``quantity`` devices of ``device_class`` (optionally a named
     ``device`` and a ``partition`` of it). roost infers ``device_class`` from ``device`` when it is
-    omitted, so seed 004's ``Device(device="A100", quantity=1, partition="1g.5gb")`` works."""
+    omitted, so the design documents' ``Device(device="A100", quantity=1, partition="1g.5gb")`` works."""
 
     quantity: int
     device_class: DeviceClass = None  # type: ignore[assignment]  # inferred in __post_init__
@@ -213,7 +213,7 @@ def _gpu_device(gpu: object) -> Device | None:
             raise ValueError(f"gpu: GPU count must be >= 0, got {gpu}")
         return Device(quantity=gpu, device_class="GPU") if gpu else None
     if isinstance(gpu, str):
-        # A bare count in a string (seed 000 writes gpu="1"); isascii() keeps out other digits.
+        # A bare count in a string (design documents write gpu="1"); isascii() keeps out other digits.
         if gpu.isascii() and gpu.isdigit():
             count = int(gpu)
             return Device(quantity=count, device_class="GPU") if count else None

@@ -6,7 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 
 class Documentation:
-    """``Documentation(description)``. The seed form ``Documentation(text=...)`` is accepted too."""
+    """``Documentation(description)``. The design documents' form ``Documentation(text=...)`` is accepted too."""
 
     __slots__ = ("description",)
 

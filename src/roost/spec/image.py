@@ -4,9 +4,9 @@ An ``Image`` is an immutable value. It is created by a ``from_*`` constructor an
 methods, each returning a new image with one more layer (``roost.spec.image_layers``). Nothing here
 builds anything or touches the network: definition only reads files to compute the content tag.
 
-Identity (SPEC §12.4): ``tag`` is a preset tag for the released default images, otherwise the MD5 of
+Identity (as Flyte computes it): ``tag`` is a preset tag for the released default images, otherwise the MD5 of
 the base image string, the Dockerfile contents and each layer's contribution, in order. Registry,
-name, platform and Python version are not part of it. ``identifier`` (the seeds' name) is that
+name, platform and Python version are not part of it. ``identifier`` (the design documents' name) is that
 content digest; it is stable across processes and machines because only contents are hashed.
 
 The checks that turn the arguments of constructors and ``with_*`` methods into stored values are in

@@ -1,7 +1,7 @@
 """The layers of an ``Image``: one frozen dataclass per build step, plus how each feeds the tag.
 
 A layer is a plain value. It knows two things only: its *contribution* to the image's content hash
-(``contribution()``, see SPEC §12.4) and how to check, just before a build, that the files it names
+(``contribution()``, as Flyte computes it) and how to check, just before a build, that the files it names
 are there (``validate()``). Turning layers into a Dockerfile or a virtualenv is the job of
 ``roost.images``, which walks ``image._layers`` in order.
 
@@ -120,7 +120,7 @@ class Layer:
     """One build step. Subclasses are frozen, hashable values."""
 
     def contribution(self) -> bytes:
-        """What this layer adds to the image's MD5 tag (SPEC §12.4)."""
+        """What this layer adds to the image's MD5 tag."""
         raise NotImplementedError
 
     def validate(self) -> None:

@@ -3,7 +3,7 @@
 The grammar is Kubernetes' own: an optional sign, a decimal number (``"1"``, ``"1.5"``, ``".5"``,
 ``"1."``), then at most one of a decimal exponent (``e3``/``E-2``), a decimal SI suffix
 (``n u m k M G T P E``) or a binary SI suffix (``Ki Mi Gi Ti Pi Ei``). roost also accepts the
-``KiB MiB GiB TiB PiB EiB`` spellings, because seed 004 writes ``disk="10GiB"``.
+``KiB MiB GiB TiB PiB EiB`` spellings, because Flyte 2's design documents write ``disk="10GiB"``.
 
 Numbers are exact (``Fraction``), never floats, so ``"0.1"`` is one tenth and ``"1000m" == "1"``.
 Like Kubernetes, cpu rounds up to whole millicores and byte sizes round up to whole bytes.

@@ -1,4 +1,4 @@
-"""Resources: what compute an environment asks for (SPEC §6).
+"""Resources: what compute an environment asks for (as in Flyte 2).
 
 ``Resources`` keeps what the user wrote (Flyte compatibility: quantity strings are not rejected at
 construction, only warned about); ``Resources.canonical()`` is the strict, exact form roost uses to
@@ -64,7 +64,8 @@ _K8S_DEVICE_RESOURCE: dict[str, str] = {
 class CanonicalResources:
     """Resources in exact units: cpu in millicores, sizes in bytes, the gpu as a ``Device``.
 
-    A scalar cpu/memory is a request only; a ``(request, limit)`` pair fills both."""
+    A scalar cpu/memory is a request only, as Flyte serialises it; a ``(request, limit)`` pair fills
+    both. What a worker runs under is ``cpu_enforced`` / ``memory_enforced``."""
 
     cpu_request: int | None = None
     cpu_limit: int | None = None
@@ -73,6 +74,19 @@ class CanonicalResources:
     disk: int | None = None
     shm: int | Literal["auto"] | None = None
     gpu: Device | None = None
+
+    @property
+    def cpu_enforced(self) -> int | None:
+        """The CPU limit (millicores) a worker runs under: the limit, else the request. The Flyte
+        control plane sets a missing limit equal to the request, so on the platform a scalar
+        ``cpu=1`` is a quota of one core; roost enforces the same. ``None``: no limit."""
+        return self.cpu_limit if self.cpu_limit is not None else (self.cpu_request or None)
+
+    @property
+    def memory_enforced(self) -> int | None:
+        """The memory limit (bytes) a worker runs under: the limit, else the request (see
+        ``cpu_enforced``): ``memory="250Mi"`` is an out-of-memory kill at 250Mi."""
+        return self.memory_limit if self.memory_limit is not None else (self.memory_request or None)
 
     def to_k8s(self) -> tuple[dict[str, str], dict[str, str]]:
         """``(requests, limits)`` keyed by Kubernetes resource name, values as canonical quantities."""

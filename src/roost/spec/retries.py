@@ -59,7 +59,7 @@ def _as_timedelta(value: timedelta | int | float, field: str) -> timedelta:
 class RetryStrategy:
     """``RetryStrategy(count, backoff=None)``: ``count`` user retries (``count + 1`` attempts).
 
-    The seed form ``RetryStrategy(count, backoff=<timedelta | seconds>, backoff_factor=<float>)`` is
+    The design documents' form ``RetryStrategy(count, backoff=<timedelta | seconds>, backoff_factor=<float>)`` is
     accepted too: there ``backoff`` is the *longest* wait. Delays start at the default 0.5 s (or
     ``backoff`` if smaller) and grow by ``backoff_factor`` (default 2) up to that cap.
     """

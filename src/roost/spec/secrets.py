@@ -61,7 +61,7 @@ class Secret:
         return int(self.stable_hash()[:16], 16)
 
     def __eq__(self, other: object) -> bool:
-        # Defined by hand because the dataclass __eq__ demands the exact same class: the seed-form
+        # Defined by hand because the dataclass __eq__ demands the exact same class: the design-document form
         # SecretRequest(key="k") names the same secret as Secret(key="k") and must not be counted twice
         # when an environment's and a task's secrets are merged.
         if not isinstance(other, Secret):
@@ -81,7 +81,7 @@ else:
     class SecretRequest(Secret):
         """The type of ``secrets=``: a ``str`` key, a ``Secret``, or a list of them.
 
-        The Flyte SDK defines it as a type alias only; the seeds also call it like a class
+        The Flyte SDK defines it as a type alias only; Flyte 2's design documents also call it like a class
         (``SecretRequest(key="my-api-key")``), so at run time it is that: a ``Secret``.
         """
 

@@ -176,7 +176,7 @@ class TaskEnvironment(Environment):
     ) -> Any:
         """Make a function a task of this environment: ``@env.task`` or ``@env.task(retries=3, ...)``.
 
-        Beyond the platform's keywords, roost accepts the seed forms ``resources=`` and ``image=``
+        Beyond the platform's keywords, roost accepts the design documents' forms ``resources=`` and ``image=``
         (replacing the environment's) and ``env_vars=`` / ``secrets=`` (added to the environment's).
         """
         if self.reusable is not None:

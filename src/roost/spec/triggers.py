@@ -7,7 +7,7 @@ annotations=None, notifications=None, custom_context=None)`` with ``Trigger.hour
 / monthly() / minutely()``; ``Cron(expression, timezone="UTC")``; ``FixedRate(interval_minutes,
 start_time=None)``; ``OnArtifact(name, version=None)``; the input sentinels ``TriggerTime`` and
 ``TriggeredArtifact``. roost also takes ``OnArtifact(..., partitions={...})`` and its earlier keywords
-``artifact_name=`` / ``partition=`` (one superset, SPEC §27).
+``artifact_name=`` / ``partition=`` (one superset of both spellings).
 """
 
 from __future__ import annotations

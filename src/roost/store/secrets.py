@@ -63,7 +63,7 @@ class SecretRef(Protocol):
 
 
 def derived_env_var(key: str, group: str | None) -> str:
-    """``GROUP_KEY`` (or ``KEY``), ``-`` turned into ``_``, upper-cased: the name SPEC §11 derives."""
+    """``GROUP_KEY`` (or ``KEY``), ``-`` turned into ``_``, upper-cased: the name Flyte derives."""
     raw = f"{group}_{key}" if group else key
     return raw.replace("-", "_").upper()
 

@@ -5,7 +5,7 @@ Lookup order for a type ``T`` (first match wins):
 1. ``Annotated[T, x, ...]``: a transformer among the ``x`` is used as is; otherwise ``T`` is looked up.
 2. ``typing.Any`` / no annotation -> pickle.
 3. The registry, by ``T`` itself, then by its origin (``list[int]`` -> ``list``). Bare ``list``,
-   ``tuple``, ``set``, ``frozenset`` are not looked up there: they carry no element type (SPEC 16: pickle).
+   ``tuple``, ``set``, ``frozenset`` are not looked up there: they carry no element type (pickled, as in Flyte).
 4. A registered base class of ``T`` whose transformer accepts subclasses (File, Dir, user types).
 5. Structural transformers, in registration order: Union, Literal, NamedTuple, TypedDict, tuple,
    Enum, data frames, dataclass, pydantic model.

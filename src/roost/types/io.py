@@ -4,7 +4,7 @@ Shapes follow ``NativeInterface``: ``inputs`` maps a name to ``(type, default)``
 ``inspect.Parameter.empty`` when required, type ``typing.Any`` when unannotated); ``outputs`` maps
 ``o0, o1, ...`` (or a NamedTuple's field names) to types.
 
-Errors (SPEC 16, 26.5): a bad input is a ``TypeError`` naming the task, the variable, the expected and the
+Errors (as in Flyte): a bad input is a ``TypeError`` naming the task, the variable, the expected and the
 given type (a ``ValueError`` when the value has the right type but cannot be used, such as a File whose
 path does not exist); a bad output is ``RuntimeDataValidationError``; a wrong number of outputs is an
 ``AssertionError``.
@@ -199,7 +199,7 @@ def unpack(data: bytes) -> dict[str, Literal]:
 
 def literals_hash(literals: dict[str, Literal], ignore: Iterable[str] = ()) -> str:
     """SHA-256 (hex) of the literals' canonical form: independent of dict order, stable across processes;
-    File / Dir / DataFrame values count by content hash, not path (SPEC 8.1). ``ignore`` drops inputs."""
+    File / Dir / DataFrame values count by content hash, not path (as Flyte's key). ``ignore`` drops inputs."""
     skip = set(ignore)
     return hash_literals({k: v for k, v in literals.items() if k not in skip})
 

@@ -173,7 +173,7 @@ def _canonical(lit: Literal) -> Any:
     """A form of ``lit`` whose encoding is the same for equal values, whatever the dict order."""
     kind, value = lit.kind, lit.value
     if kind in BLOB_KINDS:
-        # The content hash identifies the data; where none is known the location has to do (SPEC 8.1).
+        # The content hash identifies the data; where none is known the location has to do (as in Flyte's cache key).
         ref = value.get("hash") or value.get("path") or value.get("uri")
         return [kind, ref, value.get("format", "")]
     if kind in LIST_KINDS:

@@ -4,9 +4,10 @@ A pool keeps ``min`` replicas warm, starts another (up to ``max``) when every sl
 each replica run ``concurrency`` actions at once (async tasks share its event loop). A replica idle
 for ``scaledown_ttl`` is removed while the pool is above ``min``; after ``idle_ttl`` without any work
 the whole pool shuts down, and the next call starts it again. Module state survives between calls
-on one replica, as the seeds warn. A replica that dies is replaced; actions waiting for a slot are
+on one replica, as Flyte warns. A replica that dies is replaced; actions waiting for a slot are
 not lost. Each replica gets its memory and CPU limits as a process worker does (a cgroup of its own
-where one can be made, process.py).
+where one can be made, process.py). A pool whose replicas could never all run on this machine at
+once says so once, when it is made, instead of leaving its calls to queue without a word.
 
 Pools outlive runs (``scope="global"``); like every run, they live on the process's runtime loop.
 The sizing and scaling rules are ``replicas.py``'s, shared with the Ray actor pools (``ray_pool.py``).
@@ -15,6 +16,7 @@ The sizing and scaling rules are ``replicas.py``'s, shared with the Ray actor po
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,9 +37,13 @@ from roost.runtime.executors.process import (
 )
 from roost.runtime.executors.replicas import TTL_SCALE_ENV, ReplicaPool
 from roost.runtime.messages import Setup, TaskRef
+from roost.runtime.policies.resources import ResourceAdmission, machine
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
+from roost.spec.quantities import format_bytes, format_cpu
 from roost.spec.reuse import ReusePolicy
+
+logger = logging.getLogger("roost")
 
 __all__ = ["TTL_SCALE_ENV", "PoolExecutor", "Replica", "WorkerPool", "pool_key", "pools"]
 
@@ -104,6 +110,53 @@ class WorkerPool(ReplicaPool[Replica]):
 
 _POOLS: dict[tuple[Any, ...], WorkerPool] = {}
 _LOCK = threading.Lock()
+_SAID: set[tuple[Any, ...]] = set()  # pools already warned about: once per process, not per restart
+
+
+def replicas_beyond_capacity(name: str, policy: ReusePolicy, need: tuple[int, int, int]) -> str | None:
+    """What to tell the user when ``policy``'s replicas, each asking ``need`` (millicores, bytes,
+    gpus), cannot all run on this machine at once; None when they can. Each call is admitted by its
+    request, so the replicas beyond what fits stay idle while calls wait for resources."""
+    admission: ResourceAdmission = machine()
+    fits = admission.at_once(need)
+    if fits is None or fits >= policy.max_replicas or fits == 0:  # 0: admission refuses each call, clearly
+        return None
+    cpu, memory, gpus = need
+    asked = ", ".join(
+        part
+        for part, wanted in (
+            (f"cpu {format_cpu(cpu)}", cpu),
+            (f"memory {format_bytes(memory)}", memory),
+            (f"gpu {gpus}", gpus),
+        )
+        if wanted
+    )
+    have = admission.capacity.describe()
+    fix = (
+        "lower the replicas or the request, or set ROOST_CAPACITY (e.g. ROOST_CAPACITY=cpu=8,memory=32Gi) "
+        "if this machine has more than roost detected"
+    )
+    if fits < policy.min_replicas:
+        return (
+            f"reusable environment {name} keeps {policy.min_replicas} replicas warm (its min), each requesting "
+            f"{asked}, but this machine's capacity is {have}: only {fits} of them can ever run at once, the others "
+            f"stay idle and calls wait for resources; {fix}"
+        )
+    return (
+        f"reusable environment {name} may scale to {policy.max_replicas} replicas, each requesting {asked}, but "
+        f"this machine's capacity is {have}: only {fits} can run at once and further calls wait for resources; {fix}"
+    )
+
+
+def _say_once_if_replicas_cannot_fit(action: ActionRun) -> None:
+    spec = action.spec
+    said = (spec.env_name or spec.name, spec.resources, repr(spec.reusable))
+    if said in _SAID or spec.reusable is None:
+        return
+    _SAID.add(said)
+    message = replicas_beyond_capacity(said[0], spec.reusable, ResourceAdmission.need(action))
+    if message is not None:
+        logger.warning("%s", message)
 
 
 def pool_key(action: ActionRun) -> tuple[Any, ...]:
@@ -152,8 +205,9 @@ class PoolExecutor:
                         action.spec.reusable,  # type: ignore[arg-type]
                         setup_message(action, secrets),
                         preload_of(ref),
-                        action.spec.resources.memory_limit,
+                        action.spec.resources.memory_enforced,
                         local,
-                        cpu=action.spec.resources.cpu_limit,
+                        cpu=action.spec.resources.cpu_enforced,
                     )
+                    _say_once_if_replicas_cannot_fit(action)
         return await pool.execute(action, ref)

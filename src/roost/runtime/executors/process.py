@@ -131,13 +131,13 @@ class ProcessExecutor:
         secrets = controller.secrets_for(action)  # a missing secret fails the action before it starts
         local = await local_image(action)
         resources = action.spec.resources
-        limits = fork_limits(resources.memory_limit, resources.cpu_limit)
+        limits = fork_limits(resources.memory_enforced, resources.cpu_enforced)
         worker = await template_of(local).fork(preload=preload_of(ref), limits=limits)
-        connection = WorkerConnection(worker, resources.memory_limit, action.spec.name)
+        connection = WorkerConnection(worker, resources.memory_enforced, action.spec.name)
         action.record.node = node_of(connection)
         controller.store.mark(action.record)
         try:
-            connection.setup(worker_setup(setup_message(action, secrets), connection, resources.cpu_limit))
+            connection.setup(worker_setup(setup_message(action, secrets), connection, resources.cpu_enforced))
             return await run_bounded(action, connection, ref)
         except BaseException:
             connection.kill("abandoned")  # an abort, a timeout: nothing of it may run on

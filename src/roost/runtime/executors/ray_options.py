@@ -156,8 +156,8 @@ def ray_options(spec: TaskSpec) -> RayOptions:
                 notes.append(f"accelerator {device.device} has no Ray accelerator_type (any {device.device_class})")
         if device.partition:
             notes.append(f"partition {device.partition} not applied")
-    if r.cpu_limit is not None or r.memory_limit is not None:
-        notes.append("limits not enforced")
+    if r.cpu_enforced is not None or r.memory_enforced is not None:
+        notes.append("limits not enforced")  # a scalar request is a limit on the platform too
     runtime_env, image_env = _image(spec, notes)
     if spec.pod_template_name or isinstance(spec.target, K8sPod):
         notes.append("PodTemplate recorded, not used")

@@ -3,8 +3,9 @@
 Requests (cpu, memory, gpu of ``Resources``) are taken from the machine's capacity while the attempt
 runs. One that does not fit waits (WAITING_FOR_RESOURCES, bounded by ``max_queued_time``); one the
 machine could never satisfy fails at once. An action waiting for its children lends them its CPU --
-otherwise a parent holding the cores its children need would wait for them forever. A CPU *limit*
-pins the worker to that many of the least busy cores; granted GPUs become its CUDA_VISIBLE_DEVICES.
+otherwise a parent holding the cores its children need would wait for them forever. A CPU limit (a
+scalar request is one too, as on the platform) pins the worker to that many of the least busy cores;
+granted GPUs become its CUDA_VISIBLE_DEVICES.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ class ResourceAdmission:
     def need(action: ActionRun) -> tuple[int, int, int]:
         r = action.spec.resources
         return (r.cpu_request or 0, r.memory_request or 0, r.gpu.quantity if r.gpu is not None else 0)
+
+    def at_once(self, need: tuple[int, int, int]) -> int | None:
+        """How many attempts needing ``need`` the whole machine holds at once (None: no bound)."""
+        counts = [
+            have // asked
+            for asked, have in zip(need, (self.capacity.millicores, self.capacity.memory, len(self.capacity.gpus)))
+            if asked
+        ]
+        return min(counts) if counts else None
 
     def _fits(self, need: tuple[int, int, int]) -> bool:
         cpu, memory, gpus = need
@@ -120,7 +130,7 @@ class ResourceAdmission:
 
     def _grant(self, action: ActionRun, need: tuple[int, int, int], gpus: tuple[Gpu, ...]) -> Grant:
         cores: tuple[int, ...] = ()
-        limit = action.spec.resources.cpu_limit
+        limit = action.spec.resources.cpu_enforced
         if limit:
             count = min(len(self._core_load), max(1, math.ceil(limit / 1000)))
             cores = tuple(sorted(sorted(self._core_load, key=self._core_load.__getitem__)[:count]))

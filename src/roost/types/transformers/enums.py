@@ -12,7 +12,7 @@ from roost.types.literals import Literal, LiteralType
 
 
 class EnumTransformer(TypeTransformer[enum.Enum]):
-    """Members travel by name (SPEC 16), so values may be of any type and may change between versions."""
+    """Members travel by name, as in Flyte, so values may be of any type and may change between versions."""
 
     def __init__(self) -> None:
         super().__init__("enum", enum.Enum)
@@ -55,7 +55,7 @@ def _string_choices(tp: Any) -> bool:
 
 
 class LiteralTransformer(TypeTransformer[str]):
-    """``Literal["a", "b"]``: an enum whose values are the strings (SPEC 15). Other Literals are pickled.
+    """``Literal["a", "b"]``: an enum whose values are the strings (as Flyte does). Other Literals are pickled.
 
     Choices may be members of a str enum (``Literal[Shape.CIRCLE]``); they travel as their string value.
     """
