@@ -31,6 +31,7 @@ from roost.store.run_tables import (
     ATTEMPT_UPSERT,
     LOG_INSERT,
     RUN_COLUMNS,
+    RUN_INSERT,
     RUN_UPSERT,
     SCHEMA,
     SCHEMA_VERSION,
@@ -41,6 +42,14 @@ from roost.store.run_tables import (
     run_from,
     run_row,
 )
+
+
+class RunNameTaken(ValueError):
+    """``claim_run`` found the name already recorded (by another run, possibly of another process)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"a run named {name!r} already exists; choose another name")
+        self.name = name
 
 
 class RunStore:
@@ -336,6 +345,19 @@ class RunStore:
         with self._translate_errors():
             cur = self._reader().execute("UPDATE runs SET abort_requested = 1 WHERE name = ?", (run_name,))
             return cur.rowcount > 0
+
+    def claim_run(self, run: RunRecord) -> None:
+        """Record a new run at once, or raise RunNameTaken when its name is recorded already.
+
+        The one INSERT is the claim: of two runs started with one name at the same moment, in one
+        process or two, exactly one gets the row; the other has written nothing. Later states of
+        the run go through ``mark`` as usual.
+        """
+        with self._translate_errors():
+            try:
+                self._reader().execute(RUN_INSERT, run_row(run))
+            except sqlite3.IntegrityError:
+                raise RunNameTaken(run.name) from None
 
     def put_run(self, run: RunRecord) -> None:
         """Write a run row at once (used before anything else of the run is recorded)."""

@@ -63,6 +63,8 @@ RUN_UPSERT = (
     f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 21)}) ON CONFLICT(name) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATED)
 )
+# Claiming a name: a plain INSERT, which the primary key makes fail when the name is taken.
+RUN_INSERT = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})"
 ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({ACTION_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 ATTEMPT_UPSERT = f"INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
 LOG_INSERT = "INSERT INTO logs (run_name, action_id, attempt, ts, stream, line) VALUES (?, ?, ?, ?, ?, ?)"
