@@ -6,7 +6,7 @@ import time
 
 import click
 
-from roost.cli.state import controller_gone, require_run, store
+from roost.cli.state import controller_gone, require_run, store, writer
 from roost.store.records import ActionPhase, ErrorInfo
 
 WAIT_POLL_S = 0.1
@@ -26,11 +26,11 @@ def abort_command(name: str, wait: bool) -> None:
         run.phase = ActionPhase.ABORTED
         run.ended_at = time.time()
         run.error = ErrorInfo("ActionAborted", "user", f"run {name} was aborted after its controller died")
-        store().put_run(run)
-        store().request_abort(name)
+        writer().put_run(run)
+        writer().request_abort(name)
         click.echo(f"Run {name} had no live controller; recorded it as aborted.")
         return
-    if not store().request_abort(name):
+    if not writer().request_abort(name):
         raise click.ClickException(f"no run named {name!r} in {store().path}")
     click.echo(f"Abort requested for run {name}.")
     if wait:

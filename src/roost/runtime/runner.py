@@ -204,7 +204,11 @@ class Runner:
             )
         options = resolve_options(self.options)
         bound = task.interface.bind(args, kwargs, task.name)
-        encoded = values.encode_inputs(task, bound)
+        try:
+            encoded = values.encode_inputs(task, bound)
+        except RecursionError:
+            # The type engine recurses once per level of nesting; Python's stack ends first.
+            raise ValueError(f"the inputs of {task.name} are nested too deeply to convert") from None
         return await _execute_run(task, bound, encoded, self.name, options)
 
     @on_runtime

@@ -23,6 +23,7 @@ from typing import Any
 
 from roost.errors import StoreError
 from roost.store.cache_store import CACHE_SCHEMA, CACHE_UPSERT, cache_entry_row
+from roost.store.config import default_home
 from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogRecord, RunRecord
 from roost.store.run_tables import (
     ACTION_COLUMNS,
@@ -114,6 +115,10 @@ class RunStore:
 
     # -- connections ------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self.readonly and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            # Reading a store this user may not write (or on a read-only disk). Where it may, a
+            # plain connection is used: it waits for a busy writer instead of failing.
+            return self._connect_readonly()
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a crash of the process (what resume needs) at a fraction of
@@ -122,6 +127,38 @@ class RunStore:
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         conn.row_factory = sqlite3.Row
         return conn
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A connection that never writes: reading needs no write access to the store or its folder.
+
+        A WAL database is read through its shared-memory index, which a read-only connection can
+        open but not create. Where it cannot be created (a folder the user may not write, a read-only
+        disk) no writer can be at work either; with no write-ahead log left, the database file holds
+        everything and is read as it is (``immutable``).
+        """
+        uri = self.path.absolute().as_uri()
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                f"{uri}?{query}", uri=True, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as e:
+                conn.close()
+                if "immutable" in query or ("readonly" not in str(e) and "unable to open" not in str(e)):
+                    raise
+                wal = self.path.with_name(self.path.name + "-wal")
+                if wal.exists() and wal.stat().st_size > 0:
+                    # Read without it, the newest records would be missing, silently.
+                    raise sqlite3.OperationalError(
+                        f"it cannot be read without write access while its write-ahead log {wal} holds changes; "
+                        "any roost command run once by a user who may write it folds them in"
+                    ) from None
+                continue
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            conn.row_factory = sqlite3.Row
+            return conn
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -420,5 +457,4 @@ class RunStore:
 
 
 def default_store_path() -> Path:
-    home = os.environ.get("ROOST_HOME") or os.path.join(os.path.expanduser("~"), ".roost")
-    return Path(home) / "roost.db"
+    return default_home() / "roost.db"
