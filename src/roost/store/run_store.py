@@ -40,6 +40,8 @@ from roost.store.run_tables import (
     action_row,
     attempt_from,
     attempt_row,
+    log_rows,
+    logs_from,
     run_from,
     run_row,
 )
@@ -347,9 +349,7 @@ class RunStore:
             if entries:
                 conn.executemany(CACHE_UPSERT, [cache_entry_row(e) for e in entries])
             if logs:
-                conn.executemany(
-                    LOG_INSERT, [(g.run_name, g.action_id, g.attempt, g.ts, g.stream, g.line) for g in logs]
-                )
+                conn.executemany(LOG_INSERT, log_rows(logs))
             aborted = []
             if watched:
                 now = time.time()
@@ -453,7 +453,7 @@ class RunStore:
         else:
             sql = "SELECT * FROM logs WHERE run_name = ? AND action_id = ? ORDER BY ts, rowid"
             rows = self._query(sql, (run_name, action_id))
-        return [LogRecord(r["run_name"], r["action_id"], r["attempt"], r["ts"], r["stream"], r["line"]) for r in rows]
+        return logs_from(rows)
 
 
 def default_store_path() -> Path:
