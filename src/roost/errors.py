@@ -32,6 +32,7 @@ confusing ``TypeError: unsupported operand``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal, NoReturn
 
 ErrorKind = Literal["system", "user", "unknown"]
@@ -468,6 +469,10 @@ def _user_base(original: type[BaseException]) -> type[RuntimeUserError]:
 
 
 def _combined_class(original: type[BaseException]) -> type[RuntimeUserError] | None:
+    if not issubclass(original, Exception):
+        # An error that were also a SystemExit or KeyboardInterrupt would end the event loop or the
+        # process that receives it, instead of failing one action.
+        return None
     if original in _COMBINED:
         return _COMBINED[original]
     base = _user_base(original)
@@ -507,6 +512,15 @@ def _rebuild_error(
     return err  # type: ignore[no-any-return]
 
 
+def escaped_task(exc: BaseException) -> bool:
+    """True for what task code raised that is no ``Exception`` and not the runtime's own cancellation
+    (``SystemExit``, ``KeyboardInterrupt``, a ``BaseException`` subclass): it must fail that action as
+    an error does, not unwind the controller's event loop. Ctrl-C of the launching process reaches its
+    main thread, never a task's, so it is not one of these."""
+    # GeneratorExit is how Python closes a coroutine: machinery too.
+    return not isinstance(exc, (Exception, asyncio.CancelledError, GeneratorExit))
+
+
 def user_error_from(
     exc: BaseException, traceback_text: str | None = None, worker: str | None = None
 ) -> BaseRuntimeError:
@@ -522,6 +536,9 @@ def user_error_from(
         return exc
     cls = type(exc)
     message = str(exc)
+    if not issubclass(cls, Exception):
+        # sys.exit() in a task says "3", not what happened.
+        message = f"the task raised {cls.__name__}" + (f": {message}" if message else "")
     combined = _combined_class(cls)
     base = _user_base(cls)
     err: RuntimeUserError = base.__new__(base)

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from roost.cli.state import controller_gone, find_action, require_run, store
+from roost.cli.state import controller_gone, find_action, require_run, store, writer
 from roost.store.records import ActionPhase, ErrorInfo
 
 WAIT_POLL_S = 0.1
@@ -46,11 +46,11 @@ def abort_run(name: str, wait: bool, reason: str) -> None:
         run.phase = ActionPhase.ABORTED
         run.ended_at = time.time()
         run.error = ErrorInfo("ActionAborted", "user", f"run {name} was aborted after its controller died")
-        store().put_run(run)
-        store().request_abort(name)
+        writer().put_run(run)
+        writer().request_abort(name)
         click.echo(f"Run {name} had no live controller; recorded it as aborted.")
         return
-    if not store().request_abort(name):
+    if not writer().request_abort(name):
         raise click.ClickException(f"no run named {name!r} in {store().path}")
     click.echo(f"Abort requested for run {name}.")
     if wait:
@@ -83,7 +83,7 @@ def abort_action(run_name: str, action_name: str, reason: str, wait: bool) -> No
             f"run {run_name} has no live controller to abort one action; "
             f"`roost abort {run_name}` records the run aborted"
         )
-    store().request_action_abort(run_name, action.action_id, reason)
+    writer().request_action_abort(run_name, action.action_id, reason)
     click.echo(f"Abort requested for action {action.action_id} of run {run_name}.")
     if wait:
         while not (current := find_action(run_name, action.action_id)).phase.is_terminal:

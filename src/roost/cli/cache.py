@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from roost.cli.render import format_time, short_id
-from roost.cli.state import store
+from roost.cli.state import store, writer
 from roost.store.cache_store import CacheStore
 from roost.store.records import CacheEntry
 
@@ -19,8 +19,8 @@ PREFIX = 12
 PIPE_WIDTH = 200
 
 
-def _cache() -> CacheStore:
-    return CacheStore(store())
+def _cache(write: bool = False) -> CacheStore:
+    return CacheStore(writer() if write else store())
 
 
 def _console() -> Console:
@@ -47,7 +47,8 @@ def cache_group() -> None:
 @click.option("--task", help="Only entries of this task (full or short name).")
 def list_entries(task: str | None) -> None:
     """List cached results, newest first: key and version prefixes, task, when and by which run."""
-    entries = _cache().entries(task)
+    # Reading creates nothing: no store yet means no entries.
+    entries = _cache().entries(task) if store().path.exists() else []
     if not entries:
         click.echo(f"No cached results{f' of {task}' if task else ''} in {store().path}", err=True)
         return
@@ -58,6 +59,6 @@ def list_entries(task: str | None) -> None:
 @click.argument("task", required=False)
 def clear_entries(task: str | None) -> None:
     """Remove every cached result, or only those of TASK (full or short name)."""
-    removed = _cache().clear(task)
+    removed = _cache(write=True).clear(task)
     noun = "entry" if removed == 1 else "entries"
     click.echo(f"Removed {removed} cache {noun}{f' of {task}' if task else ''}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from roost.cli.state import store
+from roost.cli.state import store, writer
 from roost.store.cache_store import CacheStore
 
 
@@ -17,6 +17,6 @@ def delete_group() -> None:
 def delete_local_cache() -> None:
     """Remove every cached task result (as `roost cache clear`). Recorded runs stay: `roost get runs`
     still lists them, and `roost rerun --recover` can still reuse their outputs."""
-    removed = CacheStore(store()).clear(None)
+    removed = CacheStore(writer()).clear(None)
     noun = "entry" if removed == 1 else "entries"
     click.echo(f"Cleared the local cache in {store().path}: removed {removed} cached {noun}.")

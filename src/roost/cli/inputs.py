@@ -90,6 +90,9 @@ class InputType(click.ParamType):
             return parse_value(value, self.python_type)
         except (ValueError, TypeError) as e:
             self.fail(one_line(str(e)) or f"not a valid {self.name}", param, ctx)
+        except RecursionError:
+            # Python's parsers recurse once per level of nesting: deep enough, and they run out of stack.
+            self.fail(f"the value is nested too deeply to read as {self.name}", param, ctx)
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return self.name

@@ -23,6 +23,7 @@ from roost.runtime.handles import ActionOutputs, Run
 from roost.runtime.ids import new_run_name
 from roost.runtime.runner import Runner, init, load_task, rerun_name, with_runcontext
 from roost.store.records import ActionPhase, RunRecord
+from roost.store.run_store import RunNameTaken
 from roost.task import TaskTemplate
 
 EXIT_INTERRUPTED = 130
@@ -118,6 +119,9 @@ def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: boo
     outcome = RunSession(run_name, task_name, start, console, _wants_live(console, no_live)).drive()
     if isinstance(outcome.error, StoreError):
         raise outcome.error
+    if isinstance(outcome.error, RunNameTaken):
+        # Another run claimed the name after the check before starting: the row is that run's, not ours.
+        raise click.UsageError(str(outcome.error))
     record = store().get_run(run_name)
     if record is None:
         if outcome.interrupted:

@@ -6,6 +6,9 @@ input unless ``--value`` is given, so that it stays out of shell history and the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 from roost.store.secrets import SecretStore
@@ -13,6 +16,17 @@ from roost.store.secrets import SecretStore
 
 def _store() -> SecretStore:
     return SecretStore()
+
+
+@contextmanager
+def _usable() -> Iterator[None]:
+    """A store the user may not read or write (ROOST_HOME of another user, a read-only disk) is one
+    line naming what failed, not a traceback."""
+    try:
+        yield
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        raise click.ClickException(f"the secret store cannot be used: {e.strerror or e}{where}") from None
 
 
 def _named(key: str, group: str | None) -> str:
@@ -53,10 +67,11 @@ def create_secret(key: str, group: str | None, value: str | None) -> None:
     if value == "":
         # Almost always a mistake (an empty pipe, an unset variable): refuse instead of storing "".
         raise click.UsageError("the secret value is empty; pass it on standard input or with --value")
-    store = _store()
-    existed = store.get(key, group) is not None
     try:
-        store.set(key, value, group)
+        with _usable():
+            store = _store()
+            existed = store.get(key, group) is not None
+            store.set(key, value, group)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     verb = "Replaced" if existed else "Created"
@@ -66,8 +81,9 @@ def create_secret(key: str, group: str | None, value: str | None) -> None:
 @secret_group.command("list")
 def list_secrets() -> None:
     """List stored secrets by key and group; values are never shown."""
-    store = _store()
-    names = store.list()
+    with _usable():
+        store = _store()
+        names = store.list()
     if not names:
         click.echo(f"No secrets stored in {store.location}.", err=True)
         return
@@ -82,8 +98,10 @@ def list_secrets() -> None:
 @click.option("--group", help="The secret's group.")
 def delete_secret(key: str, group: str | None) -> None:
     """Delete secret KEY."""
-    store = _store()
-    if not store.delete(key, group):
+    with _usable():
+        store = _store()
+        deleted = store.delete(key, group)
+    if not deleted:
         raise click.ClickException(
             f"no secret {_named(key, group or None)} in {store.location} (see `roost secret list`)"
         )

@@ -23,7 +23,7 @@ from rich.live import Live
 from rich.text import Text
 
 from roost.cli import render
-from roost.cli.state import store
+from roost.cli.state import store, writer
 from roost.runtime.handles import Run
 from roost.store.records import RunRecord
 
@@ -89,7 +89,7 @@ class RunSession:
                 try:
                     if interrupted and not abort_sent:
                         # False until the run's row exists: keep asking until the run can hear it.
-                        abort_sent = store().request_abort(self.run_name)
+                        abort_sent = writer().request_abort(self.run_name)
                     self._done.wait(interval)
                     began = time.perf_counter()
                     self._refresh(live)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import socket
 import time
+from pathlib import Path
 
 import click
 
 from roost.runtime.reservations import pid_alive
-from roost.runtime.runner import get_store
+from roost.runtime.runner import get_store, roost_home
 from roost.store.records import ActionRecord, RunRecord
 from roost.store.run_store import RunStore
 
@@ -17,7 +19,31 @@ from roost.store.run_store import RunStore
 HEARTBEAT_STALE_S = 60.0
 
 
+_readers: dict[Path, RunStore] = {}
+
+
 def store() -> RunStore:
+    """The run store, for reading: opened read-only, so that a reading command works on a store the
+    user may not write, and creates nothing where there is no store yet."""
+    path = roost_home() / "roost.db"
+    reader = _readers.get(path)
+    if reader is None:
+        reader = _readers[path] = RunStore(path, readonly=True)
+    return reader
+
+
+@atexit.register
+def _close_readers() -> None:
+    # Before the runs' writable store closes (atexit runs this first): the last connection to close
+    # is the one that folds the write-ahead log into the database and removes it, and only a
+    # connection that may write can.
+    for reader in _readers.values():
+        reader.close()
+    _readers.clear()
+
+
+def writer() -> RunStore:
+    """The run store, for the few commands that write to it (abort, cache clear)."""
     return get_store()
 
 

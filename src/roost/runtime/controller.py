@@ -19,6 +19,7 @@ from roost.errors import (
     ActionAbortedError,
     BaseRuntimeError,
     TaskTimeoutError,
+    escaped_task,
     user_error_from,
 )
 from roost.runtime import values
@@ -423,7 +424,14 @@ class RunController(TaskCalls):
             action.inputs = action.reusable_inputs
         else:
             action.inputs = values.decode_inputs(action.task, action.record.inputs)  # type: ignore[arg-type]
-        result = await self._executor_for(action).run(action)
+        try:
+            result = await self._executor_for(action).run(action)
+        except BaseException as e:
+            if not escaped_task(e):
+                raise
+            # Here, before the retry policy and the callers' asyncio tasks: a SystemExit travelling on
+            # would stop the runtime loop and leave the run hanging.
+            raise user_error_from(e, "".join(traceback.format_exception(e))) from None
         encoded = result if isinstance(result, values.EncodedOutputs) else values.encode_outputs(action.task, result)
         action.record.outputs = encoded.data
         self.finish(action, ActionPhase.SUCCEEDED)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import dataclasses
+import itertools
 import json
 import logging
 import os
 import socket
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,14 @@ from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsag
 from roost.runtime import logs, values
 from roost.runtime.controller import RunController, RunOptions, _failure_phase, error_info
 from roost.runtime.handles import Run
-from roost.runtime.ids import ROOT_ACTION, new_run_name
+from roost.runtime.ids import ROOT_ACTION, RUN_NAME_MAX, check_run_name, new_run_name
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import on_runtime
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.store import config as store_config
 from roost.store import object_stores
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
-from roost.store.run_store import RunStore
+from roost.store.run_store import RunNameTaken, RunStore
 from roost.task import TaskTemplate
 
 logger = logging.getLogger("roost")
@@ -214,7 +216,11 @@ class Runner:
             )
         options = resolve_options(self.options)
         bound = task.interface.bind(args, kwargs, task.name)
-        encoded = values.encode_inputs(task, bound)
+        try:
+            encoded = values.encode_inputs(task, bound)
+        except RecursionError:
+            # The type engine recurses once per level of nesting; Python's stack ends first.
+            raise ValueError(f"the inputs of {task.name} are nested too deeply to convert") from None
         return await _execute_run(task, bound, encoded, self.name, options)
 
     @on_runtime
@@ -266,17 +272,25 @@ class Runner:
                 while current is not None:
                     recovered.pop(current, None)
                     current = parents.get(current)
-        name = self.name or rerun_name(store, run_name)
-        return await _execute_run(task, bound, encoded, name, options, recovered_from=run_name, recovered=recovered)
+        return await _execute_run(
+            task,
+            bound,
+            encoded,
+            self.name,
+            options,
+            recovered_from=run_name,
+            recovered=recovered,
+            next_name=lambda: rerun_name(store, run_name),
+        )
 
 
 def rerun_name(store: RunStore, run_name: str) -> str:
     """The name a rerun of ``run_name`` gets: ``<name>-r1``, ``-r2``, ... (the first one free)."""
     base = run_name.split("-r")[0] if "-r" in run_name and run_name.rsplit("-r", 1)[1].isdigit() else run_name
     n = 1
-    while store.get_run(f"{base}-r{n}") is not None:
+    while store.get_run(f"{base[: RUN_NAME_MAX - len(f'-r{n}')]}-r{n}") is not None:
         n += 1
-    return f"{base}-r{n}"
+    return f"{base[: RUN_NAME_MAX - len(f'-r{n}')]}-r{n}"
 
 
 def with_runcontext(
@@ -326,6 +340,8 @@ def with_runcontext(
     # preserve_original_types. Unset, roost does the same per mode; set, it is honoured in every mode.
     if preserve_original_types is None:
         preserve_original_types = mode == "local"
+    if name is not None:
+        check_run_name(name)
     if env_vars is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items()):
         raise TypeError("env_vars must map str to str")
     options = RunOptions(
@@ -376,7 +392,9 @@ async def _execute_run(
     *,
     recovered_from: str | None = None,
     recovered: dict[str, Any] | None = None,
+    next_name: Callable[[], str] = new_run_name,
 ) -> Run:
+    """Claim the run's name (``name``, else the first free one ``next_name`` gives), then drive the run."""
     if os.environ.get(WORKER_ENV):
         # A script without an `if __name__ == "__main__":` guard starts its run again when a worker
         # imports it to find its tasks; going on would start workers that import it again, and so on.
@@ -385,43 +403,57 @@ async def _execute_run(
             'Put the code that starts runs under `if __name__ == "__main__":`.'
         )
     store = get_store()
-    run_name = name or new_run_name()
-    if store.get_run(run_name) is not None:
-        raise ValueError(f"a run named {run_name!r} already exists; choose another name")
     config = store_config.current()
     if options.raw_data_path:
         config = dataclasses.replace(config, raw_data_url=store_config.as_url(options.raw_data_path))
-    run_base_dir = options.run_base_dir or str(config.home / "runs" / run_name)
     # A local store is shown as a plain path (what task code can open); other stores as their URL.
     raw_data_path = config.raw_data_url
     if raw_data_path.startswith("file://"):
         raw_data_path = str(Path(urllib.parse.unquote(urllib.parse.urlparse(raw_data_path).path)))
     spec = compile_task(task)
-    record = RunRecord(
-        name=run_name,
-        task_name=task.name,
-        phase=ActionPhase.RUNNING,
-        mode=options.mode,
-        created_at=time.time(),
-        started_at=time.time(),
-        inputs=encoded.data,
-        pid=os.getpid(),
-        host=socket.gethostname(),
-        task_module=spec.module,
-        task_function=spec.function,
-        recovered_from=recovered_from,
-        options=json.dumps(
-            {
-                "run_base_dir": run_base_dir,
-                "raw_data_path": raw_data_path,
-                "isolation": options.isolation,
-                "max_action_concurrency": options.max_action_concurrency,
-                "env_var_names": sorted(options.env_vars),
-            }
-        ),
-    )
-    store.mark(record)
-    store.flush()
+
+    def claim(run_name: str) -> tuple[RunRecord, str]:
+        """Record the run under ``run_name`` (RunNameTaken when another run holds it): its first write."""
+        check_run_name(run_name)
+        run_base_dir = options.run_base_dir or str(config.home / "runs" / run_name)
+        record = RunRecord(
+            name=run_name,
+            task_name=task.name,
+            phase=ActionPhase.QUEUED,  # RUNNING once its root action is recorded (see below)
+            mode=options.mode,
+            created_at=time.time(),
+            started_at=time.time(),
+            inputs=encoded.data,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            task_module=spec.module,
+            task_function=spec.function,
+            recovered_from=recovered_from,
+            options=json.dumps(
+                {
+                    "run_base_dir": run_base_dir,
+                    "raw_data_path": raw_data_path,
+                    "isolation": options.isolation,
+                    "max_action_concurrency": options.max_action_concurrency,
+                    "env_var_names": sorted(options.env_vars),
+                }
+            ),
+        )
+        store.claim_run(record)
+        return record, run_base_dir
+
+    if name is not None:
+        record, run_base_dir = claim(name)
+    else:
+        # A generated name taken meanwhile (another rerun of the same run) is no error: take the next.
+        for attempt in itertools.count():
+            try:
+                record, run_base_dir = claim(next_name())
+                break
+            except RunNameTaken:
+                if attempt >= 100:
+                    raise
+    run_name = record.name
     controller = RunController(
         store,
         run_name,
@@ -436,6 +468,9 @@ async def _execute_run(
     controller.bind_loop(loop)
     logs.install()
     root = controller.root_action(task, bound, encoded)
+    # Marked after the root action, in the same batch: whoever sees the run running finds its root.
+    record.phase = ActionPhase.RUNNING
+    store.mark(record)
     root_task = asyncio.ensure_future(controller.execute(root))
     aborted = []
 

@@ -59,7 +59,9 @@ class TraceRecords:
             isolation="trace",
             isolation_reason=_REASON,
         )
-        previous = self._recovery.previous(action_id, name) if replay and self._recovery is not None else None
+        previous = None
+        if replay and self._recovery is not None:
+            previous = self._recovery.previous(action_id, name, inputs_hash, inputs)
         if previous is not None:
             record.phase, record.outputs, record.ended_at = ActionPhase.RECOVERED, previous.outputs, now
             self._store.mark(record)

@@ -19,15 +19,25 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-from roost.errors import InitializationError
+from roost.errors import InitializationError, StoreError
 
 HOME_ENV = "ROOST_HOME"
 
 
 def default_home() -> Path:
-    """``$ROOST_HOME``, or ``~/.roost``."""
+    """``$ROOST_HOME``, or ``~/.roost`` where it is not set.
+
+    Set but empty is refused rather than read as "not set": ``ROOST_HOME=$UNSET_VAR`` is a mistake, and
+    quietly using ``~/.roost`` would mix its runs into another store.
+    """
     env = os.environ.get(HOME_ENV)
-    return Path(env).expanduser().resolve() if env else Path.home() / ".roost"
+    if env is None:
+        return Path.home() / ".roost"
+    if not env.strip():
+        raise StoreError(
+            f"{HOME_ENV} is set but empty: set it to the folder roost keeps its runs in, or unset it to use ~/.roost"
+        )
+    return Path(env).expanduser().resolve()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from roost.errors import StoreError
 from roost.store.cache_store import CACHE_SCHEMA, CACHE_UPSERT, cache_entry_row
+from roost.store.config import default_home
 from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogRecord, RunRecord
 from roost.store.run_tables import (
     ACTION_COLUMNS,
@@ -33,6 +34,7 @@ from roost.store.run_tables import (
     ATTEMPT_UPSERT,
     LOG_INSERT,
     RUN_COLUMNS,
+    RUN_INSERT,
     RUN_UPSERT,
     SCHEMA,
     SCHEMA_VERSION,
@@ -40,9 +42,19 @@ from roost.store.run_tables import (
     action_row,
     attempt_from,
     attempt_row,
+    log_rows,
+    logs_from,
     run_from,
     run_row,
 )
+
+
+class RunNameTaken(ValueError):
+    """``claim_run`` found the name already recorded (by another run, possibly of another process)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"a run named {name!r} already exists; choose another name")
+        self.name = name
 
 
 class RunStore:
@@ -114,6 +126,10 @@ class RunStore:
 
     # -- connections ------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self.readonly and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            # Reading a store this user may not write (or on a read-only disk). Where it may, a
+            # plain connection is used: it waits for a busy writer instead of failing.
+            return self._connect_readonly()
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a crash of the process (what resume needs) at a fraction of
@@ -122,6 +138,38 @@ class RunStore:
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         conn.row_factory = sqlite3.Row
         return conn
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A connection that never writes: reading needs no write access to the store or its folder.
+
+        A WAL database is read through its shared-memory index, which a read-only connection can
+        open but not create. Where it cannot be created (a folder the user may not write, a read-only
+        disk) no writer can be at work either; with no write-ahead log left, the database file holds
+        everything and is read as it is (``immutable``).
+        """
+        uri = self.path.absolute().as_uri()
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                f"{uri}?{query}", uri=True, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as e:
+                conn.close()
+                if "immutable" in query or ("readonly" not in str(e) and "unable to open" not in str(e)):
+                    raise
+                wal = self.path.with_name(self.path.name + "-wal")
+                if wal.exists() and wal.stat().st_size > 0:
+                    # Read without it, the newest records would be missing, silently.
+                    raise sqlite3.OperationalError(
+                        f"it cannot be read without write access while its write-ahead log {wal} holds changes; "
+                        "any roost command run once by a user who may write it folds them in"
+                    ) from None
+                continue
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            conn.row_factory = sqlite3.Row
+            return conn
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -323,9 +371,7 @@ class RunStore:
             if entries:
                 conn.executemany(CACHE_UPSERT, [cache_entry_row(e) for e in entries])
             if logs:
-                conn.executemany(
-                    LOG_INSERT, [(g.run_name, g.action_id, g.attempt, g.ts, g.stream, g.line) for g in logs]
-                )
+                conn.executemany(LOG_INSERT, log_rows(logs))
             aborted = []
             if watched:
                 now = time.time()
@@ -374,6 +420,19 @@ class RunStore:
             self._reader().execute(
                 "INSERT OR REPLACE INTO action_aborts VALUES (?, ?, ?, ?)", (run_name, action_id, reason, time.time())
             )
+
+    def claim_run(self, run: RunRecord) -> None:
+        """Record a new run at once, or raise RunNameTaken when its name is recorded already.
+
+        The one INSERT is the claim: of two runs started with one name at the same moment, in one
+        process or two, exactly one gets the row; the other has written nothing. Later states of
+        the run go through ``mark`` as usual.
+        """
+        with self._translate_errors():
+            try:
+                self._reader().execute(RUN_INSERT, run_row(run))
+            except sqlite3.IntegrityError:
+                raise RunNameTaken(run.name) from None
 
     def put_run(self, run: RunRecord) -> None:
         """Write a run row at once (used before anything else of the run is recorded)."""
@@ -441,9 +500,8 @@ class RunStore:
         else:
             sql = "SELECT * FROM logs WHERE run_name = ? AND action_id = ? AND attempt = ? ORDER BY ts, rowid"
             rows = self._query(sql, (run_name, action_id, attempt))
-        return [LogRecord(r["run_name"], r["action_id"], r["attempt"], r["ts"], r["stream"], r["line"]) for r in rows]
+        return logs_from(rows)
 
 
 def default_store_path() -> Path:
-    home = os.environ.get("ROOST_HOME") or os.path.join(os.path.expanduser("~"), ".roost")
-    return Path(home) / "roost.db"
+    return default_home() / "roost.db"

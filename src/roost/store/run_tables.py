@@ -7,9 +7,10 @@ beside its store in ``cache_store.py``.
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from typing import Any
 
-from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, RunRecord
+from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
 
 # 2 added actions.transitions and the action_aborts table; an older store gains both when opened.
 SCHEMA_VERSION = 2
@@ -71,8 +72,71 @@ RUN_UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATED)
 )
 ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({ACTION_COLUMNS}) VALUES ({', '.join('?' * 24)})"
+# Claiming a name: a plain INSERT, which the primary key makes fail when the name is taken.
+RUN_INSERT = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})"
 ATTEMPT_UPSERT = f"INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
 LOG_INSERT = "INSERT INTO logs (run_name, action_id, attempt, ts, stream, line) VALUES (?, ?, ?, ?, ?, ?)"
+
+# Captured output is stored line by line while it is little; lines that arrive in a burst (a task
+# printing megabytes) are stored as zlib-compressed chunks of lines instead -- one row per chunk, its
+# ``line`` a BLOB -- which cuts both the bytes and the per-row overhead. A reader tells the two apart by
+# the value's type, so rows written before chunks existed read as they always did.
+LOG_CHUNK_MIN = 1024  # bytes of text below which lines stay rows of their own
+LOG_CHUNK_MAX = 1 << 20  # bytes of text in one chunk: what a reader holds at once per row
+
+
+def log_rows(logs: list[LogRecord]) -> list[tuple[Any, ...]]:
+    """The rows of a batch of log lines: runs of consecutive lines of one action's stream become
+    compressed chunks (consecutive only, so the order across actions is kept)."""
+    rows: list[tuple[Any, ...]] = []
+    group: list[LogRecord] = []
+    size = 0
+    for g in logs:
+        if group and not (size + len(g.line) <= LOG_CHUNK_MAX and _same_stream(group[0], g)):
+            _add_group(rows, group, size)
+            group, size = [], 0
+        if "\n" in g.line:
+            # A chunk is split on line breaks when read: a line holding one keeps a row of its own.
+            if group:
+                _add_group(rows, group, size)
+                group, size = [], 0
+            rows.append(_row(g))
+            continue
+        group.append(g)
+        size += len(g.line) + 1
+    if group:
+        _add_group(rows, group, size)
+    return rows
+
+
+def _row(g: LogRecord) -> tuple[Any, ...]:
+    return (g.run_name, g.action_id, g.attempt, g.ts, g.stream, g.line)
+
+
+def _same_stream(a: LogRecord, b: LogRecord) -> bool:
+    return a.action_id == b.action_id and a.stream == b.stream and a.attempt == b.attempt and a.run_name == b.run_name
+
+
+def _add_group(rows: list[tuple[Any, ...]], group: list[LogRecord], size: int) -> None:
+    if size < LOG_CHUNK_MIN:
+        rows.extend(_row(g) for g in group)
+        return
+    first = group[0]
+    text = "\n".join(g.line for g in group).encode("utf-8", "surrogatepass")
+    rows.append((first.run_name, first.action_id, first.attempt, first.ts, first.stream, zlib.compress(text, 1)))
+
+
+def logs_from(rows: list[sqlite3.Row]) -> list[LogRecord]:
+    """Log lines from their rows: a chunk gives back its lines, each with the chunk's time."""
+    lines: list[LogRecord] = []
+    for r in rows:
+        value = r["line"]
+        if isinstance(value, bytes):
+            texts = zlib.decompress(value).decode("utf-8", "surrogatepass").split("\n")
+            lines.extend(LogRecord(r["run_name"], r["action_id"], r["attempt"], r["ts"], r["stream"], t) for t in texts)
+        else:
+            lines.append(LogRecord(r["run_name"], r["action_id"], r["attempt"], r["ts"], r["stream"], value))
+    return lines
 
 
 def _err(e: ErrorInfo | None) -> tuple[Any, Any, Any, Any]:

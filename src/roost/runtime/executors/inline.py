@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import traceback
+from collections.abc import Coroutine
 from typing import Any
 
-from roost.errors import MaxRuntimeExceededError
+from roost.errors import MaxRuntimeExceededError, escaped_task, user_error_from
 from roost.runtime.actions import ActionRun
 from roost.runtime.context import current_action, current_custom, current_group
 from roost.runtime.logs import LogSink, current_sink
@@ -25,6 +27,17 @@ def _enter(action: ActionRun, sink: LogSink) -> None:
     # A child does not see its parent's group, and reads its custom context from its own record.
     current_group.set(None)
     current_custom.set(None)
+
+
+async def _contained(body: Coroutine[Any, Any, Any]) -> Any:
+    """A body awaited in an asyncio task of its own: a SystemExit or KeyboardInterrupt it raises would
+    otherwise leave that task by stopping the runtime loop itself (asyncio re-raises them)."""
+    try:
+        return await body
+    except BaseException as e:
+        if not escaped_task(e):
+            raise
+        raise user_error_from(e, "".join(traceback.format_exception(e))) from None
 
 
 class InlineExecutor:
@@ -72,7 +85,7 @@ class InlineExecutor:
                 current_action.reset(tokens[0])
         context = contextvars.copy_context()
         context.run(_enter, action, sink)
-        running = context.run(asyncio.ensure_future, task.execute(**action.inputs))
+        running = context.run(asyncio.ensure_future, _contained(task.execute(**action.inputs)))
         try:
             return await asyncio.wait_for(running, limit)
         except asyncio.TimeoutError:
