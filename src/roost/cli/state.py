@@ -8,7 +8,7 @@ import time
 import click
 
 from roost.runtime.reservations import pid_alive
-from roost.runtime.runner import get_store
+from roost.store.open_stores import get_store
 from roost.store.records import ActionRecord, RunRecord
 from roost.store.run_store import RunStore
 
