@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from roost.runtime import runner
 from roost.store import config as store_config
+from roost.store import open_stores
+from roost.store.run_store import RunStore
 
 
 @pytest.fixture(autouse=True)
@@ -19,11 +20,9 @@ def roost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     monkeypatch.setenv("ROOST_HOME", str(home))
     yield home
     store_config.reset()  # forget an init() made by the test
-    store = runner._stores.pop(home / "roost.db", None)
-    if store is not None:
-        store.close()
+    open_stores.close_store(home / "roost.db")
 
 
 @pytest.fixture
-def store(roost_home: Path) -> runner.RunStore:
-    return runner.get_store()
+def store(roost_home: Path) -> RunStore:
+    return open_stores.get_store()

@@ -1,4 +1,5 @@
-"""The folder layout is the architecture: a module imports only from its own layer or those below.
+"""The folder layout is the architecture: a module imports only from its own layer or those below,
+and no files import each other in a circle (but the few named below).
 
 Layers, lowest first (docs/architecture.md explains each):
 errors < store < types < definitions (spec/, interface, task) < core < images < runtime < api < cli
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "roost"
 
@@ -41,11 +44,18 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+MODULES = {module_name(path) for path in SRC.rglob("*.py")}
+
+
 def roost_imports(path: Path) -> list[tuple[int, str]]:
-    """Every roost module imported anywhere in the file (function-level imports included)."""
+    """Every roost module imported anywhere in the file (function-level imports included).
+
+    ``from package import name`` names the module ``package.name`` where that is a module of the
+    tree, else ``package`` itself.
+    """
     tree = ast.parse(path.read_text())
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
-    found = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "roost"]
@@ -56,10 +66,12 @@ def roost_imports(path: Path) -> list[tuple[int, str]]:
             else:
                 target = node.module or ""
             if target.split(".")[0] == "roost":
-                if target == "roost":  # `from roost import errors` names a module of the package
-                    found += [(node.lineno, f"roost.{a.name}") for a in node.names]
-                else:
-                    found.append((node.lineno, target))
+                # `from roost import errors`, `from roost.runtime import logs`: the names are modules.
+                for a in node.names:
+                    named = f"{target}.{a.name}"
+                    entry = (node.lineno, named if named in MODULES else target)
+                    if entry not in found:
+                        found.append(entry)
     return found
 
 
@@ -80,7 +92,156 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     bad = SRC / "spec" / "_layering_probe.py"
     bad.write_text("def f():\n    from roost.runtime import controller\n")
     try:
-        assert roost_imports(bad) == [(2, "roost.runtime")]
+        assert roost_imports(bad) == [(2, "roost.runtime.controller")]
         assert layer_of("roost.runtime") > layer_of(module_name(bad))
     finally:
         bad.unlink()
+
+
+# -- import circles ---------------------------------------------------------------------------------
+#
+# Files that import each other (directly or around a loop) cannot be read, tested or moved one at a
+# time. The graph is src/roost's modules, with an arrow for every import a module makes: at the top,
+# inside a function (it ties the two files just the same), and under `if TYPE_CHECKING:` too. A
+# type-only import never runs, but it is still a reference: whoever reads the file must know the
+# other one, and issue #12 counts the engine core's circle, which one such import closes
+# (actions.py -> controller.py). Left out: the package __init__ files Python runs on the way to a
+# module, which are not what the importing file asked for.
+
+# The type engine's registry: the engine registers the built-in transformers, which import the
+# engine to convert what they hold. A circle that stays inside types/ and includes the engine is it.
+TYPE_ENGINE = "roost.types.engine"
+
+# Circles known today, each by name. A circle of some of a listed set's files passes; a circle that
+# takes in any other file fails. Remove an entry as soon as its circle is gone.
+ALLOWED_CIRCLES: dict[str, frozenset[str]] = {
+    # The runtime redesign (issue #12: the controller hands executors an Attempt and gets reports
+    # back through a narrow interface, so nothing below it references it) removes this circle, and
+    # this entry with it.
+    "engine core of today: controller <-> actions, executors, policies": frozenset(
+        {
+            "roost.runtime.actions",
+            "roost.runtime.controller",
+            "roost.runtime.executors.inline",
+            "roost.runtime.executors.pool",
+            "roost.runtime.executors.process",
+            "roost.runtime.executors.ray",
+            "roost.runtime.executors.ray_pool",
+            "roost.runtime.policies",
+            "roost.runtime.policies.admission",
+            "roost.runtime.policies.cache",
+            "roost.runtime.policies.deadline",
+            "roost.runtime.policies.recovery",
+            "roost.runtime.policies.resources",
+            "roost.runtime.policies.retries",
+            "roost.runtime.trace_records",
+            "roost.runtime.workers.connection",
+        }
+    ),
+    # Type-only back-references between definitions: an annotation names the type that builds the
+    # value. Not part of #12; each goes when the annotation stops naming its owner.
+    "spec: own_layers(image: Image) in the Debian base that Image builds on": frozenset(
+        {"roost.spec.debian_base", "roost.spec.image"}
+    ),
+    "definitions: TaskTemplate.parent_env names the TaskEnvironment that makes it": frozenset(
+        {"roost.spec.task_environment", "roost.task"}
+    ),
+}
+
+
+def import_graph() -> dict[str, dict[str, int]]:
+    """module -> {module it imports: the line of the first such import}."""
+    graph: dict[str, dict[str, int]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        arrows = graph.setdefault(module_name(path), {})
+        for lineno, target in roost_imports(path):
+            if target in MODULES and target != module_name(path):
+                arrows.setdefault(target, lineno)
+    return graph
+
+
+def circles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, {}):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def allowed(circle: list[str]) -> bool:
+    if TYPE_ENGINE in circle and all(m == "roost.types" or m.startswith("roost.types.") for m in circle):
+        return True
+    return any(set(circle) <= files for files in ALLOWED_CIRCLES.values())
+
+
+def file_of(module: str) -> str:
+    path = SRC.parent.joinpath(*module.split("."))
+    return str((path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).relative_to(SRC.parent))
+
+
+def describe(circle: list[str], graph: dict[str, dict[str, int]]) -> str:
+    """A circle as its files, then every arrow between two of them (file:line -> file)."""
+    members = set(circle)
+    lines = [f"circle of {len(circle)} files: " + ", ".join(file_of(m) for m in circle)]
+    for module in circle:
+        for target, lineno in sorted(graph[module].items()):
+            if target in members:
+                lines.append(f"  {file_of(module)}:{lineno} -> {file_of(target)}")
+    return "\n".join(lines)
+
+
+def test_no_import_circles_but_the_allowed_ones():
+    graph = import_graph()
+    found = circles(graph)
+    unexpected = [describe(c, graph) for c in found if not allowed(c)]
+    if unexpected:
+        pytest.fail(
+            "import circles (break them, or name them in ALLOWED_CIRCLES):\n" + "\n\n".join(unexpected), pytrace=False
+        )
+    gone = [name for name, files in ALLOWED_CIRCLES.items() if not any(set(c) <= files for c in found)]
+    assert not gone, f"these circles are gone: remove them from ALLOWED_CIRCLES: {gone}"
+
+
+def test_the_circle_finder_finds_a_loop_and_says_which_arrows_close_it():
+    graph = {
+        "roost.a": {"roost.b": 3},
+        "roost.b": {"roost.c": 5},
+        "roost.c": {"roost.a": 7, "roost.d": 8},
+        "roost.d": {},
+        "roost.e": {"roost.e": 1},
+    }
+    assert circles(graph) == [["roost.a", "roost.b", "roost.c"]]
+    text = describe(["roost.a", "roost.b", "roost.c"], graph)
+    assert "roost/a.py:3 -> roost/b.py" in text and "roost/c.py:7 -> roost/a.py" in text
+    assert "roost/d.py" not in text
+    assert allowed(["roost.types.engine", "roost.types.transformers.files"])
+    assert allowed(["roost.runtime.actions", "roost.runtime.controller"])
+    assert not allowed(["roost.runtime.controller", "roost.runtime.runner"])
+    assert not allowed(["roost.types.engine", "roost.runtime.values"])

@@ -130,7 +130,7 @@ _LAZY = {
     "Checkpoint": "roost.runtime.checkpoint",
     "BaseCheckpoint": "roost.runtime.checkpoint",
     "latest_checkpoint": "roost.runtime.checkpoint",
-    "init": "roost.runtime.runner",
+    "init": "roost.runtime.initialize",
     "init_from_config": "roost.runtime.initialize",
     "init_from_api_key": "roost.runtime.initialize",
     "init_in_cluster": "roost.runtime.initialize",
@@ -153,6 +153,7 @@ if TYPE_CHECKING:
     from roost.runtime.initialize import (
         current_domain,
         current_project,
+        init,
         init_from_api_key,
         init_from_config,
         init_in_cluster,
@@ -160,7 +161,7 @@ if TYPE_CHECKING:
     )
     from roost.runtime.logs import user_logger as logger
     from roost.runtime.mapping import map
-    from roost.runtime.runner import init, rerun, run, with_runcontext
+    from roost.runtime.runner import rerun, run, with_runcontext
     from roost.runtime.tracing import trace
 
 

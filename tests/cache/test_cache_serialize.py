@@ -149,7 +149,7 @@ def test_a_live_foreign_holder_is_waited_for_until_its_heartbeat_is_stale(store,
 
 @env.task(cache=flyte.Cache("auto", serialize=True))
 async def watches_its_heartbeat(x: int) -> float:
-    from roost.runtime.runner import get_store
+    from roost.store.open_stores import get_store
 
     cache = CacheStore(get_store())
     (entry,) = cache.runs.connection().execute("SELECT key, heartbeat_at FROM cache_reservations").fetchall()

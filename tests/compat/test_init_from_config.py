@@ -12,7 +12,7 @@ import pytest
 
 import roost as flyte
 from roost.errors import InitializationError
-from roost.runtime import flyte_config, runner
+from roost.runtime import flyte_config, settings
 
 ROOST = Path(sys.executable).parent / "roost"
 
@@ -27,9 +27,7 @@ def isolated_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("FLYTECTL_CONFIG", "UCTL_CONFIG", "FLYTE_ADMIN_ENDPOINT", "FLYTE_TASK_PROJECT", "FLYTE_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     flyte_config.use_config_file(None)
-    monkeypatch.setitem(runner._settings, "initialized", False)
-    for key in ("project", "domain", "org"):
-        monkeypatch.setitem(runner._settings, key, None)
+    monkeypatch.setattr(settings, "_current", settings.InitSettings())  # as before any init()
     return work
 
 
@@ -42,7 +40,7 @@ def write(path: Path, text: str) -> Path:
 def test_no_config_file_runs_locally_and_says_why_at_debug(caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.DEBUG, logger="roost"):
         flyte.init_from_config()
-    assert runner.is_initialized()
+    assert settings.is_initialized()
     assert any("no Flyte config file found" in r.getMessage() and r.levelno == logging.DEBUG for r in caplog.records)
 
 
@@ -81,7 +79,7 @@ def test_explicit_path_relative_to_root_dir(tmp_path: Path):
     write(tmp_path / "proj" / "cfg.yaml", "task: {domain: staging}\nimage:\n  image_refs: {gpu: 'ghcr.io/x/gpu:1'}\n")
     flyte.init_from_config("cfg.yaml", root_dir=tmp_path / "proj", images=("cpu=ghcr.io/x/cpu:2", "plain:3"))
     assert flyte.current_domain() == "staging"
-    assert runner._settings["images"] == {"gpu": "ghcr.io/x/gpu:1", "cpu": "ghcr.io/x/cpu:2", "default": "plain:3"}
+    assert settings.current().images == {"gpu": "ghcr.io/x/gpu:1", "cpu": "ghcr.io/x/cpu:2", "default": "plain:3"}
 
 
 def test_missing_or_broken_file_is_a_clear_error(tmp_path: Path):
@@ -93,7 +91,7 @@ def test_missing_or_broken_file_is_a_clear_error(tmp_path: Path):
     assert "\n" not in info.value.message
     with pytest.raises(InitializationError, match="must be a YAML mapping"):
         flyte.init_from_config(write(tmp_path / "list.yaml", "- a\n- b\n"))
-    assert not runner.is_initialized()
+    assert not settings.is_initialized()
 
 
 def test_endpoint_is_refused_with_a_way_to_run_locally(isolated_search: Path):
@@ -103,7 +101,7 @@ def test_endpoint_is_refused_with_a_way_to_run_locally(isolated_search: Path):
     message = info.value.message
     assert "cannot reach a Flyte control plane" in message and "dns:///flyte.example.com" in message
     assert "remove admin.endpoint" in message and "flyte.init()" in message and str(cfg.name) in message
-    assert info.value.code == "NoControlPlane" and not runner.is_initialized()
+    assert info.value.code == "NoControlPlane" and not settings.is_initialized()
 
 
 def test_config_object_and_aio():

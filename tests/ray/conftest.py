@@ -13,6 +13,7 @@ exists, with that token).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -27,8 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from roost.runtime import runner
+from roost.runtime import settings
 from roost.runtime.executors import ray_cluster
+from roost.runtime.initialize import init
 
 try:
     import ray
@@ -157,6 +159,6 @@ def _stop(head: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def on_ray(ray_head: str) -> Iterator[str]:
     """``flyte.init(ray_address=...)`` for one test (the process-wide setting is taken away after)."""
-    runner.init(ray_address=ray_head)
+    init(ray_address=ray_head)
     yield ray_head
-    runner._settings.pop("ray_address", None)
+    settings.set_current(dataclasses.replace(settings.current(), ray_address=None))

@@ -31,7 +31,7 @@ RACER = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
     import roost as flyte
-    from roost.runtime.runner import get_store
+    from roost.store.open_stores import get_store
 
     env = flyte.TaskEnvironment(name="racers")
 

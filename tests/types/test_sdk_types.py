@@ -26,7 +26,7 @@ process_env = flyte.TaskEnvironment(name="sdk_types_process", env_vars={"SDK_TYP
 
 def _isolation(run: Any) -> str:
     """Where the run's root action ran, as recorded (so a test cannot silently run inline only)."""
-    from roost.runtime.runner import get_store
+    from roost.store.open_stores import get_store
 
     return get_store().get_action(run.name, "a0").isolation
 

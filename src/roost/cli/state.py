@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from roost.runtime.reservations import pid_alive
-from roost.runtime.runner import get_store, roost_home
+from roost.store import config as store_config
+from roost.store.open_stores import get_store
 from roost.store.records import ActionRecord, RunRecord
 from roost.store.run_store import RunStore
 
@@ -25,7 +26,7 @@ _readers: dict[Path, RunStore] = {}
 def store() -> RunStore:
     """The run store, for reading: opened read-only, so that a reading command works on a store the
     user may not write, and creates nothing where there is no store yet."""
-    path = roost_home() / "roost.db"
+    path = store_config.current().home / "roost.db"
     reader = _readers.get(path)
     if reader is None:
         reader = _readers[path] = RunStore(path, readonly=True)

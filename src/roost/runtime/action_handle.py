@@ -14,6 +14,7 @@ from roost.errors import ActionNotFoundError, RuntimeUserError
 from roost.runtime.action_details import ActionDetails, ActionInputs, ActionOutputs, decode_inputs, decode_outputs
 from roost.runtime.report import read_page, report_location
 from roost.runtime.syncify import dual, dual_classmethod
+from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ActionRecord, LogRecord
 from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
@@ -21,12 +22,6 @@ from roost.task import TaskTemplate
 # How often a waiting or watching handle reads the store again.
 POLL_S = 0.1
 WAIT_FOR = ("terminal", "running", "logs-ready")
-
-
-def current_store() -> RunStore:
-    from roost.runtime.runner import get_store  # the runner imports this module
-
-    return get_store()
 
 
 def phase_values(in_phase: Any) -> tuple[str, ...]:
@@ -129,7 +124,7 @@ class Action:
             run_name = run_name.rsplit("/", 1)[-1]
         if not run_name or not name:
             raise ValueError("Action.get needs run_name= and name= (or a 'RUN/ACTION' uri)")
-        store = current_store()
+        store = get_store()
         record = store.get_action(run_name, name)
         if record is None:
             raise ActionNotFoundError(f"run {run_name!r} has no action {name!r} in {store.path}")
@@ -154,7 +149,7 @@ class Action:
     ) -> Iterator[Action]:
         refuse_filters(created_at=created_at, updated_at=updated_at)
         desc = sorted_descending(sort_by, default_desc=False)
-        store = current_store()
+        store = get_store()
         records = store.list_actions(for_run_name, phase_values(in_phase))
         if parent_name is not None:
             records = [r for r in records if r.parent_id == parent_name]

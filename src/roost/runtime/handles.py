@@ -16,12 +16,12 @@ from roost.runtime.action_handle import (
     WAIT_FOR,
     Action,
     Watch,
-    current_store,
     phase_values,
     refuse_filters,
     sorted_descending,
 )
 from roost.runtime.syncify import dual, dual_classmethod, syncify
+from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
@@ -57,7 +57,7 @@ class Run:
 
     @staticmethod
     def _get(cls: type[Run], name: str) -> Run:
-        run = cls(current_store(), name)
+        run = cls(get_store(), name)
         run._record()
         return run
 
@@ -95,7 +95,7 @@ class Run:
         )
         # project and domain name nothing locally, and no local run pauses: both are accepted as given.
         desc = sorted_descending(sort_by, default_desc=True)
-        store = current_store()
+        store = get_store()
         phases = phase_values(in_phase)
         records: Iterable[RunRecord]
         if len(phases) <= 1:

@@ -1,6 +1,8 @@
-"""Flyte's other ways to initialise: from a config file, an API key, inside a cluster, passthrough.
+"""``init()``, and Flyte's other ways to initialise: from a config file, an API key, inside a cluster,
+passthrough.
 
-Each accepts Flyte's signature and ends in ``init()``. Flyte runs a program locally when no control
+``init()`` records what it was given in ``settings.py`` (which the runner reads); the others accept
+Flyte's signature and end in ``init()``. Flyte runs a program locally when no control
 plane is configured, and so does roost: no config file, or one naming no endpoint, is a local run
 (said once, at debug level, with the reason). A control-plane endpoint means a remote run, which
 roost cannot do yet: that is an ``InitializationError`` saying so and how to run locally.
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from roost.errors import InitializationError
-from roost.runtime import flyte_config
+from roost.runtime import flyte_config, logs, settings
 from roost.runtime.flyte_config import Config
-from roost.runtime.runner import _settings, init
+from roost.store import config as store_config
+from roost.store import object_stores
+from roost.store.open_stores import get_store
 
 logger = logging.getLogger("roost")
 
@@ -36,6 +40,58 @@ def control_plane_refused(endpoint: str, source: str, to_run_locally: str) -> In
         f"roost cannot reach a Flyte control plane ({endpoint}, from {source}): it runs programs on this "
         f"machine, and a roost server for remote runs is not available yet. To run locally, {to_run_locally}",
     )
+
+
+def init(
+    org: str | None = None,
+    project: str | None = None,
+    domain: str | None = None,
+    root_dir: str | Path | None = None,
+    log_level: int | str | None = None,
+    endpoint: str | None = None,
+    api_key: str | None = None,
+    storage: Any = None,
+    images: dict[str, str] | None = None,
+    local_persistence: bool = False,
+    ray_address: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Configure roost for this process. Without arguments: local runs, recorded under ROOST_HOME.
+
+    roost always records runs (``local_persistence`` is accepted and implied). It does not talk to a
+    Flyte control plane: ``endpoint``/``api_key`` are refused with a clear error.
+
+    ``ray_address`` (roost): a Ray cluster, as ``ray.init`` takes it ("auto", "127.0.0.1:6379",
+    "ray://host:10001"). The runs that follow execute their actions there (isolation "ray"), and
+    ``mode="remote"`` / ``mode="hybrid"`` mean "on that cluster" (docs/ray.md). The connection is
+    made when the first action needs it.
+    """
+    if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
+        raise ValueError(f"ray_address must be a Ray address such as 'auto' or '127.0.0.1:6379', got {ray_address!r}")
+    if endpoint or api_key:
+        raise control_plane_refused(
+            endpoint or "the endpoint in the API key", "flyte.init()", "call flyte.init() without endpoint/api_key"
+        )
+    raw_data_url = storage if isinstance(storage, str) else None
+    # A flyte.storage.S3 / GCS / ABFS: its options for every URL of that kind (blobs, File, flyte.storage).
+    object_stores.configure_storage(None if storage is None or isinstance(storage, str) else storage)
+    if log_level is not None:
+        logging.getLogger("roost").setLevel(log_level)
+    if kwargs.get("user_log_level") is not None:
+        logs.user_logger.setLevel(kwargs["user_log_level"])
+    settings.set_current(
+        settings.InitSettings(
+            initialized=True,
+            org=org,
+            project=project,
+            domain=domain,
+            root_dir=root_dir,
+            images=dict(images or {}),
+            ray_address=ray_address,
+        )
+    )
+    store_config.configure(raw_data_url=raw_data_url)
+    get_store()
 
 
 def _say_local_once(reason: str) -> None:
@@ -202,7 +258,7 @@ def _current(name: str) -> str:
     task_context = ctx()
     value = getattr(task_context.action, name, None) if task_context is not None else None
     if value is None:
-        value = _settings.get(name)
+        value = getattr(settings.current(), name)
     if value is None:
         raise InitializationError(
             f"{name.capitalize()}NotInitializedError",
@@ -231,5 +287,5 @@ def _aio(func: Any) -> None:
     func.aio = aio
 
 
-for _func in (init_from_config, init_from_api_key, init_in_cluster, init_passthrough):
+for _func in (init, init_from_config, init_from_api_key, init_in_cluster, init_passthrough):
     _aio(_func)

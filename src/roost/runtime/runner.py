@@ -1,9 +1,11 @@
-"""``init``, ``run``, ``with_runcontext`` and ``rerun``: starting runs and driving them to the end."""
+"""``run``, ``with_runcontext`` and ``rerun``: starting runs and driving them to the end.
+
+``init()`` (``initialize.py``) sets what runs default to (``settings.py``); the runner only reads it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import dataclasses
 import itertools
 import json
@@ -17,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from roost.core.compile import compile_task
-from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError, StoreError
-from roost.runtime import logs, values
+from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError
+from roost.runtime import logs, settings, values
 from roost.runtime.controller import RunController, RunOptions, _failure_phase, error_info
 from roost.runtime.handles import Run
 from roost.runtime.ids import ROOT_ACTION, RUN_NAME_MAX, check_run_name, new_run_name
@@ -26,7 +28,7 @@ from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import on_runtime
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.store import config as store_config
-from roost.store import object_stores
+from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunNameTaken, RunStore
 from roost.task import TaskTemplate
@@ -35,96 +37,6 @@ logger = logging.getLogger("roost")
 
 _MODES = ("local", "remote", "hybrid")
 _ISOLATIONS = ("auto", "inline", "process", "ray")
-RAY_ADDRESS_ENV = "RAY_ADDRESS"
-_stores: dict[Path, RunStore] = {}
-_settings: dict[str, Any] = {"initialized": False}
-
-
-def roost_home() -> Path:
-    """roost's state folder: the one ``init()`` configured, else ``$ROOST_HOME`` or ``~/.roost``."""
-    return store_config.current().home
-
-
-def get_store() -> RunStore:
-    """The run store of ROOST_HOME, opened once per process."""
-    path = roost_home() / "roost.db"
-    store = _stores.get(path)
-    if store is None:
-        store = _stores[path] = RunStore(path)
-    return store
-
-
-@atexit.register
-def _close_stores() -> None:
-    for store in list(_stores.values()):
-        try:
-            store.close()
-        except StoreError:
-            pass  # already reported where it happened; nothing more can be saved at exit
-    _stores.clear()
-
-
-def init(
-    org: str | None = None,
-    project: str | None = None,
-    domain: str | None = None,
-    root_dir: str | Path | None = None,
-    log_level: int | str | None = None,
-    endpoint: str | None = None,
-    api_key: str | None = None,
-    storage: Any = None,
-    images: dict[str, str] | None = None,
-    local_persistence: bool = False,
-    ray_address: str | None = None,
-    **kwargs: Any,
-) -> None:
-    """Configure roost for this process. Without arguments: local runs, recorded under ROOST_HOME.
-
-    roost always records runs (``local_persistence`` is accepted and implied). It does not talk to a
-    Flyte control plane: ``endpoint``/``api_key`` are refused with a clear error.
-
-    ``ray_address`` (roost): a Ray cluster, as ``ray.init`` takes it ("auto", "127.0.0.1:6379",
-    "ray://host:10001"). The runs that follow execute their actions there (isolation "ray"), and
-    ``mode="remote"`` / ``mode="hybrid"`` mean "on that cluster" (docs/ray.md). The connection is
-    made when the first action needs it.
-    """
-    if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
-        raise ValueError(f"ray_address must be a Ray address such as 'auto' or '127.0.0.1:6379', got {ray_address!r}")
-    if endpoint or api_key:
-        from roost.runtime.initialize import control_plane_refused
-
-        raise control_plane_refused(
-            endpoint or "the endpoint in the API key", "flyte.init()", "call flyte.init() without endpoint/api_key"
-        )
-    raw_data_url = storage if isinstance(storage, str) else None
-    # A flyte.storage.S3 / GCS / ABFS: its options for every URL of that kind (blobs, File, flyte.storage).
-    object_stores.configure_storage(None if storage is None or isinstance(storage, str) else storage)
-    if log_level is not None:
-        logging.getLogger("roost").setLevel(log_level)
-    if kwargs.get("user_log_level") is not None:
-        logs.user_logger.setLevel(kwargs["user_log_level"])
-    _settings.update(
-        initialized=True,
-        org=org,
-        project=project,
-        domain=domain,
-        root_dir=root_dir,
-        images=dict(images or {}),
-        ray_address=ray_address,
-    )
-    store_config.configure(raw_data_url=raw_data_url)
-    get_store()
-
-
-async def _init_aio(*args: Any, **kwargs: Any) -> None:
-    init(*args, **kwargs)
-
-
-init.aio = _init_aio  # type: ignore[attr-defined]
-
-
-def is_initialized() -> bool:
-    return bool(_settings["initialized"])
 
 
 def _check_options(
@@ -160,16 +72,12 @@ def _check_options(
     return mode
 
 
-def ray_address() -> str | None:
-    """The Ray cluster runs may use: ``init(ray_address=...)``, else ``$RAY_ADDRESS``."""
-    return _settings.get("ray_address") or os.environ.get(RAY_ADDRESS_ENV) or None
-
-
 def resolve_options(options: RunOptions) -> RunOptions:
     """The options of a run about to start, with its isolation decided (``init`` may have come after
     ``with_runcontext``): ``remote``/``hybrid`` modes and ``isolation="ray"`` need a Ray cluster;
     ``init(ray_address=...)`` makes "ray" the default isolation."""
-    address = ray_address()
+    defaults = settings.current()
+    address = settings.ray_address()
     isolation = options.isolation
     if options.mode != "local":
         if address is None:
@@ -181,7 +89,7 @@ def resolve_options(options: RunOptions) -> RunOptions:
             )
         isolation = "ray"
     elif isolation is None:
-        isolation = "ray" if _settings.get("ray_address") else "auto"
+        isolation = "ray" if defaults.ray_address else "auto"
     if isolation == "ray" and address is None:
         raise InitializationError(
             "NoRayCluster",
@@ -193,9 +101,9 @@ def resolve_options(options: RunOptions) -> RunOptions:
         options,
         isolation=isolation,
         ray_address=address if isolation == "ray" else None,
-        project=options.project or _settings.get("project"),
-        domain=options.domain or _settings.get("domain"),
-        org=options.org or _settings.get("org"),
+        project=options.project or defaults.project,
+        domain=options.domain or defaults.domain,
+        org=options.org or defaults.org,
     )
 
 

@@ -21,43 +21,17 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from roost.store.records import CacheEntry, CacheReservation
+from roost.store.run_tables import CACHE_ENTRY_COLUMNS, CACHE_UPSERT, cache_entry_from, cache_entry_row
 
 if TYPE_CHECKING:
     from roost.store.run_store import RunStore
 
-# A rowid table (not WITHOUT ROWID): outputs can be large, and WITHOUT ROWID tables store whole rows
-# in the primary-key b-tree, which suits only small rows.
-CACHE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cache_entries (
-    key TEXT PRIMARY KEY, task_name TEXT NOT NULL, version TEXT NOT NULL, outputs BLOB NOT NULL,
-    created_at REAL NOT NULL, run_name TEXT, action_id TEXT
-);
-CREATE INDEX IF NOT EXISTS cache_entries_by_task ON cache_entries (task_name);
-CREATE TABLE IF NOT EXISTS cache_reservations (
-    key TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
-    acquired_at REAL NOT NULL, heartbeat_at REAL NOT NULL
-) WITHOUT ROWID;
-"""
-
-_ENTRY_COLUMNS = "key, task_name, version, outputs, created_at, run_name, action_id"
-CACHE_UPSERT = f"INSERT OR REPLACE INTO cache_entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _LOOKUP = "SELECT outputs, created_at FROM cache_entries WHERE key = ?"
 _RESERVE = (
     "INSERT INTO cache_reservations (key, holder, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(key) DO NOTHING"
 )
 _RELEASE = "DELETE FROM cache_reservations WHERE key = ? AND holder = ?"
-
-
-def cache_entry_row(e: CacheEntry) -> tuple[Any, ...]:
-    return (e.key, e.task_name, e.version, e.outputs, e.created_at, e.run_name, e.action_id)
-
-
-def _entry_from(row: sqlite3.Row) -> CacheEntry:
-    return CacheEntry(
-        key=row["key"], task_name=row["task_name"], version=row["version"], outputs=row["outputs"],
-        created_at=row["created_at"], run_name=row["run_name"], action_id=row["action_id"],
-    )  # fmt: skip
 
 
 def _task_clause(task: str | None) -> tuple[str, tuple[Any, ...]]:
@@ -96,9 +70,9 @@ class CacheStore:
 
     def entries(self, task: str | None = None) -> list[CacheEntry]:
         clause, args = _task_clause(task)
-        sql = f"SELECT {_ENTRY_COLUMNS} FROM cache_entries{clause} ORDER BY created_at DESC"
+        sql = f"SELECT {CACHE_ENTRY_COLUMNS} FROM cache_entries{clause} ORDER BY created_at DESC"
         with self.runs.errors():
-            return [_entry_from(r) for r in self.runs.connection().execute(sql, args).fetchall()]
+            return [cache_entry_from(r) for r in self.runs.connection().execute(sql, args).fetchall()]
 
     def clear(self, task: str | None = None) -> int:
         """Remove every entry (of ``task``); the number removed."""

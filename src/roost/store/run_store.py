@@ -7,7 +7,8 @@ two commits therefore cost one row write, and recording an action costs the cont
 insert. ``flush()`` waits until everything marked before it is on disk. Readers (the CLI, run
 handles) use their own connections; WAL mode lets them read while the writer writes. The task
 result cache shares the file (``cache_store.py``): its entries go through the same writer. The
-tables, their statements and the conversion between records and rows are in ``run_tables.py``.
+tables (the cache's too), their statements and the conversion between records and rows are in
+``run_tables.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from roost.errors import StoreError
-from roost.store.cache_store import CACHE_SCHEMA, CACHE_UPSERT, cache_entry_row
 from roost.store.config import default_home
 from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogRecord, RunRecord
 from roost.store.run_tables import (
@@ -32,6 +32,7 @@ from roost.store.run_tables import (
     ADDED_COLUMNS,
     ATTEMPT_COLUMNS,
     ATTEMPT_UPSERT,
+    CACHE_UPSERT,
     LOG_INSERT,
     RUN_COLUMNS,
     RUN_INSERT,
@@ -42,6 +43,7 @@ from roost.store.run_tables import (
     action_row,
     attempt_from,
     attempt_row,
+    cache_entry_row,
     log_rows,
     logs_from,
     run_from,
@@ -96,7 +98,7 @@ class RunStore:
             # One write transaction taken up front: creating tables from a read snapshot could need an
             # upgrade that SQLite refuses at once (no busy wait) when another process just committed.
             conn.execute("BEGIN IMMEDIATE")
-            for statement in (SCHEMA + CACHE_SCHEMA).split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             for table, column, declaration in ADDED_COLUMNS:

@@ -1,7 +1,8 @@
 """The run store's tables: their SQL schema, the statements that write them, and records <-> rows.
 
-``RunStore`` (``run_store.py``) runs these statements; the task result cache's tables are defined
-beside its store in ``cache_store.py``.
+One place owns the SQLite file's schema: the runs, actions, attempts and logs that ``RunStore``
+(``run_store.py``) writes, and the task result cache's entries and reservations, which share the
+file and that ``CacheStore`` (``cache_store.py``) reads and reserves.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sqlite3
 import zlib
 from typing import Any
 
-from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
+from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, CacheEntry, ErrorInfo, LogRecord, RunRecord
 
 # 2 added actions.transitions and the action_aborts table; an older store gains both when opened.
 SCHEMA_VERSION = 2
@@ -48,6 +49,17 @@ CREATE TABLE IF NOT EXISTS logs (
     ts REAL NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_action ON logs (run_name, action_id);
+-- The task result cache. A rowid table (not WITHOUT ROWID): outputs can be large, and WITHOUT ROWID
+-- tables store whole rows in the primary-key b-tree, which suits only small rows.
+CREATE TABLE IF NOT EXISTS cache_entries (
+    key TEXT PRIMARY KEY, task_name TEXT NOT NULL, version TEXT NOT NULL, outputs BLOB NOT NULL,
+    created_at REAL NOT NULL, run_name TEXT, action_id TEXT
+);
+CREATE INDEX IF NOT EXISTS cache_entries_by_task ON cache_entries (task_name);
+CREATE TABLE IF NOT EXISTS cache_reservations (
+    key TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    acquired_at REAL NOT NULL, heartbeat_at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 RUN_COLUMNS = (
@@ -76,6 +88,8 @@ ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({ACTION_COLUMNS}) VALUES ({', 
 RUN_INSERT = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})"
 ATTEMPT_UPSERT = f"INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
 LOG_INSERT = "INSERT INTO logs (run_name, action_id, attempt, ts, stream, line) VALUES (?, ?, ?, ?, ?, ?)"
+CACHE_ENTRY_COLUMNS = "key, task_name, version, outputs, created_at, run_name, action_id"
+CACHE_UPSERT = f"INSERT OR REPLACE INTO cache_entries ({CACHE_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 # Captured output is stored line by line while it is little; lines that arrive in a burst (a task
 # printing megabytes) are stored as zlib-compressed chunks of lines instead -- one row per chunk, its
@@ -194,4 +208,15 @@ def attempt_from(row: sqlite3.Row) -> AttemptRecord:
     return AttemptRecord(
         run_name=row["run_name"], action_id=row["action_id"], attempt=row["attempt"], phase=ActionPhase(row["phase"]),
         started_at=row["started_at"], ended_at=row["ended_at"], error=_error_from(row),
+    )  # fmt: skip
+
+
+def cache_entry_row(e: CacheEntry) -> tuple[Any, ...]:
+    return (e.key, e.task_name, e.version, e.outputs, e.created_at, e.run_name, e.action_id)
+
+
+def cache_entry_from(row: sqlite3.Row) -> CacheEntry:
+    return CacheEntry(
+        key=row["key"], task_name=row["task_name"], version=row["version"], outputs=row["outputs"],
+        created_at=row["created_at"], run_name=row["run_name"], action_id=row["action_id"],
     )  # fmt: skip
