@@ -32,7 +32,6 @@ confusing ``TypeError: unsupported operand``.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal, NoReturn
 
 ErrorKind = Literal["system", "user", "unknown"]
@@ -518,6 +517,8 @@ def escaped_task(exc: BaseException) -> bool:
     an error does, not unwind the controller's event loop. Ctrl-C of the launching process reaches its
     main thread, never a task's, so it is not one of these."""
     # GeneratorExit is how Python closes a coroutine: machinery too.
+    import asyncio  # here, not at the top: importing roost's declarations must stay cheap
+
     return not isinstance(exc, (Exception, asyncio.CancelledError, GeneratorExit))
 
 

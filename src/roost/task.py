@@ -32,7 +32,8 @@ from roost.spec.secrets import SecretRequest
 from roost.spec.timeouts import TimeoutType
 
 if TYPE_CHECKING:
-    from roost.spec.task_environment import TaskEnvironment
+    # The base class: task_environment.py builds tasks, so naming TaskEnvironment here would be a circle.
+    from roost.spec.environment import Environment
 
 logger = logging.getLogger("roost")
 
@@ -107,7 +108,7 @@ class TaskTemplate(Generic[R]):
     debuggable: bool = False
     entrypoint: bool = False
     produces_artifacts: bool = False
-    parent_env: weakref.ref[TaskEnvironment] | None = None
+    parent_env: weakref.ref[Environment] | None = None
     parent_env_name: str | None = None
     max_inline_io_bytes: int = MAX_INLINE_IO_BYTES
     triggers: tuple[Any, ...] = ()
@@ -133,7 +134,7 @@ class TaskTemplate(Generic[R]):
         return self.interface
 
     @property
-    def env(self) -> TaskEnvironment | None:
+    def env(self) -> Environment | None:
         """The environment this task was declared in, while it is alive."""
         return self.parent_env() if self.parent_env is not None else None
 

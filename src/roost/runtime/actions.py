@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from roost.core.task_spec import TaskSpec
-from roost.runtime.context import TaskContext, make_task_context
+from roost.runtime.cache_key import task_version
+from roost.runtime.context import RunFacts, TaskContext, make_task_context
 from roost.runtime.messages import ActionContext
+from roost.runtime.recording import RunRecorder
 from roost.store.config import StoreConfig
 from roost.store.records import ActionRecord
 from roost.task import TaskTemplate
 
-if TYPE_CHECKING:
-    from roost.runtime.controller import RunController
+
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """What every action of a run shares: the run's facts (also as they travel) and its store."""
+
+    facts: RunFacts
+    facts_wire: dict[str, Any]
+    store_config: StoreConfig
+
+    @property
+    def run_name(self) -> str:
+        return self.facts.run_name
 
 
 class ActionRun:
@@ -25,36 +38,37 @@ class ActionRun:
         "_seq_lock",
         "attempt",
         "attempt_started",
-        "controller",
         "custom",
         "grant",
-        "inputs",
         "limits",
         "parent",
         "record",
+        "recorder",
         "reusable_inputs",
+        "run",
         "spec",
         "task",
     )
 
     def __init__(
         self,
-        controller: RunController,
+        run: RunScope,
+        recorder: RunRecorder,
         record: ActionRecord,
         task: TaskTemplate[Any],
         spec: TaskSpec,
-        inputs: dict[str, Any],
         parent: ActionRun | None,
         custom: dict[str, str],
     ):
-        self.controller = controller
+        self.run = run
+        self.recorder = recorder
         self.record = record
         self.task = task
         self.spec = spec
-        self.inputs = inputs
         self.parent = parent
         self.custom = custom
         self.attempt = 0
+        # The inputs as the caller passed them, when they can be handed to an inline body as they are.
         self.reusable_inputs: dict[str, Any] | None = None
         # What the worker process applies to itself (granted CPUs, GPUs); set by admission.
         self.limits: dict[str, Any] | None = None
@@ -89,18 +103,15 @@ class ActionRun:
 
     def store_scope(self) -> tuple[StoreConfig, str]:
         """What File/Dir/DataFrame code inside this action sees: the run's store, this action's path."""
-        return (self.controller.store_config, f"{self.controller.run_name}/{self.id}")
+        return (self.run.store_config, f"{self.run.run_name}/{self.id}")
 
     def task_context(self) -> TaskContext:
         if self._context is None:
-            c = self.controller
-            version = c.cache_version(self.task, self.spec)
-            self._context = make_task_context(c.run_facts, self.id, self.attempt, self.custom, version, self.record)
+            version = task_version(self.task, self.spec)
+            self._context = make_task_context(self.run.facts, self.id, self.attempt, self.custom, version, self.record)
         return self._context
 
     def wire_context(self) -> ActionContext:
         """What a worker needs to rebuild this action's context (the run's part travels alongside)."""
-        c = self.controller
-        return ActionContext(
-            self.id, self.attempt, self.custom, c.cache_version(self.task, self.spec), c.run_facts_wire
-        )
+        version = task_version(self.task, self.spec)
+        return ActionContext(self.id, self.attempt, self.custom, version, self.run.facts_wire)

@@ -46,6 +46,13 @@ def task_cache_facts(task: TaskTemplate[Any], spec: TaskSpec) -> TaskCacheFacts:
     return facts
 
 
+def task_version(task: TaskTemplate[Any], spec: TaskSpec) -> str:
+    """``ctx().version``: the task's cache version (computed once per task), or "" when uncached."""
+    if not spec.cache.is_enabled():
+        return ""
+    return task_cache_facts(task, spec).version
+
+
 def _compute(task: TaskTemplate[Any], spec: TaskSpec) -> TaskCacheFacts:
     cache = spec.cache
     version = cache.get_version(VersionParameters(func=getattr(task, "func", None), image=task.image))

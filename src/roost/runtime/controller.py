@@ -15,23 +15,17 @@ from typing import Any
 
 from roost.core.compile import compile_task
 from roost.core.task_spec import TaskSpec
-from roost.errors import (
-    ActionAbortedError,
-    BaseRuntimeError,
-    TaskTimeoutError,
-    escaped_task,
-    user_error_from,
-)
+from roost.errors import ActionAbortedError, escaped_task, user_error_from
 from roost.runtime import values
-from roost.runtime.actions import ActionRun
-from roost.runtime.cache_key import task_cache_facts
+from roost.runtime.actions import ActionRun, RunScope
 from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.context import RunFacts
+from roost.runtime.executors.contract import Attempt, Executor
 from roost.runtime.executors.inline import InlineExecutor
 from roost.runtime.executors.pool import PoolExecutor
 from roost.runtime.executors.process import ProcessExecutor
 from roost.runtime.ids import ROOT_ACTION
-from roost.runtime.messages import SecretGrant
+from roost.runtime.messages import CallReply, CallRequest, SecretGrant, StoreLocation, TraceBegin, TraceEnd
 from roost.runtime.policies import Next, compose
 from roost.runtime.policies.admission import Admission
 from roost.runtime.policies.cache import Cache
@@ -39,12 +33,16 @@ from roost.runtime.policies.deadline import Deadline
 from roost.runtime.policies.recovery import Recovery
 from roost.runtime.policies.resources import machine
 from roost.runtime.policies.retries import Retries
+from roost.runtime.recording import RunRecorder, error_info, failure_phase
 from roost.runtime.trace_records import TraceRecords
+from roost.runtime.wire import error_to_wire, task_from_wire
+from roost.spec.environment import list_loaded_environments
+from roost.spec.secrets import normalize_secrets
 from roost.store.cache_store import CacheStore
 from roost.store.config import StoreConfig
-from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo
+from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, LogRecord
 from roost.store.run_store import RunStore
-from roost.store.secrets import SecretStore
+from roost.store.secrets import SecretStore, derived_env_var
 from roost.task import TaskTemplate
 
 logger = logging.getLogger("roost")
@@ -73,26 +71,29 @@ class RunOptions:
     preserve_original_types: bool = True
 
 
-def error_info(e: BaseException) -> ErrorInfo:
-    """What is recorded of a failure: the user's class name as code, the message, the traceback."""
-    if isinstance(e, BaseRuntimeError):
-        text = getattr(e, "traceback_text", None) or "".join(traceback.format_exception(e))
-        return ErrorInfo(e.code, e.kind, e.message, text)
-    return ErrorInfo(type(e).__name__, "user", str(e), "".join(traceback.format_exception(e)))
-
-
 async def _mark_running(action: ActionRun, call_next: Next) -> Any:
     """With no admission limit, an attempt starts at once."""
-    action.controller.set_phase(action, ActionPhase.RUNNING)
+    action.recorder.set_phase(action, ActionPhase.RUNNING)
     return await call_next(action)
 
 
-def _failure_phase(e: BaseException) -> ActionPhase:
-    if isinstance(e, TaskTimeoutError):
-        return ActionPhase.TIMED_OUT
-    if isinstance(e, ActionAbortedError):
-        return ActionPhase.ABORTED
-    return ActionPhase.FAILED
+# Variables of secrets declared by any environment loaded in this process, and how many
+# environments were loaded when they were counted: recounted only when that changes.
+_SECRET_VARIABLES: tuple[int, frozenset[str]] = (-1, frozenset())
+
+
+def declared_secret_variables() -> frozenset[str]:
+    """The variable names of every secret declared by any environment or task loaded here."""
+    global _SECRET_VARIABLES
+    envs = list_loaded_environments()
+    if _SECRET_VARIABLES[0] != len(envs):
+        names: set[str] = set()
+        for env in envs:
+            for request in (env.secrets, *(t.secrets for t in getattr(env, "tasks", {}).values())):
+                for secret in normalize_secrets(request):  # type: ignore[arg-type]
+                    names.add(secret.as_env_var or derived_env_var(secret.key, secret.group))
+        _SECRET_VARIABLES = (len(envs), frozenset(names))
+    return _SECRET_VARIABLES[1]
 
 
 class RunController(TaskCalls):
@@ -131,20 +132,25 @@ class RunController(TaskCalls):
             org=options.org,
         )
         self.run_facts_wire = self.run_facts.to_wire()
-        self.pool_keys: dict[int, tuple[TaskSpec, tuple[Any, ...]]] = {}
+        self.scope = RunScope(self.run_facts, self.run_facts_wire, store_config)
+        self.recorder = RunRecorder(store, run_name)
+        self.store_location = StoreLocation(str(store_config.home), store_config.raw_data_url)
+        # Per task spec of this run (the spec is held, so its id is not reused): what every attempt
+        # of it gets -- its variables, the secret variables it must not see, its pool.
+        self._per_spec: dict[int, tuple[TaskSpec, dict[str, str], tuple[str, ...], tuple[Any, ...] | None]] = {}
         self._order = itertools.count()
         self._inline = InlineExecutor()
         self._process = ProcessExecutor()
         self._pool = PoolExecutor()
         self._ray: Any = None  # executors.ray.RayExecutor, made when the run's first action goes to Ray
-        self._ray_pool: Any = None
+        self._ray_pool: Executor | None = None
         self._warned: set[str] = set()
         self._pickle_checked: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
         self._deadline = Deadline()
         self._retries = Retries()
         self._admission = Admission(options.max_action_concurrency) if options.max_action_concurrency else None
-        self._cache = Cache(CacheStore(store))
+        self._cache = Cache(CacheStore(store), overwrite=options.overwrite_cache)
         self._pipelines: dict[tuple[bool, ...], Next] = {}
         self.traces = TraceRecords(store, run_name, self._order, self._recovery)
         # The actions executing now and the asyncio task each runs in, so that one can be aborted
@@ -155,13 +161,7 @@ class RunController(TaskCalls):
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
         action = self.new_action(
-            prepared.task,
-            prepared.action_id,
-            prepared.bound,
-            prepared.encoded,
-            prepared.parent,
-            prepared.group,
-            prepared.custom,
+            prepared.task, prepared.action_id, prepared.encoded, prepared.parent, prepared.group, prepared.custom
         )
         return await self.start_child(prepared.parent, action)
 
@@ -179,7 +179,6 @@ class RunController(TaskCalls):
         self,
         task: TaskTemplate[Any],
         action_id: str,
-        bound: dict[str, Any],
         encoded: values.EncodedInputs,
         parent: ActionRun | None,
         group: str | None,
@@ -203,12 +202,12 @@ class RunController(TaskCalls):
         )
         record.isolation, record.isolation_reason = self._placement(spec, root=parent is None)
         self.store.mark(record)
-        action = ActionRun(self, record, task, spec, bound, parent, custom)
+        action = ActionRun(self.scope, self.recorder, record, task, spec, parent, custom)
         action.reusable_inputs = encoded.reusable
         return action
 
-    def root_action(self, task: TaskTemplate[Any], bound: dict[str, Any], encoded: values.EncodedInputs) -> ActionRun:
-        return self.new_action(task, ROOT_ACTION, bound, encoded, None, None, dict(self.options.custom_context))
+    def root_action(self, task: TaskTemplate[Any], encoded: values.EncodedInputs) -> ActionRun:
+        return self.new_action(task, ROOT_ACTION, encoded, None, None, dict(self.options.custom_context))
 
     # -- @flyte.trace calls: pseudo-actions run by their caller (tracing.py, trace_records.py) -------
     records_traces = True
@@ -262,7 +261,7 @@ class RunController(TaskCalls):
             return process, "declares " + ", ".join(reasons)
         return "inline", "declares nothing that needs a process of its own"
 
-    def _executor_for(self, action: ActionRun) -> Any:
+    def _executor_for(self, action: ActionRun) -> Executor:
         isolation = action.record.isolation
         if isolation == "inline":
             return self._inline
@@ -272,11 +271,11 @@ class RunController(TaskCalls):
             if self._ray_pool is None:
                 from roost.runtime.executors.ray_pool import RayPoolExecutor
 
-                self._ray_pool = RayPoolExecutor()
+                self._ray_pool = RayPoolExecutor(self.ray_executor)
             return self._ray_pool
         return self._pool if isolation == "pool" else self._process
 
-    def ray_executor(self) -> Any:
+    def ray_executor(self) -> Any:  # executors.ray.RayExecutor (Ray is imported on first use)
         """This run's side of the Ray cluster (its broker of task calls), made on first use."""
         if self._ray is None:
             from roost.runtime.executors.ray import RayExecutor
@@ -385,16 +384,16 @@ class RunController(TaskCalls):
                     task.uncancel()
                 message = f"action {action.id} was aborted: {reason}"
                 action.record.error = ErrorInfo("ActionAbortedError", "user", message)
-                self.finish(action, ActionPhase.ABORTED)
+                self.recorder.finish(action, ActionPhase.ABORTED)
                 raise ActionAbortedError(message) from None
             if not action.record.phase.is_terminal:
                 action.record.error = ErrorInfo("ActionAborted", "user", "the run was aborted")
-                self.finish(action, ActionPhase.ABORTED)
+                self.recorder.finish(action, ActionPhase.ABORTED)
             raise
         except BaseException as e:
             if not action.record.phase.is_terminal:
                 action.record.error = error_info(e)
-                self.finish(action, _failure_phase(e))
+                self.recorder.finish(action, failure_phase(e))
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             raise user_error_from(e, action.record.error.traceback if action.record.error else None) from None
@@ -415,77 +414,129 @@ class RunController(TaskCalls):
         task.cancel()
 
     async def _attempt(self, action: ActionRun) -> Any:
-        """One attempt: run the code, convert its result, record success.
+        """One attempt: resolve it, have its executor run it, record success.
 
         Each attempt receives its inputs freshly converted from the stored literals, as a task on a
         cluster would: what one attempt did to them cannot leak into the next, or into the caller.
         """
-        if action.reusable_inputs is not None:
-            action.inputs = action.reusable_inputs
-        else:
-            action.inputs = values.decode_inputs(action.task, action.record.inputs)  # type: ignore[arg-type]
+        attempt = self._resolve(action)
         try:
-            result = await self._executor_for(action).run(action)
+            encoded = await self._executor_for(action).run(attempt, ActionReport(self, action))
         except BaseException as e:
             if not escaped_task(e):
                 raise
             # Here, before the retry policy and the callers' asyncio tasks: a SystemExit travelling on
             # would stop the runtime loop and leave the run hanging.
             raise user_error_from(e, "".join(traceback.format_exception(e))) from None
-        encoded = result if isinstance(result, values.EncodedOutputs) else values.encode_outputs(action.task, result)
         action.record.outputs = encoded.data
-        self.finish(action, ActionPhase.SUCCEEDED)
-        return encoded.value if encoded.reusable else self.output_value(action)
+        self.recorder.finish(action, ActionPhase.SUCCEEDED)
+        return encoded.value if encoded.reusable else self.recorder.output_value(action)
 
-    def output_value(self, action: ActionRun) -> Any:
-        """The caller receives the outputs as they were stored, as if they had crossed a process."""
-        return values.decode_outputs(action.task, action.record.outputs)  # type: ignore[arg-type]
-
-    # -- recording ---------------------------------------------------------------------------------
-    def set_phase(self, action: ActionRun, phase: ActionPhase) -> None:
-        record = action.record
-        record.phase = phase
-        now = time.time()
-        if phase is ActionPhase.RUNNING:
-            record.attempts = action.attempt + 1
-            action.attempt_started = now
-            if record.started_at is None:
-                record.started_at = now
-        if phase is not ActionPhase.RUNNING or action.attempt or record.transitions is not None:
-            # Dated here only: the record's own times date the first attempt's queueing and its first
-            # start; once another phase came between them, every phase is dated here. Requeued for a
-            # retry, the action is in the queue of its next attempt.
-            attempt = action.attempt + 1 if phase is ActionPhase.QUEUED else action.attempt
-            record.transitions = f"{record.transitions or ''}{attempt}:{phase.value}:{now!r};"
-        self.store.mark(record)
-
-    def finish(self, action: ActionRun, phase: ActionPhase) -> None:
-        record = action.record
-        record.phase = phase
-        record.ended_at = time.time()
-        if phase is not ActionPhase.RECOVERED and record.attempts == 0:
-            record.attempts = action.attempt + 1
-        self.store.mark(record)
-        if phase is ActionPhase.SUCCEEDED and action.attempt:
-            # After failed attempts, the attempts table also shows the one that succeeded.
-            self.store.mark(
-                AttemptRecord(self.run_name, action.id, action.attempt, phase, action.attempt_started, record.ended_at)
-            )
-
-    def record_attempt_failure(self, action: ActionRun, e: BaseException) -> None:
-        attempt = AttemptRecord(
+    def _resolve(self, action: ActionRun) -> Attempt:
+        """Everything the attempt needs, decided here, before an executor sees it."""
+        spec = action.spec
+        placement = action.record.isolation or "inline"
+        per_spec = self._per_spec.get(id(spec))
+        if per_spec is None or per_spec[0] is not spec:
+            per_spec = self._per_spec[id(spec)] = (spec, *self._spec_settings(spec))
+        _, env, unset, pool_key = per_spec
+        inline = placement == "inline"
+        if inline:
+            inputs = action.reusable_inputs
+            if inputs is None:
+                inputs = values.decode_inputs(action.task, action.record.inputs)  # type: ignore[arg-type]
+        depth = 0
+        if placement in ("ray", "ray-pool"):
+            parent = action.parent
+            while parent is not None:
+                depth, parent = depth + 1, parent.parent
+        return Attempt(
             run_name=self.run_name,
             action_id=action.id,
-            attempt=action.attempt,
-            phase=_failure_phase(e),
-            started_at=action.attempt_started,
-            ended_at=time.time(),
-            error=error_info(e),
+            number=action.attempt,
+            task=action.task,
+            spec=spec,
+            placement=placement,
+            inputs=action.record.inputs,  # type: ignore[arg-type]
+            context=action.wire_context(),
+            env=env,
+            unset=unset,
+            limits=action.limits if action.limits is not None else machine().default_limits(),
+            store=self.store_location,
+            replays=None if inline else (self.traces.replays(action.id) or None),
+            depth=depth,
+            pool_key=pool_key,
+            values=inputs if inline else None,
+            source=action if inline else None,
         )
-        self.store.mark(attempt)
 
-    def cache_version(self, task: TaskTemplate[Any], spec: TaskSpec) -> str:
-        """``ctx().version``: the task's cache version (computed once per task), or "" when uncached."""
-        if not spec.cache.is_enabled():
-            return ""
-        return task_cache_facts(task, spec).version
+    def _spec_settings(self, spec: TaskSpec) -> tuple[dict[str, str], tuple[str, ...], tuple[Any, ...] | None]:
+        """A task's variables, the secret variables its workers must not see, its pool's key."""
+        env = self.env_for(spec)
+        # Workers inherit the launching environment, where a secret may sit (the store's fallback);
+        # only the tasks granted a secret may see it.
+        granted = {s.as_env_var for s in spec.secrets if s.as_env_var}
+        unset = tuple(sorted(declared_secret_variables() - granted))
+        pool_key = None
+        if spec.reusable is not None:
+            # Actions share a pool when its replicas would be started identically.
+            policy = spec.reusable
+            secrets = tuple(sorted((s.key, s.group or "", s.as_env_var or "", str(s.mount)) for s in spec.secrets))
+            scope = self.run_name if policy.scope == "run" else ""
+            variables = tuple(sorted(env.items()))
+            name = spec.env_name or spec.name
+            pool_key = (name, variables, secrets, spec.resources, spec.image_uri, repr(policy), scope)
+        return env, unset, pool_key
+
+
+class ActionReport:
+    """What an executor reports about one attempt of an action, recorded by the action's controller
+    (executors.contract.AttemptReport)."""
+
+    __slots__ = ("_action", "_controller")
+
+    def __init__(self, controller: RunController, action: ActionRun):
+        self._controller = controller
+        self._action = action
+
+    @property
+    def calls(self) -> TaskCalls:
+        return self._controller
+
+    def phase(self, phase: ActionPhase) -> None:
+        self._controller.recorder.set_phase(self._action, phase)
+
+    def node(self, where: str) -> None:
+        record = self._action.record
+        record.node = where
+        self._controller.store.mark(record)
+
+    def log(self, record: LogRecord) -> None:
+        self._controller.store.log(record)
+
+    def note(self, line: str) -> None:
+        action = self._action
+        self.log(LogRecord(action.record.run_name, action.id, action.attempt, time.time(), "log", line))
+
+    def trace(self, note: TraceBegin | TraceEnd) -> None:
+        self._controller.traces.note(note)
+
+    def grant_secrets(self) -> list[SecretGrant]:
+        return self._controller.secrets_for(self._action)
+
+    def release_secrets(self) -> None:
+        self._controller.release_secrets(self._action)
+
+    async def call(self, request: CallRequest) -> CallReply:
+        controller, parent = self._controller, self._action
+        try:
+            task = task_from_wire(request.task)
+            encoded = values.EncodedInputs(request.inputs, request.hash)
+            custom = dict(request.custom)
+            child = controller.new_action(task, request.action_id, encoded, parent, request.group, custom)
+            await controller.start_child(parent, child)
+            return CallReply(request.call, outputs=child.record.outputs)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            return CallReply(request.call, error=error_to_wire(e))

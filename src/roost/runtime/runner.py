@@ -21,11 +21,12 @@ from typing import Any
 from roost.core.compile import compile_task
 from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError
 from roost.runtime import logs, settings, values
-from roost.runtime.controller import RunController, RunOptions, _failure_phase, error_info
+from roost.runtime.controller import RunController, RunOptions
 from roost.runtime.handles import Run
 from roost.runtime.ids import ROOT_ACTION, RUN_NAME_MAX, check_run_name, new_run_name
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import on_runtime
+from roost.runtime.recording import error_info, failure_phase
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.store import config as store_config
 from roost.store.open_stores import get_store
@@ -375,7 +376,7 @@ async def _execute_run(
     loop = asyncio.get_running_loop()
     controller.bind_loop(loop)
     logs.install()
-    root = controller.root_action(task, bound, encoded)
+    root = controller.root_action(task, encoded)
     # Marked after the root action, in the same batch: whoever sees the run running finds its root.
     record.phase = ActionPhase.RUNNING
     store.mark(record)
@@ -399,7 +400,7 @@ async def _execute_run(
             raise ActionAbortedError(f"run {run_name} was aborted") from None
         raise
     except BaseException as e:
-        record.phase = _failure_phase(e)
+        record.phase = failure_phase(e)
         record.error = root.record.error or error_info(e)
         raise
     finally:

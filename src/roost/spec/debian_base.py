@@ -7,12 +7,18 @@ machine stand in for the base image (local virtualenvs, Ray's runtime_env, the i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from roost.spec import image_layers as L
 
-if TYPE_CHECKING:
-    from roost.spec.image import Image
+
+class LayeredImage(Protocol):
+    """What ``own_layers`` reads of an image (spec/image.Image, which builds on these layers)."""
+
+    python_version: tuple[int, int]
+    base_image: str | None
+    _layers: tuple[L.Layer, ...]
+
 
 VENV = "/opt/venv"
 
@@ -33,7 +39,7 @@ def debian_base_layers(pv: str) -> tuple[L.Layer, ...]:
     )
 
 
-def own_layers(image: Image) -> tuple[L.Layer, ...]:
+def own_layers(image: LayeredImage) -> tuple[L.Layer, ...]:
     """The layers the user added: without the plumbing that makes a slim Python image the Debian base.
 
     Locally the machine itself stands in for the base image, so its user, workdir, virtualenv

@@ -1,17 +1,10 @@
-"""Executors: where an attempt's code runs (inline in the controller; later processes, pools, Ray).
+"""Executors: where an attempt's code runs -- inline in the controller, in a worker process, on a
+warm replica of a reusable environment, as a Ray task or on a Ray actor.
 
-An executor gets an action whose inputs are ready and returns the Python value the task returned,
-or raises what it raised; it enforces ``max_runtime`` the way its isolation allows.
+Each implements ``contract.Executor``: ``run(attempt, report)`` returns the attempt's packed outputs
+or raises what ended it, enforcing ``max_runtime`` the way its isolation allows.
 """
 
-from __future__ import annotations
+from roost.runtime.executors.contract import Attempt, AttemptReport, Executor
 
-from typing import Any, Protocol
-
-from roost.runtime.actions import ActionRun
-
-
-class Executor(Protocol):
-    name: str
-
-    async def run(self, action: ActionRun) -> Any: ...
+__all__ = ["Attempt", "AttemptReport", "Executor"]

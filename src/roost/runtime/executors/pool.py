@@ -22,22 +22,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from roost.core.task_spec import TaskSpec
 from roost.images.local import DEFAULT, LocalImage
 from roost.runtime import values
-from roost.runtime.actions import ActionRun
+from roost.runtime.executors.contract import Attempt, AttemptReport
 from roost.runtime.executors.process import (
     fork_limits,
     local_image,
     node_of,
     preload_of,
     run_bounded,
-    setup_message,
     template_of,
     worker_setup,
 )
 from roost.runtime.executors.replicas import TTL_SCALE_ENV, ReplicaPool
 from roost.runtime.messages import Setup, TaskRef
-from roost.runtime.policies.resources import ResourceAdmission, machine
+from roost.runtime.policies.resources import ResourceAdmission, machine, need_of
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers.connection import WorkerConnection
 from roost.spec.quantities import format_bytes, format_cpu
@@ -45,7 +45,7 @@ from roost.spec.reuse import ReusePolicy
 
 logger = logging.getLogger("roost")
 
-__all__ = ["TTL_SCALE_ENV", "PoolExecutor", "Replica", "WorkerPool", "pool_key", "pools"]
+__all__ = ["TTL_SCALE_ENV", "PoolExecutor", "Replica", "WorkerPool", "pools"]
 
 
 @dataclass(eq=False)
@@ -95,12 +95,11 @@ class WorkerPool(ReplicaPool[Replica]):
     def _stop(self, replica: Replica) -> None:
         replica.connection.shutdown()
 
-    async def execute(self, action: ActionRun, ref: TaskRef) -> values.EncodedOutputs:
+    async def execute(self, attempt: Attempt, report: AttemptReport, ref: TaskRef) -> values.EncodedOutputs:
         replica = await self._acquire()
-        action.record.node = node_of(replica.connection, f"replica {replica.number} of {self.name}")
-        action.controller.store.mark(action.record)
+        report.node(node_of(replica.connection, f"replica {replica.number} of {self.name}"))
         try:
-            return await run_bounded(action, replica.connection, ref)
+            return await run_bounded(attempt, report, replica.connection, ref)
         except asyncio.CancelledError:
             replica.connection.kill("abandoned")  # an abort: nothing of it may run on
             raise
@@ -148,37 +147,14 @@ def replicas_beyond_capacity(name: str, policy: ReusePolicy, need: tuple[int, in
     )
 
 
-def _say_once_if_replicas_cannot_fit(action: ActionRun) -> None:
-    spec = action.spec
+def _say_once_if_replicas_cannot_fit(spec: TaskSpec) -> None:
     said = (spec.env_name or spec.name, spec.resources, repr(spec.reusable))
     if said in _SAID or spec.reusable is None:
         return
     _SAID.add(said)
-    message = replicas_beyond_capacity(said[0], spec.reusable, ResourceAdmission.need(action))
+    message = replicas_beyond_capacity(said[0], spec.reusable, need_of(spec))
     if message is not None:
         logger.warning("%s", message)
-
-
-def pool_key(action: ActionRun) -> tuple[Any, ...]:
-    """Actions share a pool when their replicas would be started identically (computed once per
-    task spec and run)."""
-    cache = action.controller.pool_keys
-    cached = cache.get(id(action.spec))
-    if cached is not None and cached[0] is action.spec:
-        return cached[1]
-    key = _pool_key(action)
-    cache[id(action.spec)] = (action.spec, key)  # the spec is held, so its id is not reused
-    return key
-
-
-def _pool_key(action: ActionRun) -> tuple[Any, ...]:
-    spec = action.spec
-    policy = spec.reusable
-    assert policy is not None
-    env = tuple(sorted(action.controller.env_for(spec).items()))
-    secrets = tuple(sorted((s.key, s.group or "", s.as_env_var or "", str(s.mount)) for s in spec.secrets))
-    scope = action.controller.run_name if policy.scope == "run" else ""
-    return (spec.env_name or spec.name, env, secrets, spec.resources, spec.image_uri, repr(policy), scope)
 
 
 def pools() -> list[WorkerPool]:
@@ -188,26 +164,28 @@ def pools() -> list[WorkerPool]:
 class PoolExecutor:
     name = "pool"
 
-    async def run(self, action: ActionRun) -> values.EncodedOutputs:
-        ref = task_to_wire(action.task)
-        key = pool_key(action)
+    async def run(self, attempt: Attempt, report: AttemptReport) -> values.EncodedOutputs:
+        ref = task_to_wire(attempt.task)
+        key = attempt.pool_key
+        assert key is not None, "an attempt for a pool carries its pool's key"
         with _LOCK:
             pool = _POOLS.get(key)
         if pool is None:
             # Secrets of a reusable environment are the pool's: resolved when the pool is made.
-            secrets = action.controller.secrets_for(action)
-            local = await local_image(action)
+            secrets = report.grant_secrets()
+            local = await local_image(attempt, report)
+            spec = attempt.spec
             with _LOCK:
                 pool = _POOLS.get(key)
                 if pool is None:
                     pool = _POOLS[key] = WorkerPool(
-                        action.spec.env_name or action.spec.name,
-                        action.spec.reusable,  # type: ignore[arg-type]
-                        setup_message(action, secrets),
+                        spec.env_name or spec.name,
+                        spec.reusable,  # type: ignore[arg-type]
+                        attempt.setup(secrets),
                         preload_of(ref),
-                        action.spec.resources.memory_enforced,
+                        spec.resources.memory_enforced,
                         local,
-                        cpu=action.spec.resources.cpu_enforced,
+                        cpu=spec.resources.cpu_enforced,
                     )
-                    _say_once_if_replicas_cannot_fit(action)
-        return await pool.execute(action, ref)
+                    _say_once_if_replicas_cannot_fit(spec)
+        return await pool.execute(attempt, report, ref)

@@ -15,36 +15,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+from pathlib import Path
 
 from roost.errors import MaxRuntimeExceededError
 from roost.images.local import LocalImage, known, needs_build, python_for
 from roost.runtime import values
-from roost.runtime.actions import ActionRun
-from roost.runtime.messages import SecretGrant, Setup, StoreLocation, TaskRef
-from roost.runtime.policies.resources import machine
+from roost.runtime.executors.contract import Attempt, AttemptReport
+from roost.runtime.messages import Setup, TaskRef
 from roost.runtime.wire import task_to_wire
 from roost.runtime.workers import cgroups
 from roost.runtime.workers.connection import WorkerConnection
 from roost.runtime.workers.launcher import TemplateProcess, template_for
-from roost.spec.environment import list_loaded_environments
-from roost.spec.secrets import normalize_secrets
 from roost.store.records import ActionPhase
-from roost.store.secrets import derived_env_var
-
-
-def setup_message(action: ActionRun, secrets: list[SecretGrant]) -> Setup:
-    """What a worker applies to its process before running the action's code."""
-    controller = action.controller
-    granted = {s.env for s in secrets if s.env}
-    return Setup(
-        env=controller.env_for(action.spec),
-        # Workers inherit the launching environment, where a secret may sit (the store's fallback);
-        # only the actions granted a secret may see it.
-        unset=sorted(declared_secret_variables() - granted),
-        secrets=secrets,
-        limits=action.limits if action.limits is not None else machine().default_limits(),
-        store=StoreLocation(str(controller.store_config.home), controller.store_config.raw_data_url),
-    )
 
 
 def fork_limits(memory: int | None, cpu: int | None) -> dict[str, int | None] | None:
@@ -70,51 +52,42 @@ def node_of(connection: WorkerConnection, detail: str = "") -> str:
     return f"pid {connection.pid}" + (f" ({', '.join(notes)})" if notes else "")
 
 
-def declared_secret_variables() -> set[str]:
-    """The variable names of every secret declared by any environment or task loaded here."""
-    names: set[str] = set()
-    for env in list_loaded_environments():
-        requests = [env.secrets, *(t.secrets for t in getattr(env, "tasks", {}).values())]
-        for request in requests:
-            for secret in normalize_secrets(request):  # type: ignore[arg-type]
-                names.add(secret.as_env_var or derived_env_var(secret.key, secret.group))
-    return names
-
-
 def preload_of(ref: TaskRef) -> list[str]:
     return [ref.module] if ref.module is not None else []
 
 
-async def run_bounded(action: ActionRun, connection: WorkerConnection, ref: TaskRef) -> values.EncodedOutputs:
+async def run_bounded(
+    attempt: Attempt, report: AttemptReport, connection: WorkerConnection, ref: TaskRef
+) -> values.EncodedOutputs:
     """Run on ``connection`` within the task's max_runtime; past it, the worker is killed."""
-    limit = action.spec.max_runtime
+    limit = attempt.spec.max_runtime
     try:
-        return await asyncio.wait_for(connection.run(action, ref), limit)
+        return await asyncio.wait_for(connection.run(attempt, report, ref), limit)
     except asyncio.TimeoutError:
         connection.kill("timeout")
         raise MaxRuntimeExceededError(
-            f"{action.spec.name} exceeded its max_runtime of {limit:g} s (attempt {action.attempt + 1}); "
+            f"{attempt.label} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}); "
             f"its worker process (pid {connection.pid}) was killed"
         ) from None
 
 
-async def local_image(action: ActionRun) -> LocalImage:
-    """What the action's image makes of its workers here: interpreter, added variables, folder.
+async def local_image(attempt: Attempt, report: AttemptReport) -> LocalImage:
+    """What the attempt's image makes of its workers here: interpreter, added variables, folder.
 
     The first action of an image whose virtualenv is not built yet waits for uv in a thread (it may
     take seconds), recorded as INITIALIZING, while the runtime loop runs other actions.
     """
-    image = action.spec.image
-    home = action.controller.store_config.home
+    image = attempt.spec.image
+    home = Path(attempt.store.home)
     found = known(image, home)
     if found is not None:
         return found
     building = needs_build(image, home)  # type: ignore[arg-type]
     if building:
-        action.controller.set_phase(action, ActionPhase.INITIALIZING)
+        report.phase(ActionPhase.INITIALIZING)
     found = await asyncio.to_thread(python_for, image, home=home)
     if building:
-        action.controller.set_phase(action, ActionPhase.RUNNING)
+        report.phase(ActionPhase.RUNNING)
     return found
 
 
@@ -125,23 +98,21 @@ def template_of(local: LocalImage) -> TemplateProcess:
 class ProcessExecutor:
     name = "process"
 
-    async def run(self, action: ActionRun) -> values.EncodedOutputs:
-        controller = action.controller
-        ref = task_to_wire(action.task)
-        secrets = controller.secrets_for(action)  # a missing secret fails the action before it starts
-        local = await local_image(action)
-        resources = action.spec.resources
+    async def run(self, attempt: Attempt, report: AttemptReport) -> values.EncodedOutputs:
+        ref = task_to_wire(attempt.task)
+        secrets = report.grant_secrets()  # a missing secret fails the action before it starts
+        local = await local_image(attempt, report)
+        resources = attempt.spec.resources
         limits = fork_limits(resources.memory_enforced, resources.cpu_enforced)
         worker = await template_of(local).fork(preload=preload_of(ref), limits=limits)
-        connection = WorkerConnection(worker, resources.memory_enforced, action.spec.name)
-        action.record.node = node_of(connection)
-        controller.store.mark(action.record)
+        connection = WorkerConnection(worker, resources.memory_enforced, attempt.label)
+        report.node(node_of(connection))
         try:
-            connection.setup(worker_setup(setup_message(action, secrets), connection, resources.cpu_enforced))
-            return await run_bounded(action, connection, ref)
+            connection.setup(worker_setup(attempt.setup(secrets), connection, resources.cpu_enforced))
+            return await run_bounded(attempt, report, connection, ref)
         except BaseException:
             connection.kill("abandoned")  # an abort, a timeout: nothing of it may run on
             raise
         finally:
             connection.shutdown()
-            controller.release_secrets(action)
+            report.release_secrets()

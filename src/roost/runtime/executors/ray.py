@@ -33,8 +33,7 @@ from roost.errors import (
     WorkerCrashedError,
 )
 from roost.runtime import values
-from roost.runtime.actions import ActionRun
-from roost.runtime.executors.process import declared_secret_variables
+from roost.runtime.executors.contract import Attempt, AttemptReport
 from roost.runtime.executors.ray_cluster import RayCluster, connect
 from roost.runtime.executors.ray_options import RayOptions, ray_options, shortfall
 from roost.runtime.messages import (
@@ -42,12 +41,10 @@ from roost.runtime.messages import (
     CallRequest,
     RayReply,
     RayRun,
-    RunRequest,
     SecretGrant,
     Setup,
-    StoreLocation,
 )
-from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire, task_to_wire
+from roost.runtime.wire import error_to_wire, exception_from_wire, task_to_wire
 from roost.spec.timeouts import seconds
 from roost.store.records import ActionPhase, LogRecord
 
@@ -81,25 +78,11 @@ def reply_of(ref: Any) -> asyncio.Future[Any]:
     return future
 
 
-def depth_of(action: ActionRun) -> int:
-    depth, parent = 0, action.parent
-    while parent is not None:
-        depth, parent = depth + 1, parent.parent
-    return depth
-
-
-def setup_for(action: ActionRun, secrets: list[SecretGrant], cluster: RayCluster) -> Setup:
-    """What the wrapper applies in the Ray worker before the action's code runs."""
-    granted = {s.env for s in secrets if s.env}
-    config = action.controller.store_config
-    return Setup(
-        env={**options_for(action.spec).image_env, **action.controller.env_for(action.spec)},
-        unset=sorted(declared_secret_variables() - granted),
-        secrets=secrets,
-        limits={},
-        store=StoreLocation(str(config.home), config.raw_data_url),
-        code_paths=cluster.code_paths,
-    )
+def setup_for(attempt: Attempt, secrets: list[SecretGrant], cluster: RayCluster) -> Setup:
+    """What the wrapper applies in the Ray worker before the action's code runs (no limits: Ray
+    enforces the task's resources itself)."""
+    env = {**options_for(attempt.spec).image_env, **attempt.env}
+    return attempt.setup(secrets, env=env, limits={}, code_paths=cluster.code_paths)
 
 
 class RayExecutor:
@@ -112,7 +95,8 @@ class RayExecutor:
         self.cluster: RayCluster | None = None
         self.broker: Any = None
         self.broker_name = ""
-        self._live: dict[str, ActionRun] = {}  # actions of this run now in Ray, by id
+        # The attempts of this run now in Ray, by action id: their number and what they report to.
+        self._live: dict[str, tuple[int, AttemptReport]] = {}
         self._serving: asyncio.Task[None] | None = None
         self._children: dict[str, set[asyncio.Task[None]]] = {}  # calls being served, by caller
         self._outbox: list[CallReply] = []
@@ -131,63 +115,56 @@ class RayExecutor:
             self._serving = asyncio.ensure_future(self._serve())
         return self.cluster
 
-    def request(self, action: ActionRun) -> RunRequest:
-        # Traced calls a recovered run finished are sent along: answered in Ray by itself.
-        replays = action.controller.traces.replays(action.id)
-        return RunRequest(
-            action.id,
-            task_to_wire(action.task),
-            action.record.inputs,
-            action.wire_context(),
-            replays or None,  # type: ignore[arg-type]
-        )
-
-    def payload(self, action: ActionRun, cluster: RayCluster, setup: Setup) -> RayRun:
-        return RayRun(self.request(action), setup, cluster.driver_host, self.broker_name)
+    def payload(self, attempt: Attempt, cluster: RayCluster, setup: Setup) -> RayRun:
+        # Traced calls a recovered run finished travel along: answered in Ray by itself.
+        return RayRun(attempt.request(task_to_wire(attempt.task)), setup, cluster.driver_host, self.broker_name)
 
     # -- one attempt ------------------------------------------------------------------------------
-    async def run(self, action: ActionRun) -> values.EncodedOutputs:
-        controller = action.controller
+    async def run(self, attempt: Attempt, report: AttemptReport) -> values.EncodedOutputs:
         cluster = await self.ready()
-        secrets = controller.secrets_for(action)  # a missing secret fails the action before it starts
-        options = options_for(action.spec)
-        payload = self.payload(action, cluster, setup_for(action, secrets, cluster))
-        function = cluster.function_for(action.task.name, depth_of(action))
+        secrets = report.grant_secrets()  # a missing secret fails the action before it starts
+        options = options_for(attempt.spec)
+        payload = self.payload(attempt, cluster, setup_for(attempt, secrets, cluster))
+        function = cluster.function_for(attempt.task.name, attempt.depth)
         ref = function.options(**options.task_options()).remote(payload)
         result = reply_of(ref)
-        self.track(action)
+        self.track(attempt, report)
         try:
-            await self.wait_for_room(action, options, result, ref)
-            reply = await self.bounded(action, result, ref)
+            await self.wait_for_room(attempt, report, options, result, ref)
+            reply = await self.bounded(attempt, result, ref)
         except BaseException:
             if not result.done():
                 self.cancel(ref, force=True)  # an abort, a timeout: nothing of it may run on
             raise
         finally:
-            self.untrack(action)
-        return self.outcome(action, reply)
+            self.untrack(attempt)
+        return self.outcome(attempt, report, reply)
 
     async def wait_for_room(
-        self, action: ActionRun, options: RayOptions, result: asyncio.Future[Any] | None, ref: Any
+        self,
+        attempt: Attempt,
+        report: AttemptReport,
+        options: RayOptions,
+        result: asyncio.Future[Any] | None,
+        ref: Any,
     ) -> None:
         """RUNNING once submitted -- unless the cluster could not run it even when idle: then it waits
         for the cluster to grow, for at most its max_queued_time. ``result``/``ref``: its Ray task, if
         submitted already (Ray queues it meanwhile), cancelled when the wait is over."""
-        controller = action.controller
         assert self.cluster is not None
         missing = shortfall(options.needs(), self.cluster.totals())
         if missing is not None:
             missing = shortfall(options.needs(), self.cluster.totals(refresh=True))
         if missing is None:
-            controller.set_phase(action, ActionPhase.RUNNING)
+            report.phase(ActionPhase.RUNNING)
             return
-        controller.set_phase(action, ActionPhase.WAITING_FOR_RESOURCES)
-        message = f"{action.spec.name} waits for the Ray cluster to grow: it needs {missing}"
-        self.note(action, message)
-        if action.spec.name not in self._warned:
-            self._warned.add(action.spec.name)
+        report.phase(ActionPhase.WAITING_FOR_RESOURCES)
+        message = f"{attempt.label} waits for the Ray cluster to grow: it needs {missing}"
+        report.note(message)
+        if attempt.label not in self._warned:
+            self._warned.add(attempt.label)
             logger.warning("%s (an autoscaling cluster adds nodes for it; max_queued_time bounds the wait)", message)
-        timeout = action.spec.timeout
+        timeout = attempt.spec.timeout
         limit = seconds(timeout.max_queued_time) if timeout is not None else None
         started = time.monotonic()
         while True:
@@ -196,7 +173,7 @@ class RayExecutor:
                 if ref is not None:
                     self.cancel(ref, force=True)
                 raise MaxQueuedTimeExceededError(
-                    f"{action.spec.name} waited more than its max_queued_time of {limit:g} s for the Ray "
+                    f"{attempt.label} waited more than its max_queued_time of {limit:g} s for the Ray "
                     f"cluster to have room for it (it needs {missing})"
                 )
             poll = GROWTH_POLL if left is None else min(GROWTH_POLL, left)
@@ -207,24 +184,24 @@ class RayExecutor:
             if (result is not None and result.done()) or shortfall(
                 options.needs(), self.cluster.totals(refresh=True)
             ) is None:
-                controller.set_phase(action, ActionPhase.RUNNING)
+                report.phase(ActionPhase.RUNNING)
                 return
 
-    async def bounded(self, action: ActionRun, result: asyncio.Future[Any], ref: Any) -> Any:
+    async def bounded(self, attempt: Attempt, result: asyncio.Future[Any], ref: Any) -> Any:
         """The Ray task's reply within max_runtime; past it the task is cancelled -- forcibly (its
         worker process killed) for sync code, which nothing else can stop."""
-        limit = action.spec.max_runtime
+        limit = attempt.spec.max_runtime
         try:
             return await asyncio.wait_for(asyncio.shield(result), limit)
         except asyncio.TimeoutError:
-            self.cancel(ref, force=not action.spec.is_async)
-            how = "cancelled" if action.spec.is_async else "cancelled and its worker process killed"
+            self.cancel(ref, force=not attempt.spec.is_async)
+            how = "cancelled" if attempt.spec.is_async else "cancelled and its worker process killed"
             raise MaxRuntimeExceededError(
-                f"{action.spec.name} exceeded its max_runtime of {limit:g} s (attempt {action.attempt + 1}); "
+                f"{attempt.label} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}); "
                 f"its Ray task was {how}"
             ) from None
         except Exception as e:
-            raise self.ray_failure(action, e) from None
+            raise self.ray_failure(attempt.label, e) from None
 
     def cancel(self, ref: Any, force: bool) -> None:
         assert self.cluster is not None
@@ -233,54 +210,45 @@ class RayExecutor:
         except Exception as e:  # already finished, or its worker already gone
             logger.debug("ray.cancel: %s", e)
 
-    def outcome(self, action: ActionRun, reply: RayReply, node: str | None = None) -> values.EncodedOutputs:
-        """Record the action's output lines and node; its outputs, or the error its code raised."""
-        record = action.record
-        record.node = node or reply.node
-        action.controller.store.mark(record)
-        log = action.controller.store.log
+    def outcome(
+        self, attempt: Attempt, report: AttemptReport, reply: RayReply, node: str | None = None
+    ) -> values.EncodedOutputs:
+        """Record the attempt's output lines and node; its outputs, or the error its code raised."""
+        report.node(node or reply.node)
         for line in reply.logs:
-            log(LogRecord(record.run_name, record.action_id, action.attempt, line.ts, line.stream, line.line))
+            report.log(LogRecord(attempt.run_name, line.id, line.attempt, line.ts, line.stream, line.line))
         for note in reply.traces:
-            action.controller.traces.note(note)
+            report.trace(note)
         if reply.error is not None:
             raise exception_from_wire(reply.error)
         assert reply.outputs is not None
         return values.EncodedOutputs(reply.outputs)
 
-    def ray_failure(self, action: ActionRun, e: Exception) -> Exception:
+    def ray_failure(self, label: str, e: Exception) -> Exception:
         """Ray's own failures as the errors roost raises for the same events in local runs."""
         ex = self.cluster.ray.exceptions  # type: ignore[union-attr]
         detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if isinstance(e, ex.OutOfMemoryError):
-            return OOMError("OOMKilled", f"Ray killed the worker running {action.spec.name} for memory: {detail}")
+            return OOMError("OOMKilled", f"Ray killed the worker running {label} for memory: {detail}")
         if isinstance(e, (ex.WorkerCrashedError, ex.ActorDiedError, ex.NodeDiedError, ex.ObjectLostError)):
             return WorkerCrashedError(
-                f"the Ray worker running {action.spec.name} died before returning a result "
-                f"({type(e).__name__}: {detail})"
+                f"the Ray worker running {label} died before returning a result ({type(e).__name__}: {detail})"
             )
         if isinstance(e, ex.TaskCancelledError):
-            return ActionAbortedError(f"the Ray task of {action.spec.name} was cancelled outside roost")
+            return ActionAbortedError(f"the Ray task of {label} was cancelled outside roost")
         if isinstance(e, ex.RuntimeEnvSetupError):
-            return ImageBuildError(f"Ray could not set up the image of {action.spec.name} (runtime_env): {detail}")
-        return RuntimeSystemError("RayError", f"Ray failed running {action.spec.name}: {type(e).__name__}: {detail}")
-
-    def note(self, action: ActionRun, line: str) -> None:
-        """A line of roost's own in the action's log."""
-        record = action.record
-        action.controller.store.log(
-            LogRecord(record.run_name, record.action_id, action.attempt, time.time(), "log", line)
-        )
+            return ImageBuildError(f"Ray could not set up the image of {label} (runtime_env): {detail}")
+        return RuntimeSystemError("RayError", f"Ray failed running {label}: {type(e).__name__}: {detail}")
 
     # -- calls made by actions in Ray ------------------------------------------------------------------
-    def track(self, action: ActionRun) -> None:
-        """``action`` is in Ray now: calls from its code are accepted."""
-        self._live[action.id] = action
+    def track(self, attempt: Attempt, report: AttemptReport) -> None:
+        """The attempt is in Ray now: calls from its code are accepted."""
+        self._live[attempt.action_id] = (attempt.number, report)
 
-    def untrack(self, action: ActionRun) -> None:
+    def untrack(self, attempt: Attempt) -> None:
         """Its attempt ended: children it left running (an abort, a timeout) are cancelled with it."""
-        self._live.pop(action.id, None)
-        for call in self._children.pop(action.id, ()):
+        self._live.pop(attempt.action_id, None)
+        for call in self._children.pop(attempt.action_id, ()):
             call.cancel()
 
     async def _serve(self) -> None:
@@ -301,22 +269,12 @@ class RayExecutor:
 
     async def _serve_call(self, request: CallRequest) -> None:
         """A task called by code in Ray: a child action of its caller, run by the caller's controller."""
-        parent = self._live.get(request.parent)
-        try:
-            if parent is None or parent.attempt != request.attempt:
-                raise RuntimeError(f"action {request.parent} called a task after its attempt had ended")
-            controller = parent.controller
-            task = task_from_wire(request.task)
-            encoded = values.EncodedInputs(request.inputs, request.hash)
-            child = controller.new_action(
-                task, request.action_id, {}, encoded, parent, request.group, dict(request.custom)
-            )
-            await controller.start_child(parent, child)
-            reply = CallReply(request.call, outputs=child.record.outputs)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as e:
-            reply = CallReply(request.call, error=error_to_wire(e))
+        live = self._live.get(request.parent)
+        if live is None or live[0] != request.attempt:
+            error = RuntimeError(f"action {request.parent} called a task after its attempt had ended")
+            reply = CallReply(request.call, error=error_to_wire(error))
+        else:
+            reply = await live[1].call(request)
         if not self._outbox:
             asyncio.get_running_loop().call_soon(self._send_replies)
         self._outbox.append(reply)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from roost.errors import MaxRuntimeExceededError
 from roost.runtime import values
-from roost.runtime.actions import ActionRun
-from roost.runtime.executors.pool import pool_key
+from roost.runtime.executors.contract import Attempt, AttemptReport
 from roost.runtime.executors.ray import RayExecutor, options_for, reply_of, setup_for
 from roost.runtime.executors.ray_cluster import RayCluster
 from roost.runtime.executors.ray_options import RayOptions
@@ -72,40 +72,39 @@ class RayActorPool(ReplicaPool[ActorReplica]):
         self._cluster.ray.kill(replica.actor)
         self._lost(replica)
 
-    async def execute(self, action: ActionRun, executor: RayExecutor, payload: RayRun) -> values.EncodedOutputs:
+    async def execute(
+        self, attempt: Attempt, report: AttemptReport, executor: RayExecutor, payload: RayRun
+    ) -> values.EncodedOutputs:
         replica = await self._acquire()
         ref = replica.actor.run.remote(payload)
         result = reply_of(ref)
-        action.controller.set_phase(action, ActionPhase.RUNNING)
-        executor.track(action)
+        report.phase(ActionPhase.RUNNING)
+        executor.track(attempt, report)
+        spec = attempt.spec
         try:
-            reply = await asyncio.wait_for(asyncio.shield(result), action.spec.max_runtime)
+            reply = await asyncio.wait_for(asyncio.shield(result), spec.max_runtime)
         except asyncio.TimeoutError:
-            self._stop_code(replica, ref, action)
+            self._stop_code(replica, ref, spec.is_async)
             raise MaxRuntimeExceededError(
-                f"{action.spec.name} exceeded its max_runtime of {action.spec.max_runtime:g} s "
-                f"(attempt {action.attempt + 1}); "
-                + (
-                    "it was cancelled on its replica"
-                    if action.spec.is_async
-                    else "its replica (a Ray actor) was killed"
-                )
+                f"{attempt.label} exceeded its max_runtime of {spec.max_runtime:g} s "
+                f"(attempt {attempt.number + 1}); "
+                + ("it was cancelled on its replica" if spec.is_async else "its replica (a Ray actor) was killed")
             ) from None
         except asyncio.CancelledError:
-            self._stop_code(replica, ref, action)
+            self._stop_code(replica, ref, spec.is_async)
             raise
         except Exception as e:
             if isinstance(e, self._cluster.ray.exceptions.ActorDiedError):
                 replica.dead = True
                 self._lost(replica)
-            raise executor.ray_failure(action, e) from None
+            raise executor.ray_failure(attempt.label, e) from None
         finally:
-            executor.untrack(action)
+            executor.untrack(attempt)
             self._release(replica)
-        return executor.outcome(action, reply, f"{reply.node} (replica {replica.number} of {self.name})")
+        return executor.outcome(attempt, report, reply, f"{reply.node} (replica {replica.number} of {self.name})")
 
-    def _stop_code(self, replica: ActorReplica, ref: Any, action: ActionRun) -> None:
-        if action.spec.is_async:
+    def _stop_code(self, replica: ActorReplica, ref: Any, is_async: bool) -> None:
+        if is_async:
             self._cluster.ray.cancel(ref)  # cancels the coroutine; the replica serves on
         else:
             self.kill(replica)  # a thread cannot be stopped: the replica goes, and is replaced
@@ -120,29 +119,37 @@ def ray_pools() -> list[RayActorPool]:
 
 
 class RayPoolExecutor:
+    """Reusable environments on Ray. Pools outlive runs; calls from the actions on a replica reach
+    the run's own broker (its ``RayExecutor``, made on first use)."""
+
     name = "ray-pool"
 
-    async def run(self, action: ActionRun) -> values.EncodedOutputs:
-        executor: RayExecutor = action.controller.ray_executor()
+    def __init__(self, run_executor: Callable[[], RayExecutor]):
+        self._run_executor = run_executor
+
+    async def run(self, attempt: Attempt, report: AttemptReport) -> values.EncodedOutputs:
+        executor = self._run_executor()
         cluster = await executor.ready()
-        options = options_for(action.spec)
-        await executor.wait_for_room(action, options, None, None)
-        key = ("ray", *pool_key(action))
+        options = options_for(attempt.spec)
+        await executor.wait_for_room(attempt, report, options, None, None)
+        assert attempt.pool_key is not None, "an attempt for a pool carries its pool's key"
+        key = ("ray", *attempt.pool_key)
         with _LOCK:
             pool = _POOLS.get(key)
         if pool is None:
             # Secrets of a reusable environment are the pool's: resolved when the pool is made.
-            secrets = action.controller.secrets_for(action)
+            secrets = report.grant_secrets()
+            spec = attempt.spec
             with _LOCK:
                 pool = _POOLS.get(key)
                 if pool is None:
                     pool = _POOLS[key] = RayActorPool(
-                        action.spec.env_name or action.spec.name,
-                        action.spec.reusable,  # type: ignore[arg-type]
+                        spec.env_name or spec.name,
+                        spec.reusable,  # type: ignore[arg-type]
                         cluster,
-                        setup_for(action, secrets, cluster),
+                        setup_for(attempt, secrets, cluster),
                         options,
                     )
         # The replica applied the environment's setup when it started: a call carries only the store.
-        payload = executor.payload(action, cluster, Setup({}, [], [], {}, pool.store))
-        return await pool.execute(action, executor, payload)
+        payload = executor.payload(attempt, cluster, Setup({}, [], [], {}, pool.store))
+        return await pool.execute(attempt, report, executor, payload)

@@ -20,10 +20,10 @@ class Admission:
     """
 
     def __init__(self, max_running: int):
+        self._max = max_running
         self._slots = asyncio.Semaphore(max_running)
 
     async def __call__(self, action: ActionRun, call_next: Next) -> Any:
-        controller = action.controller
         timeout = action.spec.timeout
         limit = seconds(timeout.max_queued_time) if timeout is not None else None
         try:
@@ -31,7 +31,7 @@ class Admission:
         except asyncio.TimeoutError:
             raise MaxQueuedTimeExceededError(
                 f"{action.task.name} waited more than its max_queued_time of {limit:g} s to start "
-                f"(the run allows {controller.options.max_action_concurrency} running actions)"
+                f"(the run allows {self._max} running actions)"
             ) from None
         try:
             return await call_next(action)

@@ -25,13 +25,14 @@ from roost.store.records import ActionPhase, CacheEntry
 class Cache:
     """The cache policy of one run; in the pipeline only of tasks whose cache is enabled."""
 
-    def __init__(self, store: CacheStore):
+    def __init__(self, store: CacheStore, overwrite: bool = False):
         self._store = store
+        self._overwrite = overwrite  # the run's overwrite_cache
 
     async def __call__(self, action: ActionRun, call_next: Next) -> Any:
         facts = task_cache_facts(action.task, action.spec)
         key = cache_key(facts, action.record)
-        overwrite = action.controller.options.overwrite_cache
+        overwrite = self._overwrite
         now = time.time()
         # The oldest result that may answer this call: with overwrite_cache only one produced while
         # this action waited for a serialized twin; with max_age one younger than that.
@@ -53,7 +54,7 @@ class Cache:
             found = self._store.get(key)
             return found[0] if found is not None and found[1] >= not_before else None
 
-        holder = f"{HOST}:{os.getpid()}:{action.controller.run_name}/{action.id}"
+        holder = f"{HOST}:{os.getpid()}:{action.record.run_name}/{action.id}"
         got = await reserve_or_wait(self._store, key, holder, lookup)
         if not isinstance(got, Hold):
             return self._answer(action, got)
@@ -72,9 +73,8 @@ class Cache:
         record.outputs = outputs
         record.cache_hit = True
         record.started_at = time.time()
-        controller = action.controller
-        controller.finish(action, ActionPhase.SUCCEEDED)
-        return controller.output_value(action)
+        action.recorder.finish(action, ActionPhase.SUCCEEDED)
+        return action.recorder.output_value(action)
 
     @staticmethod
     def _entry(action: ActionRun, facts: TaskCacheFacts, key: str) -> CacheEntry:

@@ -57,5 +57,5 @@ class Recovery:
         record.outputs = previous.outputs
         record.attempts = previous.attempts
         record.started_at = previous.started_at
-        action.controller.finish(action, ActionPhase.RECOVERED)
-        return action.controller.output_value(action)
+        action.recorder.finish(action, ActionPhase.RECOVERED)
+        return action.recorder.output_value(action)

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from roost.core.task_spec import TaskSpec
 from roost.errors import MaxQueuedTimeExceededError, ResourceExhaustedError
 from roost.runtime.actions import ActionRun
 from roost.runtime.capacity import Capacity, Gpu, detect
@@ -41,6 +42,12 @@ class _Waiter:
     future: asyncio.Future[tuple[Gpu, ...]] = field(repr=False)
 
 
+def need_of(spec: TaskSpec) -> tuple[int, int, int]:
+    """What one attempt of a task asks of the machine: millicores, bytes of memory, GPUs."""
+    r = spec.resources
+    return (r.cpu_request or 0, r.memory_request or 0, r.gpu.quantity if r.gpu is not None else 0)
+
+
 class ResourceAdmission:
     """The machine's capacity, shared by every run of this process."""
 
@@ -54,8 +61,7 @@ class ResourceAdmission:
 
     @staticmethod
     def need(action: ActionRun) -> tuple[int, int, int]:
-        r = action.spec.resources
-        return (r.cpu_request or 0, r.memory_request or 0, r.gpu.quantity if r.gpu is not None else 0)
+        return need_of(action.spec)
 
     def at_once(self, need: tuple[int, int, int]) -> int | None:
         """How many attempts needing ``need`` the whole machine holds at once (None: no bound)."""
@@ -100,7 +106,7 @@ class ResourceAdmission:
             self._give_back(grant)
 
     async def _wait(self, action: ActionRun, need: tuple[int, int, int]) -> tuple[Gpu, ...]:
-        action.controller.set_phase(action, ActionPhase.WAITING_FOR_RESOURCES)
+        action.recorder.set_phase(action, ActionPhase.WAITING_FOR_RESOURCES)
         waiter = _Waiter(need, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         timeout = action.spec.timeout

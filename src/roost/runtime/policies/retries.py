@@ -20,7 +20,7 @@ class Retries:
     async def __call__(self, action: ActionRun, call_next: Next) -> Any:
         strategy = action.spec.retries
         attempts = strategy.count + 1
-        controller = action.controller
+        recorder = action.recorder
         for n in range(attempts):
             if n:
                 action.reset_calls()
@@ -28,10 +28,10 @@ class Retries:
             try:
                 return await call_next(action)
             except Exception as e:
-                controller.record_attempt_failure(action, e)
+                recorder.record_attempt_failure(action, e)
                 if n + 1 >= attempts or not retryable(e):
                     raise
                 delay = strategy.delay_before_retry(n + 1)
-                controller.set_phase(action, ActionPhase.QUEUED)
+                recorder.set_phase(action, ActionPhase.QUEUED)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -13,11 +13,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from typing import Any
+from typing import Any, Protocol
 
 from roost.errors import OOMError, RuntimeSystemError, WorkerCrashedError
 from roost.runtime import values
-from roost.runtime.actions import ActionRun
 from roost.runtime.messages import (
     ActionDone,
     ActionFailed,
@@ -33,12 +32,33 @@ from roost.runtime.messages import (
     TraceEnd,
 )
 from roost.runtime.polling import expect_answer
-from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
+from roost.runtime.wire import exception_from_wire
 from roost.runtime.workers.launcher import WorkerProcess, describe_exit
 from roost.spec.quantities import format_bytes
 from roost.store.records import LogRecord
 
 logger = logging.getLogger("roost")
+
+
+class AttemptLike(Protocol):
+    """What a connection needs of an attempt (executors.contract.Attempt): the host side of a worker
+    does not import the engine."""
+
+    run_name: str
+    action_id: str
+
+    def request(self, task: TaskRef) -> RunRequest: ...
+
+
+class AttemptReport(Protocol):
+    """The part of an attempt's report (executors.contract.AttemptReport) a worker's messages reach."""
+
+    def log(self, record: LogRecord) -> None: ...
+
+    def trace(self, note: TraceBegin | TraceEnd) -> None: ...
+
+    async def call(self, request: CallRequest) -> CallReply: ...
+
 
 # How often the memory watchdog samples a worker's resident memory.
 WATCH_INTERVAL = 0.05
@@ -74,7 +94,8 @@ class WorkerConnection:
         self.pid = worker.pid
         self.memory_limit = memory_limit
         self.label = label
-        self._actions: dict[str, tuple[ActionRun, asyncio.Future[values.EncodedOutputs]]] = {}
+        # The attempts running here, by action id: what they report to, and their outcome to be.
+        self._actions: dict[str, tuple[AttemptLike, AttemptReport, asyncio.Future[values.EncodedOutputs]]] = {}
         self._calls: set[asyncio.Task[None]] = set()
         self._loop = asyncio.get_running_loop()
         self.death: asyncio.Future[BaseException] = self._loop.create_future()
@@ -108,21 +129,18 @@ class WorkerConnection:
     def setup(self, message: Setup) -> None:
         self.worker.send(message)
 
-    async def run(self, action: ActionRun, task_ref: TaskRef) -> values.EncodedOutputs:
-        """Run ``action`` on this worker; its packed outputs, or the error it (or the worker) ended with."""
+    async def run(self, attempt: AttemptLike, report: AttemptReport, task_ref: TaskRef) -> values.EncodedOutputs:
+        """Run ``attempt`` on this worker; its packed outputs, or the error it (or the worker) ended with."""
         if not self.alive:
             raise self.death.result()
         result: asyncio.Future[values.EncodedOutputs] = asyncio.get_running_loop().create_future()
-        self._actions[action.id] = (action, result)
-        replays = action.controller.traces.replays(action.id)
-        self.worker.send(
-            RunRequest(action.id, task_ref, action.record.inputs, action.wire_context(), replays or None)  # type: ignore[arg-type]
-        )
+        self._actions[attempt.action_id] = (attempt, report, result)
+        self.worker.send(attempt.request(task_ref))
         expect_answer(self._loop)
         try:
             return await result
         finally:
-            self._actions.pop(action.id, None)
+            self._actions.pop(attempt.action_id, None)
 
     def kill(self, reason: str) -> None:
         self.worker.kill(reason)
@@ -149,59 +167,46 @@ class WorkerConnection:
             return
         handler(message)
 
-    def _entry(self, action_id: str) -> tuple[ActionRun, asyncio.Future[values.EncodedOutputs]] | None:
+    def _entry(self, action_id: str) -> tuple[AttemptLike, AttemptReport, asyncio.Future[values.EncodedOutputs]] | None:
         # None: about an action that already ended here (an abort, a timeout).
         return self._actions.get(action_id)
 
     def _on_done(self, message: ActionDone) -> None:
         entry = self._entry(message.id)
-        if entry is not None and not entry[1].done():
-            entry[1].set_result(values.EncodedOutputs(message.outputs))
+        if entry is not None and not entry[2].done():
+            entry[2].set_result(values.EncodedOutputs(message.outputs))
 
     def _on_failed(self, message: ActionFailed) -> None:
         entry = self._entry(message.id)
-        if entry is not None and not entry[1].done():
-            entry[1].set_exception(exception_from_wire(message.error))
+        if entry is not None and not entry[2].done():
+            entry[2].set_exception(exception_from_wire(message.error))
 
     def _on_log(self, message: LogLine) -> None:
         entry = self._entry(message.id)
         if entry is not None:
-            controller = entry[0].controller
-            controller.store.log(
-                LogRecord(controller.run_name, message.id, message.attempt, message.ts, message.stream, message.line)
-            )
+            run_name = entry[0].run_name
+            entry[1].log(LogRecord(run_name, message.id, message.attempt, message.ts, message.stream, message.line))
 
     def _on_call(self, message: CallRequest) -> None:
         entry = self._entry(message.parent)
         if entry is not None:
-            call = asyncio.ensure_future(self._serve_call(entry[0], message))
+            call = asyncio.ensure_future(self._serve_call(entry[1], message))
             self._calls.add(call)
             call.add_done_callback(self._calls.discard)
 
     def _on_trace(self, message: TraceBegin | TraceEnd) -> None:
         entry = self._entry(message.parent)
         if entry is not None:
-            entry[0].controller.traces.note(message)
+            entry[1].trace(message)
 
     def _on_close(self) -> None:
         # After shutdown() nobody waits on this worker: its end needs no explaining.
         if self._ending is None and not self._shut:
             self._ending = asyncio.ensure_future(self._died())
 
-    async def _serve_call(self, parent: ActionRun, message: CallRequest) -> None:
-        """A task called by the worker's code: a child action of ``parent``, run by its controller."""
-        controller = parent.controller
-        try:
-            task = task_from_wire(message.task)
-            encoded = values.EncodedInputs(message.inputs, message.hash)
-            custom = dict(message.custom)
-            child = controller.new_action(task, message.action_id, {}, encoded, parent, message.group, custom)
-            await controller.start_child(parent, child)
-            reply = CallReply(message.call, outputs=child.record.outputs)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as e:
-            reply = CallReply(message.call, error=error_to_wire(e))
+    async def _serve_call(self, report: AttemptReport, message: CallRequest) -> None:
+        """A task called by the worker's code: a child action of the attempt's, run by its controller."""
+        reply = await report.call(message)
         if self.alive:
             self.worker.send(reply)
 
@@ -236,7 +241,7 @@ class WorkerConnection:
             )
         if not self.death.done():
             self.death.set_result(error)
-        for _, future in list(self._actions.values()):
+        for _, _, future in list(self._actions.values()):
             if not future.done():
                 future.set_exception(error)
 
