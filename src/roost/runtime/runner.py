@@ -20,7 +20,7 @@ from typing import Any
 
 from roost.core.compile import compile_task
 from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError
-from roost.runtime import logs, settings, values
+from roost.runtime import logs, secret_mounts, settings, values
 from roost.runtime.controller import RunController, RunOptions, _failure_phase, error_info
 from roost.runtime.handles import Run
 from roost.runtime.ids import ROOT_ACTION, RUN_NAME_MAX, check_run_name, new_run_name
@@ -312,6 +312,7 @@ async def _execute_run(
         )
     store = get_store()
     config = store_config.current()
+    secret_mounts.sweep_stale_once(config.home)  # plaintext left by a roost process killed earlier
     if options.raw_data_path:
         config = dataclasses.replace(config, raw_data_url=store_config.as_url(options.raw_data_path))
     # A local store is shown as a plain path (what task code can open); other stores as their URL.
