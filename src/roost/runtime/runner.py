@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.core.compile import compile_task
-from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError
+from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError, StoreError
 from roost.runtime import logs, secret_mounts, settings, values
 from roost.runtime.controller import RunController, RunOptions, _failure_phase, error_info
 from roost.runtime.handles import Run
@@ -31,6 +31,7 @@ from roost.store import config as store_config
 from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunNameTaken, RunStore
+from roost.store.write_failures import CODE as STORE_WRITE_FAILED
 from roost.task import TaskTemplate
 
 logger = logging.getLogger("roost")
@@ -387,13 +388,24 @@ async def _execute_run(
         aborted.append(True)
         loop.call_soon_threadsafe(root_task.cancel)
 
-    store.watch_run(run_name, on_abort)
+    store_failed: list[str] = []
+
+    def on_write_failure(reason: str) -> None:
+        # The run cannot be recorded: start nothing more, and fail it (recorded when the store can be).
+        store_failed.append(reason)
+        loop.call_soon_threadsafe(root_task.cancel)
+
+    store.watch_run(run_name, on_abort, on_write_failure)
     store.watch_action_aborts(run_name, controller.abort_action)
     try:
         await root_task
         record.phase = ActionPhase.SUCCEEDED
         record.outputs = root.record.outputs
     except asyncio.CancelledError:
+        if store_failed:
+            record.phase = ActionPhase.FAILED
+            record.error = ErrorInfo(STORE_WRITE_FAILED, "system", store_failed[0])
+            raise StoreError(store_failed[0]) from None
         record.phase = ActionPhase.ABORTED
         record.error = ErrorInfo("ActionAborted", "user", f"run {run_name} was aborted")
         if aborted:
