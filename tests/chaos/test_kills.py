@@ -108,7 +108,13 @@ class Chaos:
         self.script = tmp_path / "chaos_prog.py"
         self.script.write_text(PROGRAM)
         self.env = {**os.environ, "ROOST_HOME": str(self.home)}
-        self.figures: dict[str, int] = {"kills": 0, "recovered_actions": 0, "rerun_bodies": 0, "finished_alone": 0}
+        self.figures: dict[str, int] = {
+            "kills": 0,
+            "recovered_actions": 0,
+            "ran_on_recovery": 0,
+            "finished_unrecorded_ran_again": 0,
+            "finished_alone": 0,
+        }
 
     def start(self, mode: str, name: str, marks: Path) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -188,7 +194,10 @@ class Chaos:
         rerun = {a: after.get(a, 0) - before.get(a, 0) for a in recorded if after.get(a, 0) != before.get(a, 0)}
         assert not rerun, f"actions recorded succeeded ran again: {rerun}"
         self.figures["recovered_actions"] += len(recorded)
-        self.figures["rerun_bodies"] += sum(after.get(a, 0) - before.get(a, 0) for a in after if a not in recorded)
+        unrecorded = [a for a in after if a not in recorded and after[a] != before.get(a, 0)]
+        self.figures["ran_on_recovery"] += len(unrecorded)
+        # At least once: a body that finished but whose success was not committed when the controller died.
+        self.figures["finished_unrecorded_ran_again"] += sum(1 for a in unrecorded if before.get(a, 0))
         self.check_store(recovered_name)
 
     def check_store(self, name: str) -> None:
