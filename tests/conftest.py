@@ -14,6 +14,16 @@ from roost.store import open_stores
 from roost.store.run_store import RunStore
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--chaos", action="store_true", default=False, help="run the long fault-injection tests (tests/chaos)"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "chaos: fault injection (kill -9); short by default, long with --chaos")
+
+
 @pytest.fixture(autouse=True)
 def roost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import atexit
+import os
 import socket
 import time
 from pathlib import Path
 
 import click
 
+from roost.errors import StoreError
 from roost.runtime.reservations import pid_alive
 from roost.store import config as store_config
+from roost.store import write_failures
 from roost.store.open_stores import get_store
 from roost.store.records import ActionRecord, RunRecord
 from roost.store.run_store import RunStore
@@ -29,8 +32,19 @@ def store() -> RunStore:
     path = store_config.current().home / "roost.db"
     reader = _readers.get(path)
     if reader is None:
+        _settle_write_failures(path)
         reader = _readers[path] = RunStore(path, readonly=True)
     return reader
+
+
+def _settle_write_failures(path: Path) -> None:
+    """Runs stopped by a store that could not be written are recorded failed by the next command
+    that finds it writable again (write_failures.py); a reading command too, where it may write."""
+    if write_failures.pending(path.parent) and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        try:
+            RunStore(path).close()  # opening it for writing settles them
+        except StoreError:
+            pass
 
 
 @atexit.register

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 from roost.core.compile import compile_task
 from roost.core.task_spec import TaskSpec
 from roost.errors import ActionAbortedError, escaped_task, user_error_from
-from roost.runtime import values
+from roost.runtime import secret_mounts, values
 from roost.runtime.actions import ActionRun, RunScope
 from roost.runtime.calls import PreparedCall, TaskCalls
 from roost.runtime.context import RunFacts
@@ -42,7 +41,7 @@ from roost.store.cache_store import CacheStore
 from roost.store.config import StoreConfig
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, LogRecord
 from roost.store.run_store import RunStore
-from roost.store.secrets import SecretStore, derived_env_var
+from roost.store.secrets import derived_env_var
 from roost.task import TaskTemplate
 
 logger = logging.getLogger("roost")
@@ -297,20 +296,15 @@ class RunController(TaskCalls):
         """The action's secrets, resolved now (values never reach the store, logs or errors)."""
         if not action.spec.secrets:
             return []
-        store = SecretStore(home=self.store_config.home)
-        fallback = str(self._secret_mount_dir(action))
-        return [
-            SecretGrant(s.key, s.as_env_var, s.mount is not None, store.resolve(s), fallback)
-            for s in action.spec.secrets
-        ]
+        return secret_mounts.grants(action.spec.secrets, self.store_config.home, self._secret_mount_dir(action))
 
     def release_secrets(self, action: ActionRun) -> None:
         """Remove the folder of mounted secrets when a worker could not use a private mount."""
         if action.spec.secrets:
-            shutil.rmtree(self._secret_mount_dir(action), ignore_errors=True)
+            secret_mounts.release(self._secret_mount_dir(action))
 
     def _secret_mount_dir(self, action: ActionRun) -> Path:
-        return self.store_config.home / "secret-mounts" / f"{self.run_name}-{action.id}-{action.attempt}"
+        return secret_mounts.mount_dir(self.store_config.home, self.run_name, action.id, action.attempt)
 
     def _warn_unhonoured(self, task_name: str, reasons: tuple[str, ...]) -> None:
         if task_name not in self._warned:

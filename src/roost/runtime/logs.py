@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TextIO
 
+from roost.runtime import masking
 from roost.store.records import LogRecord
 
 # Set around the code of each running action: where its output goes.
@@ -45,29 +46,50 @@ class LogSink:
         pending = self._partial.pop(stream, "") + text
         *lines, rest = pending.split("\n")
         now = time.time()
+        # Whole lines are masked, so a secret printed in several writes is still found.
         for line in lines:
-            self._emit(LogRecord(self.run_name, self.action_id, self.attempt, now, stream, line))
+            self._emit(LogRecord(self.run_name, self.action_id, self.attempt, now, stream, masking.mask(line)))
         if rest:
             self._partial[stream] = rest
 
     def close(self) -> None:
         for stream, rest in self._partial.items():
-            self._emit(LogRecord(self.run_name, self.action_id, self.attempt, time.time(), stream, rest))
+            self._emit(LogRecord(self.run_name, self.action_id, self.attempt, time.time(), stream, masking.mask(rest)))
         self._partial.clear()
+
+
+_HOLD_AT_MOST = 8192
 
 
 class _StreamProxy(io.TextIOBase):
     def __init__(self, original: TextIO, name: str):
         self._original = original
         self._name = name
+        self._pending = ""  # the unfinished line, held back while secrets are masked
 
     def write(self, s: str) -> int:
         sink = current_sink.get()
         if sink is not None:
             sink.write(self._name, s)
-        return self._original.write(s)
+        if not masking.active() and not self._pending:
+            return self._original.write(s)
+        # In a process that holds secrets, shown a whole line at a time, masked: a value printed in
+        # pieces is found too.
+        text = self._pending + s
+        cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+        if cut == 0 and len(text) < _HOLD_AT_MOST:
+            self._pending = text
+            return len(s)
+        if cut == 0:
+            cut = len(text)
+        self._pending = text[cut:]
+        self._original.write(masking.mask(text[:cut]))
+        return len(s)
 
     def flush(self) -> None:
+        if self._pending:
+            text, self._pending = self._pending, ""
+            self._original.write(masking.mask(text))
         self._original.flush()
 
     def writable(self) -> bool:
@@ -139,7 +161,7 @@ class _UserLogHandler(logging.Handler):
             if isinstance(stream, _StreamProxy):
                 stream = stream._original
             if stream is not None:
-                stream.write(line)
+                stream.write(masking.mask(line))
                 stream.flush()
         except Exception:
             self.handleError(record)

@@ -80,9 +80,10 @@ class SecretGrant(Message):
     mount: bool
     value: str
     fallback_dir: str
+    group: str | None = None
 
     def __repr__(self) -> str:  # a message printed while debugging must not show the value
-        return f"SecretGrant(key={self.key!r}, env={self.env!r}, mount={self.mount!r}, value=***)"
+        return f"SecretGrant(key={self.key!r}, group={self.group!r}, env={self.env!r}, mount={self.mount!r}, value=***)"
 
 
 @dataclass(slots=True)

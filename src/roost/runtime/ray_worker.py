@@ -29,7 +29,7 @@ from typing import Any
 import ray
 
 from roost.errors import RuntimeUserError
-from roost.runtime import tracing, values
+from roost.runtime import masking, tracing, values
 from roost.runtime.action_code import run_code
 from roost.runtime.calls import PreparedCall, TaskCalls, call_message
 from roost.runtime.context import RunFacts
@@ -47,7 +47,7 @@ from roost.runtime.messages import (
     TraceEnd,
 )
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
-from roost.runtime.workers.isolation import FALLBACK_ENV
+from roost.runtime.workers.isolation import FALLBACK_ENV, write_secret_files
 from roost.runtime.workers.launcher import WORKER_ENV
 from roost.runtime.workers.worker import WorkerAction
 from roost.store.config import StoreConfig
@@ -228,11 +228,9 @@ def apply_setup(setup: Setup) -> tuple[dict[str, str | None], str | None]:
     for name in setup.unset:
         os.environ.pop(name, None)
     os.environ.update(wanted)
-    for secret in secrets:
-        if secret.mount and folder is not None:
-            fd = os.open(os.path.join(folder, secret.key), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secret.value)
+    if folder is not None:
+        write_secret_files(Path(folder), secrets)
+    masking.register(s.value for s in secrets)  # undone by ``applied``; a replica keeps them
     return changes, folder
 
 
@@ -251,6 +249,7 @@ def applied(setup: Setup) -> Iterator[None]:
                 os.environ[name] = value
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+        masking.unregister(s.value for s in setup.secrets)
 
 
 # -- one action per Ray task ---------------------------------------------------------------------------

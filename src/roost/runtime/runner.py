@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from roost.core.compile import compile_task
-from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError
-from roost.runtime import logs, settings, values
+from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError, StoreError
+from roost.runtime import logs, secret_mounts, settings, values
 from roost.runtime.controller import RunController, RunOptions
 from roost.runtime.handles import Run
 from roost.runtime.ids import ROOT_ACTION, RUN_NAME_MAX, check_run_name, new_run_name
@@ -32,6 +32,7 @@ from roost.store import config as store_config
 from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunNameTaken, RunStore
+from roost.store.write_failures import CODE as STORE_WRITE_FAILED
 from roost.task import TaskTemplate
 
 logger = logging.getLogger("roost")
@@ -313,6 +314,7 @@ async def _execute_run(
         )
     store = get_store()
     config = store_config.current()
+    secret_mounts.sweep_stale_once(config.home)  # plaintext left by a roost process killed earlier
     if options.raw_data_path:
         config = dataclasses.replace(config, raw_data_url=store_config.as_url(options.raw_data_path))
     # A local store is shown as a plain path (what task code can open); other stores as their URL.
@@ -387,13 +389,24 @@ async def _execute_run(
         aborted.append(True)
         loop.call_soon_threadsafe(root_task.cancel)
 
-    store.watch_run(run_name, on_abort)
+    store_failed: list[str] = []
+
+    def on_write_failure(reason: str) -> None:
+        # The run cannot be recorded: start nothing more, and fail it (recorded when the store can be).
+        store_failed.append(reason)
+        loop.call_soon_threadsafe(root_task.cancel)
+
+    store.watch_run(run_name, on_abort, on_write_failure)
     store.watch_action_aborts(run_name, controller.abort_action)
     try:
         await root_task
         record.phase = ActionPhase.SUCCEEDED
         record.outputs = root.record.outputs
     except asyncio.CancelledError:
+        if store_failed:
+            record.phase = ActionPhase.FAILED
+            record.error = ErrorInfo(STORE_WRITE_FAILED, "system", store_failed[0])
+            raise StoreError(store_failed[0]) from None
         record.phase = ActionPhase.ABORTED
         record.error = ErrorInfo("ActionAborted", "user", f"run {run_name} was aborted")
         if aborted:

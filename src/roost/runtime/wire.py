@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import weakref
 from typing import Any
@@ -11,6 +12,7 @@ import cloudpickle
 from roost._loading import load_module
 from roost.core.compile import compile_task
 from roost.errors import BaseRuntimeError, error_class_for, user_error_from
+from roost.runtime import masking
 from roost.runtime.loader import find_task
 from roost.runtime.messages import TaskRef, WireError
 from roost.task import AsyncFunctionTaskTemplate, TaskTemplate
@@ -60,7 +62,27 @@ def error_to_wire(e: BaseException) -> WireError:
         pickled: bytes | None = cloudpickle.dumps(e)
     except Exception:
         pickled = None
+    if masking.active():
+        text, message = masking.mask(text), masking.mask(str(e))
+        if pickled is not None and masking.contains_secret(pickled):
+            pickled = _masked_pickle(e)
+        return WireError(code, kind, message, text, pickled)
     return WireError(code, kind, str(e), text, pickled)
+
+
+def _masked_pickle(e: BaseException) -> bytes | None:
+    """The exception pickled with the secrets in its arguments and attributes masked; None (the
+    receiver rebuilds it from its code and masked message) when a value would still travel."""
+    try:
+        clone = copy.copy(e)
+        clone.args = tuple(masking.mask(a) if isinstance(a, str) else a for a in e.args)
+        for name, value in list(vars(clone).items()):
+            if isinstance(value, str):
+                setattr(clone, name, masking.mask(value))
+        pickled = cloudpickle.dumps(clone)
+    except Exception:
+        return None
+    return None if masking.contains_secret(pickled) else pickled
 
 
 def exception_from_wire(data: WireError) -> BaseException:

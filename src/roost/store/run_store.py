@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.errors import StoreError
+from roost.store import write_failures
 from roost.store.config import default_home
 from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogRecord, RunRecord
 from roost.store.run_tables import (
@@ -82,6 +83,8 @@ class RunStore:
         self._failure: BaseException | None = None
         self._writer: threading.Thread | None = None
         self._watched: dict[str, Callable[[], None]] = {}
+        # Runs told when a commit fails (the disk is full...): they stop and fail.
+        self._failure_watchers: dict[str, Callable[[str], None]] = {}
         # Runs whose controller hears requests to abort one action, and the requests it has heard.
         self._action_watchers: dict[str, Callable[[str, str], None]] = {}
         self._heard_action_aborts: set[tuple[str, str]] = set()
@@ -91,6 +94,21 @@ class RunStore:
             with self._translate_errors():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._retry_busy(self._create_schema)
+                write_failures.prepare(self.path.parent)
+                self.settle_write_failures()
+
+    def settle_write_failures(self) -> list[str]:
+        """Record as failed the runs that stopped because this store could not be written, now that
+        it can (see write_failures.py); the names recorded."""
+        if self.readonly or not write_failures.pending(self.path.parent):
+            return []
+        with self._lock:
+            live = set(self._watched)
+        try:
+            with self._translate_errors():
+                return write_failures.settle(self._reader(), self.path.parent, live)
+        except StoreError:
+            return []  # still not writable: the notes stay for the next try
 
     def _create_schema(self) -> None:
         conn = self._connect()
@@ -195,6 +213,8 @@ class RunStore:
             yield
         except sqlite3.DatabaseError as e:
             text = str(e)
+            if "disk is full" in text:
+                raise StoreError(write_failures.describe(e, self.path)) from None
             if "locked" in text or "busy" in text:
                 raise StoreError(
                     f"The run store {self.path} is locked by another process ({text}); roost waited up to "
@@ -262,10 +282,15 @@ class RunStore:
                 self._committed.wait(remaining)
         self._raise_failure()
 
-    def watch_run(self, run_name: str, on_abort: Callable[[], None]) -> None:
-        """While a run is active, keep its heartbeat fresh and call ``on_abort`` if an abort is requested."""
+    def watch_run(
+        self, run_name: str, on_abort: Callable[[], None], on_write_failure: Callable[[str], None] | None = None
+    ) -> None:
+        """While a run is active, keep its heartbeat fresh and call ``on_abort`` if an abort is requested,
+        ``on_write_failure(reason)`` (from the writer's thread) if a commit fails."""
         with self._lock:
             self._watched[run_name] = on_abort
+            if on_write_failure is not None:
+                self._failure_watchers[run_name] = on_write_failure
         if self._writer is None:
             self._start_writer()
 
@@ -273,6 +298,7 @@ class RunStore:
         with self._lock:
             self._watched.pop(run_name, None)
             self._action_watchers.pop(run_name, None)
+            self._failure_watchers.pop(run_name, None)
 
     def watch_action_aborts(self, run_name: str, on_abort_action: Callable[[str, str], None]) -> None:
         """While ``run_name`` is watched, call ``on_abort_action(action_id, reason)`` once for each action
@@ -293,8 +319,9 @@ class RunStore:
             self._local.conn = None
 
     def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise StoreError(f"Writing the run store {self.path} failed: {self._failure}") from self._failure
+        failure = self._failure
+        if failure is not None:
+            raise StoreError(write_failures.describe(failure, self.path)) from None
 
     def _start_writer(self) -> None:
         with self._lock:
@@ -335,8 +362,17 @@ class RunStore:
                         last_watch = now
                 last_commit = time.monotonic()
             except sqlite3.Error as e:
+                # Kept for the next try (newer states of the same records win): a full disk may free up.
+                with self._lock:
+                    self._dirty = {**batch, **self._dirty}
+                    self._logs = logs + self._logs
                 self._fail(e)
-                return
+                if self._closed:
+                    break
+                time.sleep(0.5)
+                continue
+            if self._failure is not None:
+                self._recovered_from_failure()
             with self._lock:
                 self._committed_epoch = epoch
                 self._committed.notify_all()
@@ -393,7 +429,10 @@ class RunStore:
                             aborted.append(functools.partial(on_abort_action, action_id, reason))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed COMMIT (a full disk) has rolled back already; another ROLLBACK would replace the
+            # real error with "cannot rollback - no transaction is active".
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         if entries:
             with self._lock:
@@ -406,8 +445,22 @@ class RunStore:
 
     def _fail(self, e: BaseException) -> None:
         with self._lock:
+            first = self._failure is None
             self._failure = e
             self._committed.notify_all()
+            told = dict(self._failure_watchers) if first else {}
+        if first:
+            reason = write_failures.describe(e, self.path)
+            write_failures.note(self.path.parent, list(told), reason)
+            for on_write_failure in told.values():
+                on_write_failure(reason)
+
+    def _recovered_from_failure(self) -> None:
+        """A commit went through after failing: what was held back is written; runs whose process
+        ended meanwhile are recorded failed."""
+        with self._lock:
+            self._failure = None
+        self.settle_write_failures()
 
     # -- direct writes (other processes: the CLI) ------------------------------------------------
     def request_abort(self, run_name: str) -> bool:
