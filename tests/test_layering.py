@@ -90,9 +90,9 @@ def test_imports_point_down_the_layers():
 
 def test_the_checker_sees_an_upward_import(tmp_path):
     bad = SRC / "spec" / "_layering_probe.py"
-    bad.write_text("def f():\n    from roost.runtime import controller\n")
+    bad.write_text("def f():\n    from roost.runtime.engine import controller\n")
     try:
-        assert roost_imports(bad) == [(2, "roost.runtime.controller")]
+        assert roost_imports(bad) == [(2, "roost.runtime.engine.controller")]
         assert layer_of("roost.runtime") > layer_of(module_name(bad))
     finally:
         bad.unlink()
@@ -212,6 +212,44 @@ def test_the_circle_finder_finds_a_loop_and_says_which_arrows_close_it():
     assert "roost/a.py:3 -> roost/b.py" in text and "roost/c.py:7 -> roost/a.py" in text
     assert "roost/d.py" not in text
     assert allowed(["roost.types.engine", "roost.types.transformers.files"])
-    assert not allowed(["roost.runtime.actions", "roost.runtime.controller"])
-    assert not allowed(["roost.runtime.controller", "roost.runtime.runner"])
+    assert not allowed(["roost.runtime.engine.actions", "roost.runtime.engine.controller"])
+    assert not allowed(["roost.runtime.engine.controller", "roost.runtime.runs.runner"])
     assert not allowed(["roost.types.engine", "roost.runtime.values"])
+
+
+# -- inside runtime/: its folders are its roles --------------------------------------------------------
+# What each role may import within runtime/ (docs/architecture.md). The engine and the inside of a
+# worker never import each other: what passes between them is a typed message (runtime/messages.py).
+RUNTIME_ROLES = ("runs", "engine", "worker", "host", "task_api")
+ROLE_IMPORTS: dict[str, set[str]] = {
+    "shared": {"shared"},
+    "task_api": {"shared", "task_api"},
+    "host": {"shared", "host"},
+    "worker": {"shared", "task_api", "host", "worker"},
+    "engine": {"shared", "task_api", "host", "engine"},
+    "runs": {"shared", "task_api", "host", "engine", "runs"},
+}
+ROLE_EXCEPTIONS = {
+    # Ray runs worker-side entry points that the driver names: ray.remote(...) must be given them.
+    ("roost.runtime.engine.executors.ray_cluster", "roost.runtime.worker.ray_worker"),
+}
+
+
+def runtime_role(module: str) -> str | None:
+    if module != "roost.runtime" and not module.startswith("roost.runtime."):
+        return None
+    head = module.removeprefix("roost.runtime").lstrip(".").split(".")[0]
+    return head if head in RUNTIME_ROLES else "shared"
+
+
+def test_runtime_roles_import_only_what_their_role_may():
+    wrong = []
+    for path in sorted((SRC / "runtime").rglob("*.py")):
+        module = module_name(path)
+        role = runtime_role(module)
+        for lineno, target in roost_imports(path):
+            other = runtime_role(target)
+            if other is None or other in ROLE_IMPORTS[role] or (module, target) in ROLE_EXCEPTIONS:
+                continue
+            wrong.append(f"{path.relative_to(SRC.parent)}:{lineno} ({role}) imports {target} ({other})")
+    assert not wrong, "\n".join(wrong)

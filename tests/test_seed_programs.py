@@ -80,7 +80,7 @@ def test_python_api_and_cli_equal_direct_calls(program: Path, tmp_path: Path):
         [
             sys.executable,
             "-c",
-            "import json, sys; import roost as flyte; from roost.runtime.runner import load_task;"
+            "import json, sys; import roost as flyte; from roost.runtime.runs.runner import load_task;"
             f"t = load_task({str(program)!r}, 'pipeline');"
             f"print(json.dumps(flyte.run(t, {urls!r}, threshold=3).outputs()[0]))",
         ],

@@ -121,25 +121,25 @@ def version() -> str:
 # The run engine (and its asyncio / sqlite imports) loads on first use, so that a program that only
 # declares environments and tasks -- or imports roost to read a schema -- does not pay for it.
 _LAZY = {
-    "ctx": "roost.runtime.context",
-    "custom_context": "roost.runtime.context",
-    "get_custom_context": "roost.runtime.context",
-    "group": "roost.runtime.context",
-    "map": "roost.runtime.mapping",
-    "trace": "roost.runtime.tracing",
-    "Checkpoint": "roost.runtime.checkpoint",
-    "BaseCheckpoint": "roost.runtime.checkpoint",
-    "latest_checkpoint": "roost.runtime.checkpoint",
-    "init": "roost.runtime.initialize",
-    "init_from_config": "roost.runtime.initialize",
-    "init_from_api_key": "roost.runtime.initialize",
-    "init_in_cluster": "roost.runtime.initialize",
-    "init_passthrough": "roost.runtime.initialize",
-    "current_project": "roost.runtime.initialize",
-    "current_domain": "roost.runtime.initialize",
-    "rerun": "roost.runtime.runner",
-    "run": "roost.runtime.runner",
-    "with_runcontext": "roost.runtime.runner",
+    "ctx": "roost.runtime.task_api.task_context",
+    "custom_context": "roost.runtime.task_api.task_context",
+    "get_custom_context": "roost.runtime.task_api.task_context",
+    "group": "roost.runtime.task_api.task_context",
+    "map": "roost.runtime.task_api.mapping",
+    "trace": "roost.runtime.task_api.tracing",
+    "Checkpoint": "roost.runtime.task_api.checkpoint",
+    "BaseCheckpoint": "roost.runtime.task_api.checkpoint",
+    "latest_checkpoint": "roost.runtime.task_api.checkpoint",
+    "init": "roost.runtime.runs.initialize",
+    "init_from_config": "roost.runtime.runs.initialize",
+    "init_from_api_key": "roost.runtime.runs.initialize",
+    "init_in_cluster": "roost.runtime.runs.initialize",
+    "init_passthrough": "roost.runtime.runs.initialize",
+    "current_project": "roost.runtime.runs.initialize",
+    "current_domain": "roost.runtime.runs.initialize",
+    "rerun": "roost.runtime.runs.runner",
+    "run": "roost.runtime.runs.runner",
+    "with_runcontext": "roost.runtime.runs.runner",
     "build": "roost.images.build",
     "build_images": "roost.images.build",
 }
@@ -148,9 +148,7 @@ _LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types", "
 if TYPE_CHECKING:
     from roost import app, config, extend, io, models, remote, report, storage, types
     from roost.images.build import build, build_images
-    from roost.runtime.checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
-    from roost.runtime.context import ctx, custom_context, get_custom_context, group
-    from roost.runtime.initialize import (
+    from roost.runtime.runs.initialize import (
         current_domain,
         current_project,
         init,
@@ -159,10 +157,12 @@ if TYPE_CHECKING:
         init_in_cluster,
         init_passthrough,
     )
-    from roost.runtime.logs import user_logger as logger
-    from roost.runtime.mapping import map
-    from roost.runtime.runner import rerun, run, with_runcontext
-    from roost.runtime.tracing import trace
+    from roost.runtime.runs.runner import rerun, run, with_runcontext
+    from roost.runtime.task_api.checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
+    from roost.runtime.task_api.logs import user_logger as logger
+    from roost.runtime.task_api.mapping import map
+    from roost.runtime.task_api.task_context import ctx, custom_context, get_custom_context, group
+    from roost.runtime.task_api.tracing import trace
 
 
 def __getattr__(name: str) -> Any:
@@ -172,7 +172,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif name == "logger":  # flyte.logger: task code's logger, stored with each action's log
-        value = importlib.import_module("roost.runtime.logs").user_logger
+        value = importlib.import_module("roost.runtime.task_api.logs").user_logger
     elif name == "system_logger":  # flyte.system_logger: the framework's own logger
         value = logging.getLogger("roost")
     elif name in _LAZY_MODULES:

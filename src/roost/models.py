@@ -2,8 +2,8 @@
 
 from roost.core.serialization import CodeBundle, PathRewrite, SerializationContext, generate_random_name
 from roost.interface import NativeInterface
-from roost.runtime.action_details import ActionInputs, ActionOutputs
-from roost.runtime.context import ActionID, CheckpointPaths, GroupData, RawDataPath, TaskContext
+from roost.runtime.runs.action_details import ActionInputs, ActionOutputs
+from roost.runtime.task_api.task_context import ActionID, CheckpointPaths, GroupData, RawDataPath, TaskContext
 from roost.store.records import ActionPhase
 from roost.types.io import MAX_INLINE_IO_BYTES
 

@@ -6,9 +6,9 @@ a task declared with ``report=True`` has it written when it succeeds, if it has 
 task they act on a throw-away report and ``flush`` does nothing.
 """
 
-from roost.runtime.report import current_report, flush, get_tab, log, replace
-from roost.runtime.report_page import Report, Tab
-from roost.runtime.report_widgets import Timeline, abbreviate, duration_ms
+from roost.runtime.task_api.action_report import current_report, flush, get_tab, log, replace
+from roost.runtime.task_api.report_page import Report, Tab
+from roost.runtime.task_api.report_widgets import Timeline, abbreviate, duration_ms
 
 __all__ = [
     "Report",

@@ -13,7 +13,7 @@ import roost as flyte
 from roost.core.compile import compile_task
 from roost.errors import RuntimeUserError
 from roost.models import ActionPhase
-from roost.runtime.cache_key import cache_key, task_cache_facts
+from roost.runtime.engine.cache_key import cache_key, task_cache_facts
 from roost.store.cache_store import CacheStore
 from roost.store.records import ActionRecord
 

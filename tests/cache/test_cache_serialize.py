@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import roost as flyte
-from roost.runtime import reservations
+from roost.runtime.engine import reservations
 from roost.store.cache_store import CacheStore
 from roost.store.run_store import RunStore
 
@@ -120,7 +120,7 @@ def _foreign_reservation(store: RunStore, task, x: int, heartbeat_age: float) ->
     """A reservation of the key of ``task(x)`` held by a process on another host."""
     from roost.core.compile import compile_task
     from roost.runtime import values
-    from roost.runtime.cache_key import cache_key, task_cache_facts
+    from roost.runtime.engine.cache_key import cache_key, task_cache_facts
     from roost.store.records import ActionPhase, ActionRecord
 
     encoded = values.encode_inputs(task, {"x": x})

@@ -12,7 +12,7 @@ import pytest
 
 import roost as flyte
 from roost.errors import InitializationError
-from roost.runtime import flyte_config, settings
+from roost.runtime.runs import flyte_config, settings
 
 ROOST = Path(sys.executable).parent / "roost"
 

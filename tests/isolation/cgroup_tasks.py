@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import roost as flyte
-from roost.runtime.workers import cgroups
+from roost.runtime.host import cgroups
 
 from .tasks import hungry, scalar_memory
 

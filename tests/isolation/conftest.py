@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from roost.runtime import capacity
-from roost.runtime.policies import resources
+from roost.runtime.engine import capacity
+from roost.runtime.engine.policies import machine_admission as resources
 
 
 @pytest.fixture

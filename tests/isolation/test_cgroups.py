@@ -15,8 +15,8 @@ import pytest
 
 import roost as flyte
 from roost.errors import OOMError, WorkerCrashedError
-from roost.runtime.executors import pool as pools
-from roost.runtime.workers import cgroups
+from roost.runtime.engine.executors import pool as pools
+from roost.runtime.host import cgroups
 
 from . import cgroup_tasks as t
 from . import tasks

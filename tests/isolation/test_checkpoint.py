@@ -51,7 +51,7 @@ def test_a_recovered_run_resumes_from_the_checkpoint_of_the_run_it_recovers(isol
 
 
 def test_write_takes_bytes(store):
-    from roost.runtime.checkpoint import Checkpoint
+    from roost.runtime.task_api.checkpoint import Checkpoint
 
     with pytest.raises(TypeError, match="takes bytes, not str"):
         Checkpoint("/tmp/unused", None).write("epoch 3")  # type: ignore[arg-type]
@@ -62,7 +62,7 @@ def test_outside_a_task_there_is_no_checkpoint():
 
 
 def test_an_attempt_killed_in_its_first_write_does_not_hide_an_older_checkpoint(tmp_path):
-    from roost.runtime.checkpoint import newest_checkpoint
+    from roost.runtime.task_api.checkpoint import newest_checkpoint
 
     action = tmp_path / "a0"
     (action / "checkpoint-0").mkdir(parents=True)

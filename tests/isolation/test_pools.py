@@ -9,7 +9,7 @@ import pytest
 
 import roost as flyte
 from roost.errors import MaxRuntimeExceededError
-from roost.runtime.executors import pool as pools
+from roost.runtime.engine.executors import pool as pools
 
 from . import pool_tasks as t
 

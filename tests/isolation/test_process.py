@@ -15,7 +15,7 @@ import pytest
 import roost as flyte
 from roost.errors import MaxRuntimeExceededError, OOMError, ResourceExhaustedError, SecretNotFoundError
 from roost.models import ActionPhase
-from roost.runtime.workers import cgroups
+from roost.runtime.host import cgroups
 from roost.store.secrets import SecretStore
 
 from . import tasks

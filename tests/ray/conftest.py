@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from roost.runtime import settings
-from roost.runtime.executors import ray_cluster
-from roost.runtime.initialize import init
+from roost.runtime.engine.executors import ray_cluster
+from roost.runtime.runs import settings
+from roost.runtime.runs.initialize import init
 
 try:
     import ray

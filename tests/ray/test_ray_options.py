@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import roost as flyte
 from roost.core.compile import compile_task
-from roost.runtime.executors.ray_options import ray_options, shortfall
+from roost.runtime.engine.executors.ray_options import ray_options, shortfall
 
 gpu_env = flyte.TaskEnvironment(
     name="ray_gpu", resources=flyte.Resources(cpu=(2, 4), memory="1Gi", gpu="A100:2"), interruptible=True

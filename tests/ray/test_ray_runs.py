@@ -11,8 +11,8 @@ import ray_tasks as t
 
 import roost as flyte
 from roost.errors import InitializationError, MaxQueuedTimeExceededError, MaxRuntimeExceededError
-from roost.runtime.executors import ray_cluster
-from roost.runtime.executors.ray_pool import ray_pools
+from roost.runtime.engine.executors import ray_cluster
+from roost.runtime.engine.executors.ray_pool import ray_pools
 from roost.store.records import ActionPhase
 from roost.store.secrets import SecretStore
 

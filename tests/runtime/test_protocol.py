@@ -13,7 +13,7 @@ import msgpack
 import pytest
 
 from roost.runtime import messages as m
-from roost.runtime.workers.protocol import MessageProtocol, connect, encode
+from roost.runtime.frames import MessageProtocol, connect, encode
 
 
 def feed(stream: bytes, chunk: int) -> list[m.Message]:

@@ -11,7 +11,7 @@ import pytest
 
 import roost as flyte
 from roost.models import ActionPhase
-from roost.runtime.runner import load_task
+from roost.runtime.runs.runner import load_task
 
 PROGRAM = textwrap.dedent(
     """

@@ -15,9 +15,9 @@ import roost as flyte
 from roost.errors import ActionAbortedError, ActionNotFoundError
 from roost.models import ActionPhase
 from roost.remote import Action, ActionDetails, ActionInputs, ActionOutputs, PhaseTransitionInfo, Run
-from roost.runtime import capacity
-from roost.runtime.policies import resources
-from roost.runtime.transitions import attempt_transitions
+from roost.runtime.engine import capacity
+from roost.runtime.engine.policies import machine_admission as resources
+from roost.runtime.runs.transitions import attempt_transitions
 from roost.store.records import ActionRecord
 
 env = flyte.TaskEnvironment(name="remote")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from roost.cli import render
 from roost.cli.state import find_action, require_run, store
-from roost.runtime.action_details import ActionDetails
+from roost.runtime.runs.action_details import ActionDetails
 from roost.store.records import ActionPhase, ActionRecord
 
 # Output that is not a terminal gets a wide fixed width, so that names are never cut or wrapped.

@@ -102,8 +102,8 @@ def _use_config(path: str) -> None:
     """Check the file now (a bad one is one line here, not a traceback inside the program) and make it
     the one ``init_from_config()`` reads."""
     from roost.errors import InitializationError
-    from roost.runtime import flyte_config
-    from roost.runtime.initialize import control_plane_refused
+    from roost.runtime.runs import flyte_config
+    from roost.runtime.runs.initialize import control_plane_refused
 
     try:
         config = flyte_config.load(Path(path).expanduser())

@@ -19,10 +19,10 @@ from roost.cli.render import one_line
 from roost.cli.session import RunSession
 from roost.cli.state import find_action, require_run, store
 from roost.errors import StoreError
-from roost.runtime.handles import ActionOutputs, Run
 from roost.runtime.ids import new_run_name
-from roost.runtime.initialize import init
-from roost.runtime.runner import Runner, load_task, rerun_name, with_runcontext
+from roost.runtime.runs.handles import ActionOutputs, Run
+from roost.runtime.runs.initialize import init
+from roost.runtime.runs.runner import Runner, load_task, rerun_name, with_runcontext
 from roost.store.records import ActionPhase, RunRecord
 from roost.store.run_store import RunNameTaken
 from roost.task import TaskTemplate

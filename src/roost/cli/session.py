@@ -24,7 +24,7 @@ from rich.text import Text
 
 from roost.cli import render
 from roost.cli.state import store, writer
-from roost.runtime.handles import Run
+from roost.runtime.runs.handles import Run
 from roost.store.records import RunRecord
 
 POLL_S = 0.2

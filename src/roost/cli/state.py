@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from roost.errors import StoreError
-from roost.runtime.reservations import pid_alive
+from roost.runtime.engine.reservations import pid_alive
 from roost.store import config as store_config
 from roost.store import write_failures
 from roost.store.open_stores import get_store

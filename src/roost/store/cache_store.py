@@ -12,7 +12,7 @@ so whoever sees the reservation gone also sees the result (or, after a failure, 
 computes it itself).
 
 This module holds no policy: when to look up, what counts as stale and how long to wait are the
-runtime's decisions (``roost.runtime.policies.cache``).
+runtime's decisions (``roost.runtime.engine.policies.cache``).
 """
 
 from __future__ import annotations

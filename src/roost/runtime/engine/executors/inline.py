@@ -1,0 +1,118 @@
+"""Inline: the attempt runs in the controller's own process -- async bodies on its event loop,
+sync bodies on a thread -- with its context, call handler and log sink set around it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import traceback
+from collections.abc import Coroutine
+from typing import Any
+
+from roost.errors import MaxRuntimeExceededError, escaped_task, user_error_from
+from roost.runtime import values
+from roost.runtime.engine.executors.contract import Attempt, AttemptReport, LiveAction
+from roost.runtime.task_api.action_report import flush_declared
+from roost.runtime.task_api.calls import TaskCalls
+from roost.runtime.task_api.logs import LogSink, current_sink
+from roost.runtime.task_api.task_context import current_action, current_custom, current_group
+from roost.runtime.threads import SYNC_THREADS
+from roost.store.config import action_scope
+from roost.task import call_handler
+
+
+def _enter(action: LiveAction, calls: TaskCalls, sink: LogSink) -> None:
+    current_action.set(action)
+    call_handler.set(calls)
+    current_sink.set(sink)
+    action_scope.set(action.store_scope())
+    # A child does not see its parent's group, and reads its custom context from its own record.
+    current_group.set(None)
+    current_custom.set(None)
+
+
+async def _contained(body: Coroutine[Any, Any, Any]) -> Any:
+    """A body awaited in an asyncio task of its own: a SystemExit or KeyboardInterrupt it raises would
+    otherwise leave that task by stopping the runtime loop itself (asyncio re-raises them)."""
+    try:
+        return await body
+    except BaseException as e:
+        if not escaped_task(e):
+            raise
+        raise user_error_from(e, "".join(traceback.format_exception(e))) from None
+
+
+class InlineExecutor:
+    name = "inline"
+
+    def __init__(self) -> None:
+        self._threads = SYNC_THREADS
+
+    async def run(self, attempt: Attempt, report: AttemptReport) -> values.EncodedOutputs:
+        action = attempt.source
+        assert action is not None and attempt.values is not None, "an inline attempt carries its action and values"
+        sink = LogSink(report.log, attempt.run_name, attempt.action_id, attempt.number)
+        limit = attempt.spec.max_runtime
+        try:
+            if attempt.spec.is_async:
+                result = await self._run_async(attempt, action, report.calls, sink, limit)
+            else:
+                result = await self._run_sync(attempt, action, report.calls, sink, limit)
+        finally:
+            sink.close()
+        if attempt.spec.report:  # report=True: the page is written when the body succeeds
+            await flush_declared(action)
+        return values.encode_outputs(attempt.task, result)
+
+    async def _run_async(
+        self, attempt: Attempt, action: LiveAction, calls: TaskCalls, sink: LogSink, limit: float | None
+    ) -> Any:
+        task = attempt.task
+        inputs = attempt.values or {}
+        if limit is None:
+            # Awaited in the caller's own asyncio task: cheaper than a new task, and the variables
+            # are restored before the caller's code continues.
+            tokens = (
+                current_action.set(action),
+                call_handler.set(calls),
+                current_sink.set(sink),
+                current_group.set(None),
+                current_custom.set(None),
+                action_scope.set(action.store_scope()),
+            )
+            try:
+                return await task.execute(**inputs)
+            finally:
+                action_scope.reset(tokens[5])
+                current_custom.reset(tokens[4])
+                current_group.reset(tokens[3])
+                current_sink.reset(tokens[2])
+                call_handler.reset(tokens[1])
+                current_action.reset(tokens[0])
+        context = contextvars.copy_context()
+        context.run(_enter, action, calls, sink)
+        running = context.run(asyncio.ensure_future, _contained(task.execute(**inputs)))
+        try:
+            return await asyncio.wait_for(running, limit)
+        except asyncio.TimeoutError:
+            raise MaxRuntimeExceededError(
+                f"{task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}) and was cancelled"
+            ) from None
+
+    async def _run_sync(
+        self, attempt: Attempt, action: LiveAction, calls: TaskCalls, sink: LogSink, limit: float | None
+    ) -> Any:
+        context = contextvars.copy_context()
+        context.run(_enter, action, calls, sink)
+        loop = asyncio.get_running_loop()
+        future = self._threads.submit(loop, context, attempt.task.forward, **(attempt.values or {}))
+        if limit is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, limit)
+        except asyncio.TimeoutError:
+            raise MaxRuntimeExceededError(
+                f"{attempt.task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}). "
+                "It is sync code running inline, which cannot be interrupted: its thread runs on until it "
+                "returns and its result is discarded. Run it with isolation='process' to have it killed."
+            ) from None
