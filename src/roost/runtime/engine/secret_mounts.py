@@ -2,7 +2,7 @@
 of mounted secrets on the host (``ROOST_HOME/secret-mounts``).
 
 A worker puts mounted secrets in a private tmpfs that nothing else sees and that vanishes with it
-(workers/isolation.py). Only where the kernel allows no private mount does it write them to the
+(worker/setup.py). Only where the kernel allows no private mount does it write them to the
 action's folder here, ``secret-mounts/<pid>@<host>/<run>-<action>-<attempt>``: removed when the
 action ends, all of this process's folders at its exit, and -- after a ``kill -9`` left them --
 by the next roost process on the same host, which removes the folders of every pid no longer alive.

@@ -74,7 +74,7 @@ class TaskCalls:
     async def start(self, prepared: PreparedCall) -> Any:
         raise NotImplementedError
 
-    # -- @flyte.trace helpers (runtime/tracing.py); handlers that record them set records_traces ---
+    # -- @flyte.trace helpers (runtime/task_api/tracing.py); handlers that record them set records_traces ---
     records_traces = False
 
     async def trace_begin(self, call: Any, replay: bool = True) -> bytes | None:

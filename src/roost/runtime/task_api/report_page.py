@@ -1,6 +1,6 @@
 """A task's HTML report: named tabs of HTML fragments, rendered as one self-contained page.
 
-Pure data and text: no I/O and no knowledge of actions (``runtime/report.py`` ties a report to the
+Pure data and text: no I/O and no knowledge of actions (``runtime/task_api/action_report.py`` ties a report to the
 running action and writes it).
 """
 

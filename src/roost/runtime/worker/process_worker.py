@@ -202,7 +202,7 @@ class Worker(TaskCalls):
             raise exception_from_wire(reply.error)
         return values.decode_outputs(prepared.task, reply.outputs)  # type: ignore[arg-type]
 
-    # -- @flyte.trace calls: run here, recorded by the controller (runtime/tracing.py) ----------------
+    # -- @flyte.trace calls: run here, recorded by the controller (runtime/task_api/tracing.py) ----------------
     records_traces = True
 
     def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:

@@ -3,7 +3,7 @@
 
 A task called by code running here becomes a child action of the controller, which stays the only
 writer of the run store: the call goes to the run's broker actor, the controller takes it from there
-(``executors/ray.py``), runs the child like any other and posts the outputs back.
+(``engine/executors/ray.py``), runs the child like any other and posts the outputs back.
 
 While an action in a Ray task waits for its children, its worker's main thread is blocked in
 ``ray.wait`` on those calls -- the way Ray learns that a task is blocked and lends its CPU to others.

@@ -2,7 +2,7 @@
 
 The worker gets exactly the environment the task declares (env vars of the environment, task and
 run; its secrets; its granted CPUs and GPUs). Its memory and CPU limits go to a cgroup of its own
-where one can be made (workers/cgroups.py: the kernel kills it at the memory limit and throttles it
+where one can be made (host/cgroups.py: the kernel kills it at the memory limit and throttles it
 to the CPU quota); otherwise the memory limit is watched from here and enforced by killing the
 worker, and the CPU limit pins it to that many cores. A runtime bound on any code (sync included)
 kills it too. A worker that dies fails only its action, with an error that says how it died, and
