@@ -14,6 +14,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from roost.runtime import loop_watch
 from roost.runtime.polling import PollingEventLoop
 from roost.runtime.syncify import syncify
 
@@ -33,6 +34,7 @@ def runtime_loop() -> asyncio.AbstractEventLoop:
             _loop = PollingEventLoop()
             _thread = threading.Thread(target=_loop.run_forever, name="roost-runtime", daemon=True)
             _thread.start()
+            loop_watch.watch(_loop, _thread)
         return _loop
 
 
@@ -79,6 +81,9 @@ def block_on_runtime(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         if started:
             runtime_loop().call_soon_threadsafe(started[0].cancel)
+        watcher = loop_watch.current()
+        if watcher is not None:
+            watcher.abort()  # async code blocking the loop would keep the cancellation from it
         try:
             result.result(timeout=30)
         except BaseException:

@@ -20,7 +20,7 @@ from typing import Any
 
 from roost.core.compile import compile_task
 from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError, StoreError
-from roost.runtime import values
+from roost.runtime import loop_watch, values
 from roost.runtime.engine import secret_mounts
 from roost.runtime.engine.controller import RunController, RunOptions
 from roost.runtime.engine.recording import error_info, failure_phase
@@ -391,6 +391,9 @@ async def _execute_run(
     def on_abort() -> None:
         aborted.append(True)
         loop.call_soon_threadsafe(root_task.cancel)
+        watcher = loop_watch.current()
+        if watcher is not None:
+            watcher.abort()  # async code blocking the loop would keep the cancellation from it
 
     store_failed: list[str] = []
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 import traceback
 from collections.abc import Coroutine
 from typing import Any
 
 from roost.errors import MaxRuntimeExceededError, escaped_task, user_error_from
-from roost.runtime import values
+from roost.runtime import loop_watch, values
 from roost.runtime.engine.executors.contract import Attempt, AttemptReport, LiveAction
+from roost.runtime.loop_watch import Body, Interrupted
 from roost.runtime.task_api.action_report import flush_declared
 from roost.runtime.task_api.calls import TaskCalls
 from roost.runtime.task_api.logs import LogSink, current_sink
@@ -37,7 +39,7 @@ async def _contained(body: Coroutine[Any, Any, Any]) -> Any:
     try:
         return await body
     except BaseException as e:
-        if not escaped_task(e):
+        if isinstance(e, Interrupted) or not escaped_task(e):
             raise
         raise user_error_from(e, "".join(traceback.format_exception(e))) from None
 
@@ -68,7 +70,38 @@ class InlineExecutor:
         self, attempt: Attempt, action: LiveAction, calls: TaskCalls, sink: LogSink, limit: float | None
     ) -> Any:
         task = attempt.task
-        inputs = attempt.values or {}
+        body = task.execute(**(attempt.values or {}))
+        watched = Body(
+            body,
+            f"action {attempt.action_id} ({task.name})",
+            None if limit is None else time.monotonic() + limit,
+        )
+        watcher = loop_watch.current()
+        if watcher is not None:
+            watcher.add(watched)
+        try:
+            return await self._await_body(attempt, action, calls, sink, limit, body)
+        except Interrupted:
+            # The watchdog stopped a body that never awaited (loop_watch.py).
+            if watched.reason == "timeout":
+                raise MaxRuntimeExceededError(
+                    f"{task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}) "
+                    "without ever awaiting, blocking the runtime loop; it was interrupted"
+                ) from None
+            raise asyncio.CancelledError() from None
+        finally:
+            if watcher is not None:
+                watcher.discard(watched)
+
+    async def _await_body(
+        self,
+        attempt: Attempt,
+        action: LiveAction,
+        calls: TaskCalls,
+        sink: LogSink,
+        limit: float | None,
+        body: Coroutine[Any, Any, Any],
+    ) -> Any:
         if limit is None:
             # Awaited in the caller's own asyncio task: cheaper than a new task, and the variables
             # are restored before the caller's code continues.
@@ -81,7 +114,7 @@ class InlineExecutor:
                 action_scope.set(action.store_scope()),
             )
             try:
-                return await task.execute(**inputs)
+                return await body
             finally:
                 action_scope.reset(tokens[5])
                 current_custom.reset(tokens[4])
@@ -91,12 +124,13 @@ class InlineExecutor:
                 current_action.reset(tokens[0])
         context = contextvars.copy_context()
         context.run(_enter, action, calls, sink)
-        running = context.run(asyncio.ensure_future, _contained(task.execute(**inputs)))
+        running = context.run(asyncio.ensure_future, _contained(body))
         try:
             return await asyncio.wait_for(running, limit)
         except asyncio.TimeoutError:
             raise MaxRuntimeExceededError(
-                f"{task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}) and was cancelled"
+                f"{attempt.task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}) "
+                "and was cancelled"
             ) from None
 
     async def _run_sync(
