@@ -12,15 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, is_remote_uri, url_to_fs
+from roost.store.blobs import is_local_fs, url_to_fs
 from roost.store.config import require_initialized
-from roost.types._references import basename, pydantic_reference_json_schema, pydantic_reference_schema, store
+from roost.types._references import BlobReference, store
 from roost.types._sync import in_thread
 from roost.types.file import File
 
 T = TypeVar("T")
-
-_FIELDS = ("path", "name", "format", "hash")
 
 # The path of every EmptyDir: no file system or URL can have it (as the SDK's sentinel, and the same
 # text, so a value written by either reads as empty in the other).
@@ -28,19 +26,9 @@ EMPTY_DIR_PATH = "::flyte-empty-dir::"
 
 
 @dataclass
-class Dir(Generic[T]):
+class Dir(BlobReference, Generic[T]):
     """A directory, local or remote. Create one with ``from_local``, ``new_remote`` or
     ``from_existing_remote``."""
-
-    path: str
-    name: str | None = None
-    format: str = ""
-    hash: str | None = None
-
-    def __post_init__(self) -> None:
-        self.path = os.fspath(self.path)
-        if self.name is None:
-            self.name = basename(self.path)
 
     # -- creating ----------------------------------------------------------------------------------------
 
@@ -135,9 +123,6 @@ class Dir(Generic[T]):
         fs, path = url_to_fs(self.path)
         return bool(fs.exists(path)) and bool(fs.isdir(path))
 
-    async def exists(self) -> bool:
-        return await in_thread(self.exists_sync)
-
     def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the tree to ``local_path`` (default: a new temporary folder); returns that path."""
         if self.is_empty:
@@ -145,21 +130,6 @@ class Dir(Generic[T]):
         if local_path is None:
             local_path = os.path.join(tempfile.mkdtemp(prefix="roost-"), self.name or "dir")
         return store().get(self.path, local_path)
-
-    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
-        return await in_thread(self.download_sync, local_path)
-
-    @property
-    def is_remote(self) -> bool:
-        return is_remote_uri(self.path)
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        return pydantic_reference_schema(cls, _FIELDS)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return pydantic_reference_json_schema(cls, _FIELDS)
 
 
 class EmptyDir(Dir[Any]):

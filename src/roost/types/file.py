@@ -17,36 +17,18 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, is_remote_uri, url_to_fs
+from roost.store.blobs import is_local_fs, url_to_fs
 from roost.store.config import current, require_initialized
-from roost.types._references import (
-    basename,
-    hash_with,
-    pydantic_reference_json_schema,
-    pydantic_reference_schema,
-    store,
-)
+from roost.types._references import BlobReference, hash_with, store
 from roost.types._sync import in_thread
 
 T = TypeVar("T")
 
-_FIELDS = ("path", "name", "format", "hash")
-
 
 @dataclass
-class File(Generic[T]):
+class File(BlobReference, Generic[T]):
     """A file, local or remote. Create one with ``from_local``, ``new_remote``, ``named_remote`` or
     ``from_existing_remote``; the constructor only makes a reference to an existing path."""
-
-    path: str
-    name: str | None = None
-    format: str = ""
-    hash: str | None = None
-
-    def __post_init__(self) -> None:
-        self.path = os.fspath(self.path)
-        if self.name is None:
-            self.name = basename(self.path)
 
     # -- creating ----------------------------------------------------------------------------------------
 
@@ -161,15 +143,9 @@ class File(Generic[T]):
             if fs.exists(tmp):
                 fs.rm(tmp)
 
-    async def exists(self) -> bool:
-        return await in_thread(self.exists_sync)
-
     def exists_sync(self) -> bool:
         fs, path = url_to_fs(self.path)
         return bool(fs.exists(path))
-
-    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
-        return await in_thread(self.download_sync, local_path)
 
     def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the file to ``local_path`` (default: a new temporary folder, keeping ``name``)."""
@@ -178,20 +154,6 @@ class File(Generic[T]):
         elif os.path.isdir(local_path):
             local_path = os.path.join(local_path, self.name or "file")
         return store().get(self.path, local_path)
-
-    @property
-    def is_remote(self) -> bool:
-        return is_remote_uri(self.path)
-
-    # -- pydantic support (used only when pydantic is installed and imported) ---------------------------
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        return pydantic_reference_schema(cls, _FIELDS)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return pydantic_reference_json_schema(cls, _FIELDS)
 
 
 class AsyncFile:
