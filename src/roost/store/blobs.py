@@ -164,9 +164,7 @@ class BlobStore:
             raise ValueError(f"file not found: {src}")
         sha = sha256_file(src)
         fs, dest = url_to_fs(dest_uri)
-        parent = dest.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        fs.makedirs(parent, exist_ok=True)
+        tmp = tmp_beside(fs, dest)
         fs.put_file(src, tmp)
         _rename(fs, tmp, dest)
         return dest if is_local_fs(fs) else fs.unstrip_protocol(dest), sha
@@ -178,20 +176,8 @@ class BlobStore:
             raise ValueError(f"directory not found: {src}")
         digest = dir_digest(src)
         final = self.dir_path(digest)
-        if self.fs.exists(final):
-            return self.uri_of(final), digest
-        parent = final.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        self.fs.makedirs(parent, exist_ok=True)
-        try:
-            if self.is_local:
-                shutil.copytree(src, tmp)
-            else:
-                self.fs.put(src.rstrip("/") + "/", tmp, recursive=True)
-            self._rename(tmp, final)
-        finally:
-            if self.fs.exists(tmp):
-                self.fs.rm(tmp, recursive=True)
+        if not self.fs.exists(final):
+            _put_tree(self.fs, src, final, replace=False)
         return self.uri_of(final), digest
 
     def put_dir_at(self, local_dir: str | os.PathLike[str], dest_uri: str) -> tuple[str, str]:
@@ -202,26 +188,11 @@ class BlobStore:
         digest = dir_digest(src)
         fs, dest = url_to_fs(dest_uri)
         dest = dest.rstrip("/")
-        parent = dest.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        fs.makedirs(parent, exist_ok=True)
-        try:
-            if is_local_fs(fs):
-                shutil.copytree(src, tmp)
-            else:
-                fs.put(src.rstrip("/") + "/", tmp, recursive=True)
-            if fs.exists(dest):
-                fs.rm(dest, recursive=True)
-            _rename(fs, tmp, dest)
-        finally:
-            if fs.exists(tmp):
-                fs.rm(tmp, recursive=True)
+        _put_tree(fs, src, dest, replace=True)
         return (dest if is_local_fs(fs) else fs.unstrip_protocol(dest)), digest
 
     def _write_atomic(self, final: str, write: Any) -> None:
-        parent = final.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        self.fs.makedirs(parent, exist_ok=True)
+        tmp = tmp_beside(self.fs, final)
         try:
             if self.is_local:
                 with open(tmp, "wb") as f:
@@ -307,6 +278,30 @@ class BlobStore:
             os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
             fs.get_file(path, dest)
         return dest
+
+
+def tmp_beside(fs: Any, path: str) -> str:
+    """A fresh temporary name in ``path``'s folder (made if missing): renamed onto ``path`` once complete."""
+    parent = path.rsplit("/", 1)[0]
+    fs.makedirs(parent, exist_ok=True)
+    return f"{parent}/{_tmp_name()}"
+
+
+def _put_tree(fs: Any, src: str, final: str, *, replace: bool) -> None:
+    """Copy the local tree ``src`` to ``final`` through a temporary sibling, so ``final`` is never
+    partial; ``replace`` first removes what stood at ``final``."""
+    tmp = tmp_beside(fs, final)
+    try:
+        if is_local_fs(fs):
+            shutil.copytree(src, tmp)
+        else:
+            fs.put(src.rstrip("/") + "/", tmp, recursive=True)
+        if replace and fs.exists(final):
+            fs.rm(final, recursive=True)
+        _rename(fs, tmp, final)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp, recursive=True)
 
 
 def _rename(fs: Any, tmp: str, final: str) -> None:

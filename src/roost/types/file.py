@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, url_to_fs
+from roost.store.blobs import is_local_fs, tmp_beside, url_to_fs
 from roost.store.config import current, require_initialized
 from roost.types._references import BlobReference, hash_with, store
 from roost.types._sync import in_thread
@@ -132,9 +131,7 @@ class File(BlobReference, Generic[T]):
                 yield f
             return
         # Write to a temporary name and rename on success: readers never see a partial file.
-        parent = path.rsplit("/", 1)[0]
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-        fs.makedirs(parent, exist_ok=True)
+        tmp = tmp_beside(fs, path)
         try:
             with fs.open(tmp, mode, **options) as f:
                 yield f
