@@ -53,6 +53,19 @@ def local_path_of(uri: str) -> str:
     return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
+def uri_on(fs: Any, path: str) -> str:
+    """How ``path`` on ``fs`` is named to others: a plain path locally, a URL with its protocol elsewhere."""
+    return path if is_local_fs(fs) else fs.unstrip_protocol(path)
+
+
+def local_source(local_path: str | os.PathLike[str], *, directory: bool) -> str:
+    """``local_path`` as a string, once it is known to be an existing file (or directory)."""
+    src = os.fspath(local_path)
+    if not (os.path.isdir(src) if directory else os.path.isfile(src)):
+        raise ValueError(f"{'directory' if directory else 'file'} not found: {src}")
+    return src
+
+
 def write_whole(location: str, data: bytes) -> None:
     """Write ``data`` at ``location`` (a path or a URL) so that a reader sees the old content or the
     new, never part: locally beside the final name, then renamed into place; an object store's put
@@ -104,7 +117,7 @@ class BlobStore:
 
     def uri_of(self, path: str) -> str:
         """Local stores hand out plain absolute paths (usable with ``open()``); others full URLs."""
-        return path if self.is_local else self.fs.unstrip_protocol(path)
+        return uri_on(self.fs, path)
 
     def blob_path(self, sha: str) -> str:
         return f"{self.root}/{sha[:2]}/{sha}"
@@ -136,9 +149,7 @@ class BlobStore:
 
     def put_file(self, local_path: str | os.PathLike[str], *, move: bool = False) -> tuple[str, str]:
         """Store a local file by content. ``move=True`` lets a local store take the file by renaming it."""
-        src = os.fspath(local_path)
-        if not os.path.isfile(src):
-            raise ValueError(f"file not found: {src}")
+        src = local_source(local_path, directory=False)
         if self.is_local and not move:
             return self._copy_hashing(src)
         sha = sha256_file(src)
@@ -159,21 +170,17 @@ class BlobStore:
 
     def put_file_at(self, local_path: str | os.PathLike[str], dest_uri: str) -> tuple[str, str]:
         """Copy a local file to an exact location (``remote_destination``), atomically."""
-        src = os.fspath(local_path)
-        if not os.path.isfile(src):
-            raise ValueError(f"file not found: {src}")
+        src = local_source(local_path, directory=False)
         sha = sha256_file(src)
         fs, dest = url_to_fs(dest_uri)
         tmp = tmp_beside(fs, dest)
         fs.put_file(src, tmp)
         _rename(fs, tmp, dest)
-        return dest if is_local_fs(fs) else fs.unstrip_protocol(dest), sha
+        return uri_on(fs, dest), sha
 
     def put_dir(self, local_dir: str | os.PathLike[str]) -> tuple[str, str]:
         """Store a directory tree, named by the hash of its manifest (relative paths and file hashes)."""
-        src = os.fspath(local_dir)
-        if not os.path.isdir(src):
-            raise ValueError(f"directory not found: {src}")
+        src = local_source(local_dir, directory=True)
         digest = dir_digest(src)
         final = self.dir_path(digest)
         if not self.fs.exists(final):
@@ -182,14 +189,12 @@ class BlobStore:
 
     def put_dir_at(self, local_dir: str | os.PathLike[str], dest_uri: str) -> tuple[str, str]:
         """Copy a directory tree to an exact location (``remote_destination``), replacing what was there."""
-        src = os.fspath(local_dir)
-        if not os.path.isdir(src):
-            raise ValueError(f"directory not found: {src}")
+        src = local_source(local_dir, directory=True)
         digest = dir_digest(src)
         fs, dest = url_to_fs(dest_uri)
         dest = dest.rstrip("/")
         _put_tree(fs, src, dest, replace=True)
-        return (dest if is_local_fs(fs) else fs.unstrip_protocol(dest)), digest
+        return uri_on(fs, dest), digest
 
     def _write_atomic(self, final: str, write: Any) -> None:
         tmp = tmp_beside(self.fs, final)

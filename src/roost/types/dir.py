@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, url_to_fs
+from roost.store.blobs import local_source, uri_on, url_to_fs
 from roost.store.config import require_initialized
 from roost.types._references import BlobReference, store
 from roost.types._sync import in_thread
@@ -56,9 +56,7 @@ class Dir(BlobReference, Generic[T]):
     ) -> Dir[T]:
         """Copy a local directory into the blob store (or to ``remote_destination``). Requires ``init()``."""
         require_initialized("Dir.from_local")
-        src = os.path.abspath(os.fspath(local_path))
-        if not os.path.isdir(src):
-            raise ValueError(f"directory not found: {src}")
+        src = local_source(os.path.abspath(local_path), directory=True)
         if remote_destination:
             uri, digest = store().put_dir_at(src, remote_destination)
         else:
@@ -96,13 +94,12 @@ class Dir(BlobReference, Generic[T]):
         fs, root = url_to_fs(self.path)
         root = root.rstrip("/")
         depth = 1 if not recursive else max_depth
-        local = is_local_fs(fs)
         for dirpath, _dirs, files in fs.walk(root, maxdepth=depth):
             for name in sorted(files):
                 if file_pattern != "*" and not _matches(name, file_pattern):
                     continue
                 path = f"{dirpath.rstrip('/')}/{name}"
-                yield File(path=path if local else fs.unstrip_protocol(path), name=name)
+                yield File(path=uri_on(fs, path), name=name)
 
     async def walk(
         self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, tmp_beside, url_to_fs
+from roost.store.blobs import is_local_fs, local_source, tmp_beside, url_to_fs
 from roost.store.config import current, require_initialized
 from roost.types._references import BlobReference, hash_with, store
 from roost.types._sync import in_thread
@@ -53,9 +53,7 @@ class File(BlobReference, Generic[T]):
         max_concurrency: int | None = None,
     ) -> File[T]:
         require_initialized("File.from_local")
-        src = os.path.abspath(os.fspath(local_path))
-        if not os.path.isfile(src):
-            raise ValueError(f"file not found: {src}")
+        src = local_source(os.path.abspath(local_path), directory=False)
         if remote_destination:
             uri, sha = store().put_file_at(src, remote_destination)
         else:
