@@ -11,7 +11,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from roost.errors import ActionNotFoundError, RuntimeUserError
-from roost.runtime.action_details import ActionDetails, ActionInputs, ActionOutputs, decode_inputs, decode_outputs
+from roost.runtime.action_details import (
+    ActionDetails,
+    ActionInputs,
+    ActionOutputs,
+    RecordedAction,
+    decode_inputs,
+    decode_outputs,
+)
 from roost.runtime.report import read_page, report_location
 from roost.runtime.syncify import dual, dual_classmethod
 from roost.store.open_stores import get_store
@@ -104,7 +111,7 @@ class Watch:
             await asyncio.sleep(POLL_S)
 
 
-class Action:
+class Action(RecordedAction):
     """A handle on one recorded action of a run (``flyte.remote.Action``)."""
 
     def __init__(self, store: RunStore, record: ActionRecord, task: TaskTemplate[Any] | None = None):
@@ -165,37 +172,15 @@ class Action:
     listall = dual_classmethod(_listall, _listall_aio)  # type: ignore[arg-type]
 
     # -- what it is ------------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._record.action_id
+    def _action_record(self) -> ActionRecord:
+        return self._record
 
-    action_id = name
-
-    @property
-    def run_name(self) -> str:
-        return self._record.run_name
-
-    @property
-    def task_name(self) -> str:
-        return self._record.task_name
-
-    @property
-    def parent_name(self) -> str | None:
-        return self._record.parent_id
-
-    @property
-    def phase(self) -> ActionPhase:
-        return self._record.phase
-
-    raw_phase = phase
+    action_id = RecordedAction.name
 
     @property
     def start_time(self) -> datetime | None:
         started = self._record.started_at
         return None if started is None else datetime.fromtimestamp(started, tz=timezone.utc)
-
-    def done(self) -> bool:
-        return self._record.phase.is_terminal
 
     def _refresh(self) -> ActionDetails:
         record = self._store.get_action(self.run_name, self.name)
