@@ -168,6 +168,14 @@ class BlobStore:
                 os.unlink(src)
         return self.uri_of(final), sha
 
+    def put_local(
+        self, local_path: str | os.PathLike[str], dest_uri: str | None, *, directory: bool
+    ) -> tuple[str, str]:
+        """A local file (or tree) copied into the store, named by its content, or to ``dest_uri``."""
+        if directory:
+            return self.put_dir_at(local_path, dest_uri) if dest_uri else self.put_dir(local_path)
+        return self.put_file_at(local_path, dest_uri) if dest_uri else self.put_file(local_path)
+
     def put_file_at(self, local_path: str | os.PathLike[str], dest_uri: str) -> tuple[str, str]:
         """Copy a local file to an exact location (``remote_destination``), atomically."""
         src = local_source(local_path, directory=False)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from roost.store.blobs import local_source, uri_on, url_to_fs
+from roost.store.blobs import uri_on, url_to_fs
 from roost.store.config import require_initialized
 from roost.types._references import BlobReference, store
 from roost.types._sync import in_thread
@@ -56,11 +56,8 @@ class Dir(BlobReference, Generic[T]):
     ) -> Dir[T]:
         """Copy a local directory into the blob store (or to ``remote_destination``). Requires ``init()``."""
         require_initialized("Dir.from_local")
-        src = local_source(os.path.abspath(local_path), directory=True)
-        if remote_destination:
-            uri, digest = store().put_dir_at(src, remote_destination)
-        else:
-            uri, digest = store().put_dir(src)
+        src = os.path.abspath(local_path)
+        uri, digest = store().put_local(src, remote_destination, directory=True)
         return cls(path=uri, name=os.path.basename(src), hash=dir_cache_key or digest)
 
     @classmethod

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, local_source, tmp_beside, url_to_fs
+from roost.store.blobs import is_local_fs, tmp_beside, url_to_fs
 from roost.store.config import current, require_initialized
 from roost.types._references import BlobReference, hash_with, store
 from roost.types._sync import in_thread
@@ -53,11 +53,8 @@ class File(BlobReference, Generic[T]):
         max_concurrency: int | None = None,
     ) -> File[T]:
         require_initialized("File.from_local")
-        src = local_source(os.path.abspath(local_path), directory=False)
-        if remote_destination:
-            uri, sha = store().put_file_at(src, remote_destination)
-        else:
-            uri, sha = store().put_file(src)
+        src = os.path.abspath(local_path)
+        uri, sha = store().put_local(src, remote_destination, directory=False)
         return cls(path=uri, name=os.path.basename(src), hash=hash_with(hash_method, src) or sha)
 
     @classmethod
