@@ -83,32 +83,35 @@ class Watch:
         self._wait_for = wait_for
         self._on_change = on_change
 
-    def _step(self, last: tuple[Any, ...] | None) -> tuple[ActionDetails | None, tuple[Any, ...], bool]:
-        details = self._read()
-        r = details.record
-        state = (r.phase, r.attempts, r.ended_at)
-        self._on_change(details)
-        return (details if state != last else None), state, _wait_reached(details, self._wait_for)
+    def _looks(self) -> Iterator[ActionDetails | None]:
+        """Each look at the action: its details when they changed, None where the caller waits POLL_S
+        before the next look (by sleeping or awaiting); ends once ``wait_for`` is reached."""
+        last = None
+        while True:
+            details = self._read()
+            r = details.record
+            state = (r.phase, r.attempts, r.ended_at)
+            self._on_change(details)
+            if state != last:
+                yield details
+            last = state
+            if _wait_reached(details, self._wait_for):
+                return
+            yield None
 
     def __iter__(self) -> Iterator[ActionDetails]:
-        last = None
-        while True:
-            details, last, reached = self._step(last)
-            if details is not None:
+        for details in self._looks():
+            if details is None:
+                time.sleep(POLL_S)
+            else:
                 yield details
-            if reached:
-                return
-            time.sleep(POLL_S)
 
     async def __aiter__(self) -> AsyncIterator[ActionDetails]:
-        last = None
-        while True:
-            details, last, reached = self._step(last)
-            if details is not None:
+        for details in self._looks():
+            if details is None:
+                await asyncio.sleep(POLL_S)
+            else:
                 yield details
-            if reached:
-                return
-            await asyncio.sleep(POLL_S)
 
 
 class Action(RecordedAction):
