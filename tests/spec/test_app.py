@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from roost.spec.app import (
+from roost.spec.app import AppEnvironment
+from roost.spec.app_types import (
     RESERVED_PORTS,
     AppEndpoint,
-    AppEnvironment,
     ArtifactValue,
     Domain,
     Link,
@@ -22,8 +22,8 @@ from roost.spec.app import (
     Scaling,
     Subdomain,
     Timeouts,
+    serialize_parameters,
 )
-from roost.spec.app_types import serialize_parameters
 from roost.spec.environment import Environment, list_loaded_environments
 
 SPEC_RESERVED = [8012, 8022, 8112, 9090, 9091]

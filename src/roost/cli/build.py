@@ -10,7 +10,6 @@ file or environment, conflicting options).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -19,8 +18,9 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from roost.cli.loading import load_program
 from roost.cli.render import one_line
-from roost.errors import ImageBuildError, InvalidPackageError, SecretNotFoundError, StoreError
+from roost.errors import ImageBuildError, InvalidPackageError, SecretNotFoundError
 from roost.images.build import build_image
 from roost.images.dockerfile import render
 from roost.runtime.loader import load_module
@@ -29,24 +29,6 @@ from roost.spec.image import Image
 
 # What a failed build raises on purpose; anything else is a bug and keeps its traceback.
 _BUILD_ERRORS = (ImageBuildError, InvalidPackageError, SecretNotFoundError, FileNotFoundError, ValueError)
-
-
-def _load(location: str) -> ModuleType:
-    is_module = not (location.endswith(".py") or "/" in location or os.sep in location)
-    if is_module and os.getcwd() not in sys.path:  # module names are looked up from here, as `python -m` does
-        sys.path.insert(0, os.getcwd())
-    try:
-        return load_module(location)
-    except StoreError:
-        raise
-    except FileNotFoundError as e:
-        raise click.UsageError(str(e)) from None
-    except ModuleNotFoundError as e:
-        raise click.UsageError(f"no such file or module: {location} ({e})") from None
-    except SyntaxError as e:
-        raise click.UsageError(f"{location} has a syntax error: {e.msg} (line {e.lineno})") from None
-    except Exception as e:
-        raise click.UsageError(f"loading {location} failed: {type(e).__name__}: {one_line(str(e))}") from None
 
 
 def _same_file(a: str | None, b: str | None) -> bool:
@@ -99,7 +81,7 @@ def build_command(file: str, env_name: str | None, dockerfile: bool, push: bool,
         raise click.UsageError("--push needs a docker build, and --local builds the local virtualenv; pick one")
     if push and dockerfile:
         raise click.UsageError("--dockerfile only prints; it cannot --push")
-    module = _load(file)
+    module = load_program(file, lambda: load_module(file))
     envs = environments_of(module, file, env_name)
     console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     done: dict[Image, str] = {}

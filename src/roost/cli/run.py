@@ -6,7 +6,6 @@ the run starts, so a bad invocation exits 2 with one line and leaves no run in t
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,7 @@ import click
 from rich.console import Console
 
 from roost.cli.inputs import parse_inputs
+from roost.cli.loading import import_from_cwd, load_program
 from roost.cli.render import one_line
 from roost.cli.session import RunSession
 from roost.cli.state import find_action, require_run, store
@@ -38,33 +38,8 @@ def _wants_live(console: Console, no_live: bool) -> bool:
     return not no_live and console.is_terminal and not console.is_dumb_terminal
 
 
-def _import_from_cwd() -> None:
-    """Module names are looked up from the current folder, as `python -m` does; the console script's
-    sys.path does not include it."""
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-
-
 def _load(location: str, task_name: str) -> TaskTemplate[Any]:
-    if not (location.endswith(".py") or os.sep in location or "/" in location):
-        _import_from_cwd()
-    try:
-        return load_task(location, task_name)
-    except StoreError:
-        raise
-    except FileNotFoundError as e:
-        raise click.UsageError(str(e)) from None
-    except ModuleNotFoundError as e:
-        if location.endswith(".py"):
-            raise click.UsageError(f"loading {location} failed: {e}") from None
-        raise click.UsageError(f"no such file or module: {location} ({e})") from None
-    except LookupError as e:
-        raise click.UsageError(str(e)) from None
-    except SyntaxError as e:
-        raise click.UsageError(f"{location} has a syntax error: {e.msg} (line {e.lineno})") from None
-    except Exception as e:
-        raise click.UsageError(f"loading {location} failed: {type(e).__name__}: {one_line(str(e))}") from None
+    return load_program(location, lambda: load_task(location, task_name))
 
 
 def _env_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -265,7 +240,7 @@ def rerun_command(
         action = find_action(source, action_name)
         action_name, task_name = action.action_id, action.task_name
     forced = [find_action(source, ref).action_id for ref in force_rerun_actions]
-    _import_from_cwd()
+    import_from_cwd()
     name = run_name or rerun_name(store(), source)
     if store().get_run(name) is not None:
         raise click.UsageError(f"a run named {name!r} already exists; choose another --name")

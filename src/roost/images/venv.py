@@ -164,32 +164,20 @@ def _install(uv: str, python: str, layer: L.Layer, scratch: Path, home: Path, on
         _uv([*pip, *layer.plugins], ", ".join(layer.plugins), on_output, env)
     elif isinstance(layer, L.Requirements):
         _uv([*pip, "-r", str(layer.file)], str(layer.file), on_output, env)
-    elif isinstance(layer, L.UVProject):
-        # uv exports the lock as pinned requirements (a copy, so a custom uvlock= path works too).
-        shutil.copy(layer.pyproject, scratch / "pyproject.toml")
-        shutil.copy(layer.uvlock, scratch / "uv.lock")
-        exported = scratch / "requirements.txt"
-        export = [uv, "export", "--frozen", "--no-hashes", "--no-header", "--no-emit-project"]
-        _uv([*export, "--project", str(scratch), "--output-file", str(exported)], f"export {layer.uvlock}", on_output)
-        _uv([*pip, "-r", str(exported)], f"the locked dependencies of {layer.pyproject}", on_output, env)
-        if layer.project_install_mode == "install_project":
-            _uv(
-                [*pip, "--no-deps", str(layer.pyproject.parent)],
-                f"the project {layer.pyproject.parent}",
-                on_output,
-                env,
-            )
-    elif isinstance(layer, L.PoetryProject):
+    elif isinstance(layer, (L.UVProject, L.PoetryProject)):
         pinned = scratch / "requirements.txt"
-        pinned.write_text(poetry_requirements(layer.poetry_lock))
+        if isinstance(layer, L.UVProject):
+            # uv exports the lock as pinned requirements (a copy, so a custom uvlock= path works too).
+            shutil.copy(layer.pyproject, scratch / "pyproject.toml")
+            shutil.copy(layer.uvlock, scratch / "uv.lock")
+            export = [uv, "export", "--frozen", "--no-hashes", "--no-header", "--no-emit-project"]
+            _uv([*export, "--project", str(scratch), "--output-file", str(pinned)], f"export {layer.uvlock}", on_output)
+        else:
+            pinned.write_text(poetry_requirements(layer.poetry_lock))
         _uv([*pip, "-r", str(pinned)], f"the locked dependencies of {layer.pyproject}", on_output, env)
         if layer.project_install_mode == "install_project":
-            _uv(
-                [*pip, "--no-deps", str(layer.pyproject.parent)],
-                f"the project {layer.pyproject.parent}",
-                on_output,
-                env,
-            )
+            project = layer.pyproject.parent
+            _uv([*pip, "--no-deps", str(project)], f"the project {project}", on_output, env)
 
 
 def _secret_env(layer: L.Layer, home: Path) -> dict[str, str] | None:

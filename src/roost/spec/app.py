@@ -3,7 +3,7 @@
 An app is an environment plus what a service needs: the port it listens on, how it scales, its
 domain, start-up parameters, and the functions that run it (``@env.server``, ``@env.on_startup``,
 ``@env.on_shutdown``). This module only declares and validates; serving comes from the runtime.
-The small value types it is built from live in ``roost.spec.app_types`` and are re-exported here.
+The small value types it is built from live in ``roost.spec.app_types``; ``roost.app`` exports both.
 """
 
 from __future__ import annotations
@@ -16,15 +16,11 @@ from typing import Any, Literal, TypeVar
 
 from roost.spec.app_types import (
     RESERVED_PORTS,
-    AppEndpoint,
-    ArtifactValue,
     Domain,
     Link,
     Parameter,
     Port,
-    RunOutput,
     Scaling,
-    Subdomain,
     Timeouts,
     serialize_parameters,
 )
@@ -32,21 +28,6 @@ from roost.spec.environment import Environment, _type_name
 from roost.spec.image import Image
 from roost.spec.resources import Resources
 from roost.spec.secrets import SecretRequest
-
-__all__ = [
-    "RESERVED_PORTS",
-    "AppEndpoint",
-    "AppEnvironment",
-    "ArtifactValue",
-    "Domain",
-    "Link",
-    "Parameter",
-    "Port",
-    "RunOutput",
-    "Scaling",
-    "Subdomain",
-    "Timeouts",
-]
 
 # App names become DNS labels (host names, Kubernetes service names), hence no '_' and no '.'.
 _APP_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

@@ -191,8 +191,7 @@ class Image:
         ``requires-python`` admits; else the running interpreter. A script that cannot be read yet
         is accepted here (its path goes into the tag) and rejected by ``validate()``.
         """
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"from_uv_script() needs name= for the built image, got {name!r}")
+        _script_image_name("from_uv_script", name)
         path = _abs(script, "script")
         deps: tuple[str, ...] = ()
         requires: str | None = None
@@ -222,15 +221,7 @@ class Image:
             metadata_read=read,
             **_pip_options("from_uv_script", index_url, extra_index_urls, pre, extra_args, secret_mounts),
         )
-        base = cls.from_debian_base(
-            python_version=python_version,
-            install_flyte=False,
-            registry=registry,
-            registry_secret=registry_secret,
-            name=name,
-            platform=platform,
-        )
-        return base._with_layer(layer, "from_uv_script")
+        return cls._script_image(layer, "from_uv_script", name, registry, registry_secret, platform, python_version)
 
     @classmethod
     def from_pixi_script(
@@ -246,22 +237,36 @@ class Image:
         secret_mounts: SecretMounts = None,
     ) -> Image:
         """A Debian base (without flyte) plus the conda/PyPI environment of a pixi PEP 723 script."""
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"from_pixi_script() needs name= for the built image, got {name!r}")
+        _script_image_name("from_pixi_script", name)
         layer = L.PixiScript(
             script=_abs(script, "script"),
             environment=_str(environment, "environment"),
             extra_args=_extra_args("from_pixi_script", extra_args),
             secret_mounts=normalize_secrets(secret_mounts),
         )
+        return cls._script_image(layer, "from_pixi_script", name, registry, registry_secret, platform)
+
+    @classmethod
+    def _script_image(
+        cls,
+        layer: L.Layer,
+        method: str,
+        name: str,
+        registry: str | None,
+        registry_secret: str | Secret | None,
+        platform: tuple[str, ...] | None,
+        python_version: tuple[int, int] | None = None,
+    ) -> Image:
+        """A Debian base without flyte, named ``name``, plus the layer that installs a script's environment."""
         base = cls.from_debian_base(
+            python_version=python_version,
             install_flyte=False,
             registry=registry,
             registry_secret=registry_secret,
             name=name,
             platform=platform,
         )
-        return base._with_layer(layer, "from_pixi_script")
+        return base._with_layer(layer, method)
 
     def clone(
         self,
@@ -374,7 +379,7 @@ class Image:
         pyproject = _abs(pyproject_file, "pyproject_file")
         layer = L.UVProject(
             pyproject=pyproject,
-            uvlock=_abs(uvlock, "uvlock") if uvlock is not None else pyproject.parent / "uv.lock",
+            uvlock=_lock_file(uvlock, "uvlock", pyproject, "uv.lock"),
             project_install_mode=_install_mode(method, project_install_mode),
             **_pip_options(method, index_url, extra_index_urls, pre, extra_args, secret_mounts),
         )
@@ -392,9 +397,7 @@ class Image:
         pyproject = _abs(pyproject_file, "pyproject_file")
         layer = L.PoetryProject(
             pyproject=pyproject,
-            poetry_lock=_abs(poetry_lock, "poetry_lock")
-            if poetry_lock is not None
-            else pyproject.parent / "poetry.lock",
+            poetry_lock=_lock_file(poetry_lock, "poetry_lock", pyproject, "poetry.lock"),
             extra_args=_extra_args(method, extra_args),
             secret_mounts=normalize_secrets(secret_mounts),
             project_install_mode=_install_mode(method, project_install_mode),
@@ -418,7 +421,7 @@ class Image:
             manifest = found[0] if found else manifest / L.PIXI_MANIFEST_NAMES[0]
         layer = L.PixiProject(
             manifest=manifest,
-            pixi_lock=_abs(pixi_lock, "pixi_lock") if pixi_lock is not None else manifest.parent / "pixi.lock",
+            pixi_lock=_lock_file(pixi_lock, "pixi_lock", manifest, "pixi.lock"),
             environment=_str(environment, "environment"),
             extra_args=_extra_args(method, extra_args),
             secret_mounts=normalize_secrets(secret_mounts),
@@ -560,3 +563,13 @@ class Image:
         if self.dockerfile is not None:
             return f"Dockerfile image {str(self.dockerfile)!r}"
         return f"image {self.base_image!r}" if self.base_image else "an image without a base"
+
+
+def _script_image_name(method: str, name: object) -> None:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{method}() needs name= for the built image, got {name!r}")
+
+
+def _lock_file(value: Path | str | None, what: str, manifest: Path, default_name: str) -> Path:
+    """The lock file given, or ``default_name`` next to the project's manifest."""
+    return _abs(value, what) if value is not None else manifest.parent / default_name

@@ -171,10 +171,7 @@ class UVProject(_PipOptions):
     project_install_mode: ProjectInstallMode = "dependencies_only"
 
     def contribution(self) -> bytes:
-        head = (self._options() + self.project_install_mode).encode()
-        if self.project_install_mode == "install_project":
-            return head + _path_digest(self.pyproject.parent)
-        return head + file_bytes_or_path(self.uvlock) + file_bytes_or_path(self.pyproject)
+        return _project_contribution(self._options(), self.project_install_mode, self.pyproject, self.uvlock)
 
     def validate(self) -> None:
         require_file(self.pyproject, "uv project file")
@@ -190,10 +187,8 @@ class PoetryProject(Layer):
     project_install_mode: ProjectInstallMode = "dependencies_only"
 
     def contribution(self) -> bytes:
-        head = ((self.extra_args or "") + _secrets_part(self.secret_mounts) + self.project_install_mode).encode()
-        if self.project_install_mode == "install_project":
-            return head + _path_digest(self.pyproject.parent)
-        return head + file_bytes_or_path(self.poetry_lock) + file_bytes_or_path(self.pyproject)
+        options = (self.extra_args or "") + _secrets_part(self.secret_mounts)
+        return _project_contribution(options, self.project_install_mode, self.pyproject, self.poetry_lock)
 
     def validate(self) -> None:
         require_file(self.pyproject, "poetry project file")
@@ -212,18 +207,23 @@ class PixiProject(Layer):
     project_install_mode: ProjectInstallMode = "dependencies_only"
 
     def contribution(self) -> bytes:
-        head = (
-            self.environment + (self.extra_args or "") + _secrets_part(self.secret_mounts) + self.project_install_mode
-        ).encode()
-        if self.project_install_mode == "install_project":
-            return head + _path_digest(self.manifest.parent)
-        return head + file_bytes_or_path(self.pixi_lock) + file_bytes_or_path(self.manifest)
+        options = self.environment + (self.extra_args or "") + _secrets_part(self.secret_mounts)
+        return _project_contribution(options, self.project_install_mode, self.manifest, self.pixi_lock)
 
     def validate(self) -> None:
         require_file(self.manifest, "pixi manifest")
         if self.manifest.name not in PIXI_MANIFEST_NAMES:
             raise ValueError(f"pixi manifest {str(self.manifest)!r} must be named pixi.toml or pyproject.toml")
         _require_lock(self.pixi_lock, "pixi lock file", "run `pixi lock` or pass pixi_lock=")
+
+
+def _project_contribution(options: str, mode: ProjectInstallMode, manifest: Path, lock: Path) -> bytes:
+    """A project layer's part of the tag: its options and install mode, then the whole project folder
+    when the project itself is installed, else the lock file and the manifest."""
+    head = (options + mode).encode()
+    if mode == "install_project":
+        return head + _path_digest(manifest.parent)
+    return head + file_bytes_or_path(lock) + file_bytes_or_path(manifest)
 
 
 def _validate_script(script: Path, kind: str) -> None:

@@ -53,6 +53,19 @@ def local_path_of(uri: str) -> str:
     return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
+def uri_on(fs: Any, path: str) -> str:
+    """How ``path`` on ``fs`` is named to others: a plain path locally, a URL with its protocol elsewhere."""
+    return path if is_local_fs(fs) else fs.unstrip_protocol(path)
+
+
+def local_source(local_path: str | os.PathLike[str], *, directory: bool) -> str:
+    """``local_path`` as a string, once it is known to be an existing file (or directory)."""
+    src = os.fspath(local_path)
+    if not (os.path.isdir(src) if directory else os.path.isfile(src)):
+        raise ValueError(f"{'directory' if directory else 'file'} not found: {src}")
+    return src
+
+
 def write_whole(location: str, data: bytes) -> None:
     """Write ``data`` at ``location`` (a path or a URL) so that a reader sees the old content or the
     new, never part: locally beside the final name, then renamed into place; an object store's put
@@ -104,7 +117,7 @@ class BlobStore:
 
     def uri_of(self, path: str) -> str:
         """Local stores hand out plain absolute paths (usable with ``open()``); others full URLs."""
-        return path if self.is_local else self.fs.unstrip_protocol(path)
+        return uri_on(self.fs, path)
 
     def blob_path(self, sha: str) -> str:
         return f"{self.root}/{sha[:2]}/{sha}"
@@ -136,9 +149,7 @@ class BlobStore:
 
     def put_file(self, local_path: str | os.PathLike[str], *, move: bool = False) -> tuple[str, str]:
         """Store a local file by content. ``move=True`` lets a local store take the file by renaming it."""
-        src = os.fspath(local_path)
-        if not os.path.isfile(src):
-            raise ValueError(f"file not found: {src}")
+        src = local_source(local_path, directory=False)
         if self.is_local and not move:
             return self._copy_hashing(src)
         sha = sha256_file(src)
@@ -157,71 +168,44 @@ class BlobStore:
                 os.unlink(src)
         return self.uri_of(final), sha
 
+    def put_local(
+        self, local_path: str | os.PathLike[str], dest_uri: str | None, *, directory: bool
+    ) -> tuple[str, str]:
+        """A local file (or tree) copied into the store, named by its content, or to ``dest_uri``."""
+        if directory:
+            return self.put_dir_at(local_path, dest_uri) if dest_uri else self.put_dir(local_path)
+        return self.put_file_at(local_path, dest_uri) if dest_uri else self.put_file(local_path)
+
     def put_file_at(self, local_path: str | os.PathLike[str], dest_uri: str) -> tuple[str, str]:
         """Copy a local file to an exact location (``remote_destination``), atomically."""
-        src = os.fspath(local_path)
-        if not os.path.isfile(src):
-            raise ValueError(f"file not found: {src}")
+        src = local_source(local_path, directory=False)
         sha = sha256_file(src)
         fs, dest = url_to_fs(dest_uri)
-        parent = dest.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        fs.makedirs(parent, exist_ok=True)
+        tmp = tmp_beside(fs, dest)
         fs.put_file(src, tmp)
         _rename(fs, tmp, dest)
-        return dest if is_local_fs(fs) else fs.unstrip_protocol(dest), sha
+        return uri_on(fs, dest), sha
 
     def put_dir(self, local_dir: str | os.PathLike[str]) -> tuple[str, str]:
         """Store a directory tree, named by the hash of its manifest (relative paths and file hashes)."""
-        src = os.fspath(local_dir)
-        if not os.path.isdir(src):
-            raise ValueError(f"directory not found: {src}")
+        src = local_source(local_dir, directory=True)
         digest = dir_digest(src)
         final = self.dir_path(digest)
-        if self.fs.exists(final):
-            return self.uri_of(final), digest
-        parent = final.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        self.fs.makedirs(parent, exist_ok=True)
-        try:
-            if self.is_local:
-                shutil.copytree(src, tmp)
-            else:
-                self.fs.put(src.rstrip("/") + "/", tmp, recursive=True)
-            self._rename(tmp, final)
-        finally:
-            if self.fs.exists(tmp):
-                self.fs.rm(tmp, recursive=True)
+        if not self.fs.exists(final):
+            _put_tree(self.fs, src, final, replace=False)
         return self.uri_of(final), digest
 
     def put_dir_at(self, local_dir: str | os.PathLike[str], dest_uri: str) -> tuple[str, str]:
         """Copy a directory tree to an exact location (``remote_destination``), replacing what was there."""
-        src = os.fspath(local_dir)
-        if not os.path.isdir(src):
-            raise ValueError(f"directory not found: {src}")
+        src = local_source(local_dir, directory=True)
         digest = dir_digest(src)
         fs, dest = url_to_fs(dest_uri)
         dest = dest.rstrip("/")
-        parent = dest.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        fs.makedirs(parent, exist_ok=True)
-        try:
-            if is_local_fs(fs):
-                shutil.copytree(src, tmp)
-            else:
-                fs.put(src.rstrip("/") + "/", tmp, recursive=True)
-            if fs.exists(dest):
-                fs.rm(dest, recursive=True)
-            _rename(fs, tmp, dest)
-        finally:
-            if fs.exists(tmp):
-                fs.rm(tmp, recursive=True)
-        return (dest if is_local_fs(fs) else fs.unstrip_protocol(dest)), digest
+        _put_tree(fs, src, dest, replace=True)
+        return uri_on(fs, dest), digest
 
     def _write_atomic(self, final: str, write: Any) -> None:
-        parent = final.rsplit("/", 1)[0]
-        tmp = f"{parent}/{_tmp_name()}"
-        self.fs.makedirs(parent, exist_ok=True)
+        tmp = tmp_beside(self.fs, final)
         try:
             if self.is_local:
                 with open(tmp, "wb") as f:
@@ -307,6 +291,30 @@ class BlobStore:
             os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
             fs.get_file(path, dest)
         return dest
+
+
+def tmp_beside(fs: Any, path: str) -> str:
+    """A fresh temporary name in ``path``'s folder (made if missing): renamed onto ``path`` once complete."""
+    parent = path.rsplit("/", 1)[0]
+    fs.makedirs(parent, exist_ok=True)
+    return f"{parent}/{_tmp_name()}"
+
+
+def _put_tree(fs: Any, src: str, final: str, *, replace: bool) -> None:
+    """Copy the local tree ``src`` to ``final`` through a temporary sibling, so ``final`` is never
+    partial; ``replace`` first removes what stood at ``final``."""
+    tmp = tmp_beside(fs, final)
+    try:
+        if is_local_fs(fs):
+            shutil.copytree(src, tmp)
+        else:
+            fs.put(src.rstrip("/") + "/", tmp, recursive=True)
+        if replace and fs.exists(final):
+            fs.rm(final, recursive=True)
+        _rename(fs, tmp, final)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp, recursive=True)
 
 
 def _rename(fs: Any, tmp: str, final: str) -> None:

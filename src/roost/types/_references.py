@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from roost.store.blobs import BlobStore, blob_store, is_remote_uri
 from roost.store.config import current
+from roost.types._sync import in_thread
 
 
 @runtime_checkable
@@ -85,3 +87,54 @@ def pydantic_reference_schema(cls: type, fields: tuple[str, ...]) -> Any:
 
 def pydantic_reference_json_schema(cls: type, fields: tuple[str, ...]) -> dict[str, Any]:
     return {"type": "object", "title": cls.__name__, "properties": {f: {"type": "string"} for f in fields}}
+
+
+class PydanticReference:
+    """Lets a reference type stand in users' pydantic models: validated from an instance, a dict of
+    ``pydantic_fields`` or a path, and serialized as that dict."""
+
+    pydantic_fields: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return pydantic_reference_schema(cls, cls.pydantic_fields)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return pydantic_reference_json_schema(cls, cls.pydantic_fields)
+
+
+@dataclass
+class BlobReference(PydanticReference):
+    """What a File and a Dir are: a path or URL, a display name, a format and a content hash.
+
+    Subclasses give ``exists_sync`` and ``download_sync``; the coroutines run them in a thread.
+    """
+
+    pydantic_fields = ("path", "name", "format", "hash")
+
+    path: str
+    name: str | None = None
+    format: str = ""
+    hash: str | None = None
+
+    def __post_init__(self) -> None:
+        self.path = os.fspath(self.path)
+        if self.name is None:
+            self.name = basename(self.path)
+
+    @property
+    def is_remote(self) -> bool:
+        return is_remote_uri(self.path)
+
+    def exists_sync(self) -> bool:
+        raise NotImplementedError
+
+    async def exists(self) -> bool:
+        return await in_thread(self.exists_sync)
+
+    def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        raise NotImplementedError
+
+    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        return await in_thread(self.download_sync, local_path)

@@ -18,12 +18,11 @@ from typing import IO, Any
 
 from roost.store.blobs import is_remote_uri
 from roost.store.config import require_initialized
-from roost.types._references import pydantic_reference_json_schema, pydantic_reference_schema
+from roost.types._references import PydanticReference
 from roost.types._sync import in_thread
 from roost.types.literals import Literal
 
 PARQUET = "parquet"
-_FIELDS = ("uri", "format", "hash")
 
 
 class HashFunction:
@@ -68,10 +67,11 @@ class DataFrameDecoder:
         yield self.decode(source, columns)
 
 
-class DataFrame:
+class DataFrame(PydanticReference):
     """A table. Fields: ``uri`` (where it is stored), ``format`` (``"parquet"``), ``hash``."""
 
     PARQUET = PARQUET
+    pydantic_fields = ("uri", "format", "hash")
 
     def __init__(self, uri: str | None = None, format: str = "", hash: str | None = None, **metadata: Any):
         self.uri = os.fspath(uri) if uri is not None else None
@@ -184,11 +184,3 @@ class DataFrame:
     @property
     def is_remote(self) -> bool:
         return self.uri is not None and is_remote_uri(self.uri)
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        return pydantic_reference_schema(cls, _FIELDS)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return pydantic_reference_json_schema(cls, _FIELDS)

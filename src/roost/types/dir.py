@@ -12,15 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, is_remote_uri, url_to_fs
+from roost.store.blobs import uri_on, url_to_fs
 from roost.store.config import require_initialized
-from roost.types._references import basename, pydantic_reference_json_schema, pydantic_reference_schema, store
+from roost.types._references import BlobReference, store
 from roost.types._sync import in_thread
 from roost.types.file import File
 
 T = TypeVar("T")
-
-_FIELDS = ("path", "name", "format", "hash")
 
 # The path of every EmptyDir: no file system or URL can have it (as the SDK's sentinel, and the same
 # text, so a value written by either reads as empty in the other).
@@ -28,19 +26,9 @@ EMPTY_DIR_PATH = "::flyte-empty-dir::"
 
 
 @dataclass
-class Dir(Generic[T]):
+class Dir(BlobReference, Generic[T]):
     """A directory, local or remote. Create one with ``from_local``, ``new_remote`` or
     ``from_existing_remote``."""
-
-    path: str
-    name: str | None = None
-    format: str = ""
-    hash: str | None = None
-
-    def __post_init__(self) -> None:
-        self.path = os.fspath(self.path)
-        if self.name is None:
-            self.name = basename(self.path)
 
     # -- creating ----------------------------------------------------------------------------------------
 
@@ -68,13 +56,8 @@ class Dir(Generic[T]):
     ) -> Dir[T]:
         """Copy a local directory into the blob store (or to ``remote_destination``). Requires ``init()``."""
         require_initialized("Dir.from_local")
-        src = os.path.abspath(os.fspath(local_path))
-        if not os.path.isdir(src):
-            raise ValueError(f"directory not found: {src}")
-        if remote_destination:
-            uri, digest = store().put_dir_at(src, remote_destination)
-        else:
-            uri, digest = store().put_dir(src)
+        src = os.path.abspath(local_path)
+        uri, digest = store().put_local(src, remote_destination, directory=True)
         return cls(path=uri, name=os.path.basename(src), hash=dir_cache_key or digest)
 
     @classmethod
@@ -108,13 +91,12 @@ class Dir(Generic[T]):
         fs, root = url_to_fs(self.path)
         root = root.rstrip("/")
         depth = 1 if not recursive else max_depth
-        local = is_local_fs(fs)
         for dirpath, _dirs, files in fs.walk(root, maxdepth=depth):
             for name in sorted(files):
                 if file_pattern != "*" and not _matches(name, file_pattern):
                     continue
                 path = f"{dirpath.rstrip('/')}/{name}"
-                yield File(path=path if local else fs.unstrip_protocol(path), name=name)
+                yield File(path=uri_on(fs, path), name=name)
 
     async def walk(
         self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None
@@ -135,9 +117,6 @@ class Dir(Generic[T]):
         fs, path = url_to_fs(self.path)
         return bool(fs.exists(path)) and bool(fs.isdir(path))
 
-    async def exists(self) -> bool:
-        return await in_thread(self.exists_sync)
-
     def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the tree to ``local_path`` (default: a new temporary folder); returns that path."""
         if self.is_empty:
@@ -145,21 +124,6 @@ class Dir(Generic[T]):
         if local_path is None:
             local_path = os.path.join(tempfile.mkdtemp(prefix="roost-"), self.name or "dir")
         return store().get(self.path, local_path)
-
-    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
-        return await in_thread(self.download_sync, local_path)
-
-    @property
-    def is_remote(self) -> bool:
-        return is_remote_uri(self.path)
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        return pydantic_reference_schema(cls, _FIELDS)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return pydantic_reference_json_schema(cls, _FIELDS)
 
 
 class EmptyDir(Dir[Any]):

@@ -12,41 +12,22 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
-from roost.store.blobs import is_local_fs, is_remote_uri, url_to_fs
+from roost.store.blobs import is_local_fs, tmp_beside, url_to_fs
 from roost.store.config import current, require_initialized
-from roost.types._references import (
-    basename,
-    hash_with,
-    pydantic_reference_json_schema,
-    pydantic_reference_schema,
-    store,
-)
+from roost.types._references import BlobReference, hash_with, store
 from roost.types._sync import in_thread
 
 T = TypeVar("T")
 
-_FIELDS = ("path", "name", "format", "hash")
-
 
 @dataclass
-class File(Generic[T]):
+class File(BlobReference, Generic[T]):
     """A file, local or remote. Create one with ``from_local``, ``new_remote``, ``named_remote`` or
     ``from_existing_remote``; the constructor only makes a reference to an existing path."""
-
-    path: str
-    name: str | None = None
-    format: str = ""
-    hash: str | None = None
-
-    def __post_init__(self) -> None:
-        self.path = os.fspath(self.path)
-        if self.name is None:
-            self.name = basename(self.path)
 
     # -- creating ----------------------------------------------------------------------------------------
 
@@ -72,13 +53,8 @@ class File(Generic[T]):
         max_concurrency: int | None = None,
     ) -> File[T]:
         require_initialized("File.from_local")
-        src = os.path.abspath(os.fspath(local_path))
-        if not os.path.isfile(src):
-            raise ValueError(f"file not found: {src}")
-        if remote_destination:
-            uri, sha = store().put_file_at(src, remote_destination)
-        else:
-            uri, sha = store().put_file(src)
+        src = os.path.abspath(local_path)
+        uri, sha = store().put_local(src, remote_destination, directory=False)
         return cls(path=uri, name=os.path.basename(src), hash=hash_with(hash_method, src) or sha)
 
     @classmethod
@@ -150,9 +126,7 @@ class File(Generic[T]):
                 yield f
             return
         # Write to a temporary name and rename on success: readers never see a partial file.
-        parent = path.rsplit("/", 1)[0]
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-        fs.makedirs(parent, exist_ok=True)
+        tmp = tmp_beside(fs, path)
         try:
             with fs.open(tmp, mode, **options) as f:
                 yield f
@@ -161,15 +135,9 @@ class File(Generic[T]):
             if fs.exists(tmp):
                 fs.rm(tmp)
 
-    async def exists(self) -> bool:
-        return await in_thread(self.exists_sync)
-
     def exists_sync(self) -> bool:
         fs, path = url_to_fs(self.path)
         return bool(fs.exists(path))
-
-    async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
-        return await in_thread(self.download_sync, local_path)
 
     def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the file to ``local_path`` (default: a new temporary folder, keeping ``name``)."""
@@ -178,20 +146,6 @@ class File(Generic[T]):
         elif os.path.isdir(local_path):
             local_path = os.path.join(local_path, self.name or "file")
         return store().get(self.path, local_path)
-
-    @property
-    def is_remote(self) -> bool:
-        return is_remote_uri(self.path)
-
-    # -- pydantic support (used only when pydantic is installed and imported) ---------------------------
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        return pydantic_reference_schema(cls, _FIELDS)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return pydantic_reference_json_schema(cls, _FIELDS)
 
 
 class AsyncFile:

@@ -67,8 +67,40 @@ class AbortInfo:
     aborted_by: str | None = None
 
 
+class RecordedAction:
+    """What an ``Action`` handle and its ``ActionDetails`` both read straight off the stored record."""
+
+    def _action_record(self) -> ActionRecord:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self._action_record().action_id
+
+    @property
+    def run_name(self) -> str:
+        return self._action_record().run_name
+
+    @property
+    def task_name(self) -> str:
+        return self._action_record().task_name
+
+    @property
+    def parent_name(self) -> str | None:
+        return self._action_record().parent_id
+
+    @property
+    def phase(self) -> ActionPhase:
+        return self._action_record().phase
+
+    raw_phase = phase
+
+    def done(self) -> bool:
+        return self._action_record().phase.is_terminal
+
+
 @dataclass
-class ActionDetails:
+class ActionDetails(RecordedAction):
     """One action as recorded: phase, attempts and the phases of each, times, error, inputs and outputs.
 
     ``Action.details()`` gives it at once (the store is local); it can also be awaited, as Flyte's
@@ -83,36 +115,13 @@ class ActionDetails:
         return self
         yield  # a generator: awaiting gives the details at once
 
-    # -- identity --------------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.record.action_id
-
-    @property
-    def run_name(self) -> str:
-        return self.record.run_name
-
-    @property
-    def task_name(self) -> str | None:
-        return self.record.task_name
-
-    @property
-    def parent_name(self) -> str | None:
-        return self.record.parent_id
+    def _action_record(self) -> ActionRecord:
+        return self.record
 
     # -- phase and time --------------------------------------------------------------------------
     @property
-    def phase(self) -> ActionPhase:
-        return self.record.phase
-
-    raw_phase = phase
-
-    @property
     def is_running(self) -> bool:
         return self.record.phase is ActionPhase.RUNNING
-
-    def done(self) -> bool:
-        return self.record.phase.is_terminal
 
     @property
     def attempts(self) -> int:

@@ -11,7 +11,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from roost.errors import ActionNotFoundError, RuntimeUserError
-from roost.runtime.runs.action_details import ActionDetails, ActionInputs, ActionOutputs, decode_inputs, decode_outputs
+from roost.runtime.runs.action_details import (
+    ActionDetails,
+    ActionInputs,
+    ActionOutputs,
+    RecordedAction,
+    decode_inputs,
+    decode_outputs,
+)
 from roost.runtime.syncify import dual, dual_classmethod
 from roost.runtime.task_api.action_report import read_page, report_location
 from roost.store.open_stores import get_store
@@ -76,35 +83,38 @@ class Watch:
         self._wait_for = wait_for
         self._on_change = on_change
 
-    def _step(self, last: tuple[Any, ...] | None) -> tuple[ActionDetails | None, tuple[Any, ...], bool]:
-        details = self._read()
-        r = details.record
-        state = (r.phase, r.attempts, r.ended_at)
-        self._on_change(details)
-        return (details if state != last else None), state, _wait_reached(details, self._wait_for)
+    def _looks(self) -> Iterator[ActionDetails | None]:
+        """Each look at the action: its details when they changed, None where the caller waits POLL_S
+        before the next look (by sleeping or awaiting); ends once ``wait_for`` is reached."""
+        last = None
+        while True:
+            details = self._read()
+            r = details.record
+            state = (r.phase, r.attempts, r.ended_at)
+            self._on_change(details)
+            if state != last:
+                yield details
+            last = state
+            if _wait_reached(details, self._wait_for):
+                return
+            yield None
 
     def __iter__(self) -> Iterator[ActionDetails]:
-        last = None
-        while True:
-            details, last, reached = self._step(last)
-            if details is not None:
+        for details in self._looks():
+            if details is None:
+                time.sleep(POLL_S)
+            else:
                 yield details
-            if reached:
-                return
-            time.sleep(POLL_S)
 
     async def __aiter__(self) -> AsyncIterator[ActionDetails]:
-        last = None
-        while True:
-            details, last, reached = self._step(last)
-            if details is not None:
+        for details in self._looks():
+            if details is None:
+                await asyncio.sleep(POLL_S)
+            else:
                 yield details
-            if reached:
-                return
-            await asyncio.sleep(POLL_S)
 
 
-class Action:
+class Action(RecordedAction):
     """A handle on one recorded action of a run (``flyte.remote.Action``)."""
 
     def __init__(self, store: RunStore, record: ActionRecord, task: TaskTemplate[Any] | None = None):
@@ -165,37 +175,15 @@ class Action:
     listall = dual_classmethod(_listall, _listall_aio)  # type: ignore[arg-type]
 
     # -- what it is ------------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._record.action_id
+    def _action_record(self) -> ActionRecord:
+        return self._record
 
-    action_id = name
-
-    @property
-    def run_name(self) -> str:
-        return self._record.run_name
-
-    @property
-    def task_name(self) -> str:
-        return self._record.task_name
-
-    @property
-    def parent_name(self) -> str | None:
-        return self._record.parent_id
-
-    @property
-    def phase(self) -> ActionPhase:
-        return self._record.phase
-
-    raw_phase = phase
+    action_id = RecordedAction.name
 
     @property
     def start_time(self) -> datetime | None:
         started = self._record.started_at
         return None if started is None else datetime.fromtimestamp(started, tz=timezone.utc)
-
-    def done(self) -> bool:
-        return self._record.phase.is_terminal
 
     def _refresh(self) -> ActionDetails:
         record = self._store.get_action(self.run_name, self.name)

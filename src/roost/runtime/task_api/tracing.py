@@ -70,10 +70,13 @@ def describe(func: Callable[..., Any]) -> TracedFunction:
 
 def _begin_call(traced: TracedFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, TraceCall] | None:
     """The caller's handler and the call it records (its deterministic id given now, in the caller);
-    None when the arguments cannot be recorded -- the helper is then called as a plain function, so a
-    wrong call fails as Python would say, and tracing never breaks code that works untraced."""
-    parent = current_action.get()
+    None when the call is not recorded (see ``_recording``) or its arguments cannot be -- the helper is
+    then called as a plain function, so a wrong call fails as Python would say, and tracing never
+    breaks code that works untraced."""
     handler = call_handler.get()
+    if not _recording(handler):
+        return None
+    parent = current_action.get()
     try:
         bound = traced.interface.bind(args, kwargs, traced.name)
         encoded = values.encode_inputs(traced, bound)  # type: ignore[arg-type]
@@ -151,10 +154,6 @@ def trace(func: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            handler = call_handler.get()
-            if not _recording(handler):
-                with _no_tasks():
-                    return await func(*args, **kwargs)
             begun = _begin_call(traced, args, kwargs)
             if begun is None:
                 with _no_tasks():
@@ -176,10 +175,6 @@ def trace(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        handler = call_handler.get()
-        if not _recording(handler):
-            with _no_tasks():
-                return func(*args, **kwargs)
         begun = _begin_call(traced, args, kwargs)
         if begun is None:
             with _no_tasks():
@@ -203,8 +198,7 @@ def trace(func: Callable[..., Any]) -> Callable[..., Any]:
 def _trace_generator(func: Callable[..., Any], traced: TracedFunction) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        handler = call_handler.get()
-        begun = _begin_call(traced, args, kwargs) if _recording(handler) else None
+        begun = _begin_call(traced, args, kwargs)
         if begun is None:
             yield from _steps(func(*args, **kwargs))
             return
@@ -223,8 +217,7 @@ def _trace_generator(func: Callable[..., Any], traced: TracedFunction) -> Callab
 def _trace_async_generator(func: Callable[..., Any], traced: TracedFunction) -> Callable[..., Any]:
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        handler = call_handler.get()
-        begun = _begin_call(traced, args, kwargs) if _recording(handler) else None
+        begun = _begin_call(traced, args, kwargs)
         if begun is None:
             async for item in _async_steps(func(*args, **kwargs)):
                 yield item

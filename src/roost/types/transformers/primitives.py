@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime
 import numbers
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from roost.types._typing import NoneType, type_name
 from roost.types.engine import TypeTransformer, TypeTransformerFailedError, expect_kind
 from roost.types.literals import Literal, LiteralType
+
+T = TypeVar("T")
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -40,45 +43,43 @@ class NoneTransformer(TypeTransformer[None]):
         return NoneType
 
 
-class BoolTransformer(TypeTransformer[bool]):
-    def __init__(self) -> None:
-        super().__init__("bool", bool)
+class ScalarTransformer(TypeTransformer[T]):
+    """A type whose literal value is the Python value itself, once ``check`` has accepted it.
+
+    The literal kind is the type's name; ``read_kinds`` are the kinds it reads back (by default that
+    one alone).
+    """
+
+    def __init__(self, t: type[T], check: Callable[[Any], T], *read_kinds: str) -> None:
+        super().__init__(t.__name__, t)
+        self._check = check
+        self._read_kinds = read_kinds or (t.__name__,)
 
     def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        if not isinstance(python_val, bool):
-            # numpy.bool_ is not a bool subclass, but it is a boolean.
-            if type(python_val).__name__ != "bool_":
-                raise _refuse("bool", python_val)
-            python_val = bool(python_val)
-        return Literal("bool", python_val)
+        return Literal(self._name, self._check(python_val))
 
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> bool:
-        expect_kind(lv, "bool")
-        return bool(lv.value)
+    def to_python_value(self, lv: Literal, expected_python_type: Any) -> T:
+        if lv.kind not in self._read_kinds:
+            expect_kind(lv, *self._read_kinds)  # raises
+        return self._t(lv.value)  # type: ignore[no-any-return]
 
     def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return bool
+        return self._t
+
+
+def as_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        # numpy.bool_ is not a bool subclass, but it is a boolean.
+        if type(value).__name__ != "bool_":
+            raise _refuse("bool", value)
+        return bool(value)
+    return value
 
 
 def as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise _refuse("int", value)
     return int(value)
-
-
-class IntTransformer(TypeTransformer[int]):
-    def __init__(self) -> None:
-        super().__init__("int", int)
-
-    def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        return Literal("int", as_int(python_val))
-
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> int:
-        expect_kind(lv, "int")
-        return int(lv.value)
-
-    def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return int
 
 
 def as_float(value: Any) -> float:
@@ -92,41 +93,11 @@ def as_float(value: Any) -> float:
         raise TypeTransformerFailedError(f"int {value} is too large for a float") from e
 
 
-class FloatTransformer(TypeTransformer[float]):
-    def __init__(self) -> None:
-        super().__init__("float", float)
-
-    def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        return Literal("float", as_float(python_val))
-
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> float:
-        expect_kind(lv, "float", "int")
-        return float(lv.value)
-
-    def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return float
-
-
 def as_str(value: Any) -> str:
     if not isinstance(value, str):
         raise _refuse("str", value)
     # A str subclass (a StrEnum member, ...) travels as its plain text.
     return str.__str__(value)
-
-
-class StrTransformer(TypeTransformer[str]):
-    def __init__(self) -> None:
-        super().__init__("str", str)
-
-    def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        return Literal("str", as_str(python_val))
-
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> str:
-        expect_kind(lv, "str")
-        return str(lv.value)
-
-    def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return str
 
 
 def as_bytes(value: Any) -> bytes:
@@ -135,19 +106,29 @@ def as_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
-class BytesTransformer(TypeTransformer[bytes]):
+class BoolTransformer(ScalarTransformer[bool]):
     def __init__(self) -> None:
-        super().__init__("bytes", bytes)
+        super().__init__(bool, as_bool)
 
-    def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        return Literal("bytes", as_bytes(python_val))
 
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> bytes:
-        expect_kind(lv, "bytes")
-        return bytes(lv.value)
+class IntTransformer(ScalarTransformer[int]):
+    def __init__(self) -> None:
+        super().__init__(int, as_int)
 
-    def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return bytes
+
+class FloatTransformer(ScalarTransformer[float]):
+    def __init__(self) -> None:
+        super().__init__(float, as_float, "float", "int")  # an int literal reads as a float
+
+
+class StrTransformer(ScalarTransformer[str]):
+    def __init__(self) -> None:
+        super().__init__(str, as_str)
+
+
+class BytesTransformer(ScalarTransformer[bytes]):
+    def __init__(self) -> None:
+        super().__init__(bytes, as_bytes)
 
 
 class DatetimeTransformer(TypeTransformer[datetime.datetime]):
