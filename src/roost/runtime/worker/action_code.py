@@ -8,11 +8,12 @@ from typing import Any, Protocol
 
 from roost.runtime.task_api.action_report import flush_declared
 from roost.runtime.task_api.calls import TaskCalls
-from roost.runtime.task_api.logs import LogSink, current_sink
-from roost.runtime.task_api.task_context import TaskContext, current_action, current_custom, current_group
+from roost.runtime.task_api.code_context import enter_action
+from roost.runtime.task_api.logs import LogSink
+from roost.runtime.task_api.task_context import TaskContext
 from roost.runtime.threads import SYNC_THREADS
-from roost.store.config import StoreConfig, action_scope
-from roost.task import TaskTemplate, call_handler
+from roost.store.config import StoreConfig
+from roost.task import TaskTemplate
 
 
 class RemoteAction(Protocol):
@@ -24,27 +25,17 @@ class RemoteAction(Protocol):
     def task_context(self) -> TaskContext: ...
 
 
-def enter(handler: TaskCalls, action: RemoteAction, sink: LogSink) -> None:
-    current_action.set(action)  # type: ignore[arg-type]
-    call_handler.set(handler)
-    current_sink.set(sink)
-    # A child does not see its parent's group, and reads its custom context from its own action.
-    current_group.set(None)
-    current_custom.set(None)
-    action_scope.set(action.scope)
-
-
 async def run_code(
     handler: TaskCalls, task: TaskTemplate[Any], action: RemoteAction, inputs: dict[str, Any], sink: LogSink
 ) -> Any:
     """Await the task's body. The caller runs this in an asyncio task of its own (one per action), so
     the variables set for an async body stay private to it; a sync body runs on a thread."""
     if getattr(task, "is_async", True):
-        enter(handler, action, sink)
+        enter_action(action, handler, sink, action.scope)
         result = await task.execute(**inputs)
     else:
         context = contextvars.copy_context()
-        context.run(enter, handler, action, sink)
+        context.run(enter_action, action, handler, sink, action.scope)
         assert handler.loop is not None
         result = await SYNC_THREADS.submit(handler.loop, context, task.forward, **inputs)
     if task.report:  # report=True: the page is written when the body succeeds

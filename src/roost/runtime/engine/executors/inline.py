@@ -16,21 +16,12 @@ from roost.runtime.engine.executors.contract import Attempt, AttemptReport, Live
 from roost.runtime.loop_watch import Body, Interrupted
 from roost.runtime.task_api.action_report import flush_declared
 from roost.runtime.task_api.calls import TaskCalls
+from roost.runtime.task_api.code_context import enter_action
 from roost.runtime.task_api.logs import LogSink, current_sink
 from roost.runtime.task_api.task_context import current_action, current_custom, current_group
 from roost.runtime.threads import SYNC_THREADS
 from roost.store.config import action_scope
 from roost.task import call_handler
-
-
-def _enter(action: LiveAction, calls: TaskCalls, sink: LogSink) -> None:
-    current_action.set(action)
-    call_handler.set(calls)
-    current_sink.set(sink)
-    action_scope.set(action.store_scope())
-    # A child does not see its parent's group, and reads its custom context from its own record.
-    current_group.set(None)
-    current_custom.set(None)
 
 
 async def _contained(body: Coroutine[Any, Any, Any]) -> Any:
@@ -123,7 +114,7 @@ class InlineExecutor:
                 call_handler.reset(tokens[1])
                 current_action.reset(tokens[0])
         context = contextvars.copy_context()
-        context.run(_enter, action, calls, sink)
+        context.run(enter_action, action, calls, sink, action.store_scope())
         running = context.run(asyncio.ensure_future, _contained(body))
         try:
             return await asyncio.wait_for(running, limit)
@@ -137,7 +128,7 @@ class InlineExecutor:
         self, attempt: Attempt, action: LiveAction, calls: TaskCalls, sink: LogSink, limit: float | None
     ) -> Any:
         context = contextvars.copy_context()
-        context.run(_enter, action, calls, sink)
+        context.run(enter_action, action, calls, sink, action.store_scope())
         loop = asyncio.get_running_loop()
         future = self._threads.submit(loop, context, attempt.task.forward, **(attempt.values or {}))
         if limit is None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +34,7 @@ from roost.runtime.engine.executors.process import (
     template_of,
     worker_setup,
 )
-from roost.runtime.engine.executors.replicas import TTL_SCALE_ENV, ReplicaPool
+from roost.runtime.engine.executors.replicas import TTL_SCALE_ENV, Pools, ReplicaPool
 from roost.runtime.engine.policies.machine_admission import ResourceAdmission, machine, need_of
 from roost.runtime.host.connection import WorkerConnection
 from roost.runtime.messages import Setup, TaskRef
@@ -107,8 +106,7 @@ class WorkerPool(ReplicaPool[Replica]):
             self._release(replica)
 
 
-_POOLS: dict[tuple[Any, ...], WorkerPool] = {}
-_LOCK = threading.Lock()
+_POOLS: Pools[WorkerPool] = Pools()
 _SAID: set[tuple[Any, ...]] = set()  # pools already warned about: once per process, not per restart
 
 
@@ -158,7 +156,7 @@ def _say_once_if_replicas_cannot_fit(spec: TaskSpec) -> None:
 
 
 def pools() -> list[WorkerPool]:
-    return list(_POOLS.values())
+    return _POOLS.all()
 
 
 class PoolExecutor:
@@ -168,24 +166,20 @@ class PoolExecutor:
         ref = task_to_wire(attempt.task)
         key = attempt.pool_key
         assert key is not None, "an attempt for a pool carries its pool's key"
-        with _LOCK:
-            pool = _POOLS.get(key)
+        pool = _POOLS.get(key)
         if pool is None:
             # Secrets of a reusable environment are the pool's: resolved when the pool is made.
             secrets = report.grant_secrets()
             local = await local_image(attempt, report)
             spec = attempt.spec
-            with _LOCK:
-                pool = _POOLS.get(key)
-                if pool is None:
-                    pool = _POOLS[key] = WorkerPool(
-                        spec.env_name or spec.name,
-                        spec.reusable,  # type: ignore[arg-type]
-                        attempt.setup(secrets),
-                        preload_of(ref),
-                        spec.resources.memory_enforced,
-                        local,
-                        cpu=spec.resources.cpu_enforced,
-                    )
-                    _say_once_if_replicas_cannot_fit(spec)
+            resources = spec.resources
+
+            def make() -> WorkerPool:
+                name, setup = spec.env_name or spec.name, attempt.setup(secrets)
+                memory, cpu = resources.memory_enforced, resources.cpu_enforced
+                return WorkerPool(name, spec.reusable, setup, preload_of(ref), memory, local, cpu=cpu)  # type: ignore[arg-type]
+
+            pool, made = _POOLS.add(key, make)
+            if made:
+                _say_once_if_replicas_cannot_fit(spec)
         return await pool.execute(attempt, report, ref)

@@ -10,7 +10,6 @@ replica serves. Like local pools, Ray pools outlive runs; they end with the driv
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from roost.runtime.engine.executors.contract import Attempt, AttemptReport
 from roost.runtime.engine.executors.ray import RayExecutor, options_for, reply_of, setup_for
 from roost.runtime.engine.executors.ray_cluster import RayCluster
 from roost.runtime.engine.executors.ray_options import RayOptions
-from roost.runtime.engine.executors.replicas import ReplicaPool
+from roost.runtime.engine.executors.replicas import Pools, ReplicaPool
 from roost.runtime.messages import RayRun, Setup
 from roost.spec.reuse import ReusePolicy
 from roost.store.records import ActionPhase
@@ -110,12 +109,11 @@ class RayActorPool(ReplicaPool[ActorReplica]):
             self.kill(replica)  # a thread cannot be stopped: the replica goes, and is replaced
 
 
-_POOLS: dict[tuple[Any, ...], RayActorPool] = {}
-_LOCK = threading.Lock()
+_POOLS: Pools[RayActorPool] = Pools()
 
 
 def ray_pools() -> list[RayActorPool]:
-    return list(_POOLS.values())
+    return _POOLS.all()
 
 
 class RayPoolExecutor:
@@ -134,22 +132,13 @@ class RayPoolExecutor:
         await executor.wait_for_room(attempt, report, options, None, None)
         assert attempt.pool_key is not None, "an attempt for a pool carries its pool's key"
         key = ("ray", *attempt.pool_key)
-        with _LOCK:
-            pool = _POOLS.get(key)
+        pool = _POOLS.get(key)
         if pool is None:
             # Secrets of a reusable environment are the pool's: resolved when the pool is made.
-            secrets = report.grant_secrets()
-            spec = attempt.spec
-            with _LOCK:
-                pool = _POOLS.get(key)
-                if pool is None:
-                    pool = _POOLS[key] = RayActorPool(
-                        spec.env_name or spec.name,
-                        spec.reusable,  # type: ignore[arg-type]
-                        cluster,
-                        setup_for(attempt, secrets, cluster),
-                        options,
-                    )
+            setup = setup_for(attempt, report.grant_secrets(), cluster)
+            name = attempt.spec.env_name or attempt.spec.name
+            policy = attempt.spec.reusable
+            pool, _ = _POOLS.add(key, lambda: RayActorPool(name, policy, cluster, setup, options))  # type: ignore[arg-type]
         # The replica applied the environment's setup when it started: a call carries only the store.
         payload = executor.payload(attempt, cluster, Setup({}, [], [], {}, pool.store))
         return await pool.execute(attempt, report, executor, payload)

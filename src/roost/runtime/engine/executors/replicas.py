@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections import deque
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar
 
 from roost.spec.reuse import ReusePolicy
@@ -152,3 +154,33 @@ class ReplicaPool(Generic[R]):
         for other in self.replicas:
             if other.running == 0:
                 other.idle_since = max(other.idle_since, time.monotonic())
+
+
+P = TypeVar("P")
+
+
+class Pools(Generic[P]):
+    """The pools of a kind (worker processes, Ray actors), by key, for the whole process: pools
+    outlive runs. Making one may await (secrets, an image's virtualenv), so it is made outside the
+    lock and kept only if no other call made the same pool meanwhile."""
+
+    def __init__(self) -> None:
+        self._pools: dict[Hashable, P] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> P | None:
+        with self._lock:
+            return self._pools.get(key)
+
+    def add(self, key: Hashable, make: Callable[[], P]) -> tuple[P, bool]:
+        """The pool of ``key``: the one there, or the one ``make`` returns (and whether it was made)."""
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                return pool, False
+            pool = self._pools[key] = make()
+            return pool, True
+
+    def all(self) -> list[P]:
+        with self._lock:
+            return list(self._pools.values())
