@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from roost.store import config as store_config
-from roost.store import open_stores
+from roost.store import open_stores, store_config
 from roost.store.run_store import RunStore
 
 

@@ -253,3 +253,17 @@ def test_runtime_roles_import_only_what_their_role_may():
                 continue
             wrong.append(f"{path.relative_to(SRC.parent)}:{lineno} ({role}) imports {target} ({other})")
     assert not wrong, "\n".join(wrong)
+
+
+# Names one concept keeps in every layer it appears in: its declaration (spec/), what the engine does
+# with it, its command. Any other name is one thing.
+SHARED_NAMES = {"cache", "retries", "resources", "build"}
+
+
+def test_no_module_name_means_two_things():
+    seen: dict[str, list[str]] = {}
+    for path in SRC.rglob("*.py"):
+        if path.name != "__init__.py":
+            seen.setdefault(path.stem, []).append(str(path.relative_to(SRC)))
+    twice = {name: paths for name, paths in seen.items() if len(paths) > 1 and name not in SHARED_NAMES}
+    assert not twice, twice

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from roost import errors
 from roost._stubs import deploy, serve, with_servecontext
 from roost._version import __version__
-from roost.spec.app import AppEnvironment
+from roost.spec.app_environment import AppEnvironment
 from roost.spec.cache import Cache, CacheBehavior, CachePolicy, CacheRequest, FunctionBodyPolicy
 from roost.spec.docs import Documentation, Link
 from roost.spec.environment import Environment

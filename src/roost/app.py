@@ -1,6 +1,6 @@
 """Long-running app environments (``flyte.app``)."""
 
-from roost.spec.app import AppEnvironment
+from roost.spec.app_environment import AppEnvironment
 from roost.spec.app_types import (
     AppEndpoint,
     ArtifactValue,

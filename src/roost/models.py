@@ -5,7 +5,7 @@ from roost.interface import NativeInterface
 from roost.runtime.runs.action_details import ActionInputs, ActionOutputs
 from roost.runtime.task_api.task_context import ActionID, CheckpointPaths, GroupData, RawDataPath, TaskContext
 from roost.store.records import ActionPhase
-from roost.types.io import MAX_INLINE_IO_BYTES
+from roost.types.task_io import MAX_INLINE_IO_BYTES
 
 __all__ = [
     "MAX_INLINE_IO_BYTES",

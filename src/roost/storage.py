@@ -23,8 +23,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
-from roost.store import blobs
-from roost.store import config as store_config
+from roost.store import blobs, store_config
 from roost.store.object_stores import ABFS, GCS, S3, Storage, configured_storage, fsspec_kwargs
 
 __all__ = [

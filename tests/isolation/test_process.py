@@ -16,7 +16,7 @@ import roost as flyte
 from roost.errors import MaxRuntimeExceededError, OOMError, ResourceExhaustedError, SecretNotFoundError
 from roost.models import ActionPhase
 from roost.runtime.host import cgroups
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
 
 from . import tasks
 

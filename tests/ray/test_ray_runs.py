@@ -14,7 +14,7 @@ from roost.errors import InitializationError, MaxQueuedTimeExceededError, MaxRun
 from roost.runtime.engine.executors import ray_cluster
 from roost.runtime.engine.executors.ray_pool import ray_pools
 from roost.store.records import ActionPhase
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
 
 TOKEN = "tok-3f9c1d2e-ray-secret"
 CERT = "-----CERT 77aa-ray-----"

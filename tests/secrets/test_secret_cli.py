@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
 
 VALUE = "cli-s3cr3t-9f8e7d"
 OTHER = "second-s3cr3t-1a2b3c"

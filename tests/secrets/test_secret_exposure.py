@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import roost
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
 
 TOKEN = "tok-7f3a9c/very+secret=value"
 SHORT = "ab1"  # shorter than masking.MIN_LENGTH: not masked (see docs/secrets.md)

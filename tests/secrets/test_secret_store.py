@@ -1,4 +1,4 @@
-"""The local secret store (roost.store.secrets): values, private files, backends, resolution, errors."""
+"""The local secret store (roost.store.secret_store): values, private files, backends, resolution, errors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from roost import errors
 from roost.errors import RuntimeUserError, SecretNotFoundError, StoreError
 from roost.spec.secrets import Secret
-from roost.store.secrets import SecretStore, derived_env_var
+from roost.store.secret_store import SecretStore, derived_env_var
 
 VALUE = "s3cr3t-value-\u00e9"
 OTHER = "another-hidden-value"

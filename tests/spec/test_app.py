@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from roost.spec.app import AppEnvironment
+from roost.spec.app_environment import AppEnvironment
 from roost.spec.app_types import (
     RESERVED_PORTS,
     AppEndpoint,

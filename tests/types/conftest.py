@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from roost.store import config
+from roost.store import store_config as config
 
 
 @pytest.fixture(autouse=True)

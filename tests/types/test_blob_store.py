@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from roost.errors import InitializationError
-from roost.store import config
+from roost.store import store_config as config
 from roost.store.blobs import BlobStore, blob_store, dir_digest
 
 

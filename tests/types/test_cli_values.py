@@ -14,7 +14,7 @@ import pydantic
 import pytest
 
 from roost.types import DataFrame, Dir, File
-from roost.types.io import parse_cli_value
+from roost.types.task_io import parse_cli_value
 
 UTC = datetime.timezone.utc
 

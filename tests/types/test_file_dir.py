@@ -12,7 +12,7 @@ from typeutil import roundtrip
 
 import roost.io as flyte_io
 from roost.errors import InitializationError
-from roost.store import config
+from roost.store import store_config as config
 from roost.types import Dir, File, TypeEngine
 
 

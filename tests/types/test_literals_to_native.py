@@ -17,8 +17,8 @@ import pydantic
 import pytest
 
 from roost.types import DataFrame, Dir, File, TypeEngine
-from roost.types.io import literals_to_native, pack, unpack
 from roost.types.literals import Literal
+from roost.types.task_io import literals_to_native, pack, unpack
 
 UTC = datetime.timezone.utc
 
@@ -351,6 +351,6 @@ def test_malformed_and_unknown_literals_never_raise():
 
 def test_importing_roost_types_io_stays_light():
     heavy = ["pandas", "pyarrow", "pydantic", "cloudpickle", "fsspec", "numpy"]
-    code = f"import sys, roost.types.io; print([m for m in {heavy!r} if m in sys.modules])"
+    code = f"import sys, roost.types.task_io; print([m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

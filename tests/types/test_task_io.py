@@ -1,4 +1,4 @@
-"""roost.types.io: the run engine's API for a task's inputs and outputs."""
+"""roost.types.task_io: the run engine's API for a task's inputs and outputs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 from roost.errors import InlineIOMaxBytesBreached, RuntimeDataValidationError
 from roost.interface import NativeInterface
 from roost.types import File
-from roost.types.io import (
+from roost.types.literals import Literal
+from roost.types.task_io import (
     MAX_INLINE_IO_BYTES,
     check_inline_size,
     inputs_to_literals,
@@ -27,7 +28,6 @@ from roost.types.io import (
     pack,
     unpack,
 )
-from roost.types.literals import Literal
 
 EMPTY = inspect.Parameter.empty
 
@@ -264,7 +264,7 @@ HASH_SCRIPT = textwrap.dedent(
     import dataclasses, datetime, enum, inspect, sys
     from decimal import Decimal
     from typing import Optional
-    from roost.types.io import inputs_to_literals, literals_hash, pack
+    from roost.types.task_io import inputs_to_literals, literals_hash, pack
 
     class Color(enum.Enum):
         RED = 1

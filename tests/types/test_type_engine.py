@@ -215,7 +215,7 @@ def test_literal_type_strings_name_the_structure():
 
 def test_importing_the_types_layer_imports_no_heavy_dependency():
     code = (
-        "import sys, roost.types, roost.types.io, roost.io;"
+        "import sys, roost.types, roost.types.task_io, roost.io;"
         "heavy = [m for m in ('pandas', 'pyarrow', 'pydantic', 'fsspec', 'numpy') if m in sys.modules];"
         "print(','.join(heavy))"
     )

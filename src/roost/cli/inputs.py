@@ -71,7 +71,7 @@ def is_bool(tp: Any) -> bool:
 
 
 def parse_value(text: str, tp: Any) -> Any:
-    from roost.types.io import parse_cli_value
+    from roost.types.task_io import parse_cli_value
 
     return parse_cli_value(text, tp)
 

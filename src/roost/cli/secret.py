@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import click
 
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
 
 
 def _store() -> SecretStore:

@@ -12,8 +12,7 @@ import click
 
 from roost.errors import StoreError
 from roost.runtime.engine.reservations import pid_alive
-from roost.store import config as store_config
-from roost.store import write_failures
+from roost.store import store_config, write_failures
 from roost.store.open_stores import get_store
 from roost.store.records import ActionRecord, RunRecord
 from roost.store.run_store import RunStore

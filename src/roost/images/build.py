@@ -11,8 +11,8 @@ from roost.images import docker
 from roost.images.local import LocalImage, python_for
 from roost.images.venv import OutputSink
 from roost.spec.image import Image
-from roost.store.config import current
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
+from roost.store.store_config import current
 
 
 @dataclass(frozen=True)

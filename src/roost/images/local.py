@@ -39,7 +39,7 @@ from roost.images.installs import UV_INSTALL_LAYERS
 from roost.spec import image_layers as L
 from roost.spec.debian_base import own_layers
 from roost.spec.image import Image
-from roost.store.config import current
+from roost.store.store_config import current
 
 logger = logging.getLogger("roost")
 

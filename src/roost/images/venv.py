@@ -26,7 +26,7 @@ from pathlib import Path
 from roost.errors import ImageBuildError
 from roost.images.installs import find_uv, pip_option_args, poetry_requirements, script_dependencies
 from roost.spec import image_layers as L
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
 
 MARKER = "roost-image.json"
 PTH_NAME = "_roost_controller.pth"

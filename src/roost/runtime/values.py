@@ -1,6 +1,6 @@
 """How an action's inputs and outputs become bytes for the store, and values again for the caller.
 
-This is the controller's one door to the data layer (``roost.types.io``): inputs are converted and
+This is the controller's one door to the data layer (``roost.types.task_io``): inputs are converted and
 type-checked when a call is made, outputs when the task returns, both are held to the task's
 ``max_inline_io_bytes``, and the callee and the caller receive values converted back -- exactly as
 if they had crossed a process or a machine, so local runs behave as cluster runs do.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roost.task import TaskTemplate
-from roost.types import io
+from roost.types import task_io as io
 
 # Values of these exact types come back from a round trip through their literal unchanged and are
 # immutable, so handing over the original is the same as converting back -- and much cheaper.

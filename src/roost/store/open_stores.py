@@ -7,7 +7,7 @@ import atexit
 from pathlib import Path
 
 from roost.errors import StoreError
-from roost.store import config as store_config
+from roost.store import store_config
 from roost.store.run_store import RunStore
 
 _stores: dict[Path, RunStore] = {}

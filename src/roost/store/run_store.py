@@ -25,7 +25,6 @@ from typing import Any
 
 from roost.errors import StoreError
 from roost.store import write_failures
-from roost.store.config import default_home
 from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogRecord, RunRecord
 from roost.store.run_tables import (
     ACTION_COLUMNS,
@@ -50,6 +49,7 @@ from roost.store.run_tables import (
     run_from,
     run_row,
 )
+from roost.store.store_config import default_home
 
 
 class RunNameTaken(ValueError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from roost.store.blobs import BlobStore, blob_store, is_remote_uri
-from roost.store.config import current
+from roost.store.store_config import current
 from roost.types._sync import in_thread
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Any
 
 from roost.store.blobs import is_remote_uri
-from roost.store.config import require_initialized
+from roost.store.store_config import require_initialized
 from roost.types._references import PydanticReference
 from roost.types._sync import in_thread
 from roost.types.literals import Literal

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from roost.store.blobs import uri_on, url_to_fs
-from roost.store.config import require_initialized
+from roost.store.store_config import require_initialized
 from roost.types._references import BlobReference, store
 from roost.types._sync import in_thread
 from roost.types.file import File

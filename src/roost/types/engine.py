@@ -240,7 +240,7 @@ class TypeEngine:
     @classmethod
     def _fallback(cls, tp: Any) -> TypeTransformer[Any]:
         # Debug level: the engine runs in every worker process, so a warning here would repeat once per
-        # process, i.e. per call. A run warns once per task instead (roost.types.io.pickled_parts).
+        # process, i.e. per call. A run warns once per task instead (roost.types.task_io.pickled_parts).
         name = type_name(tp)
         if name not in cls._WARNED:
             cls._WARNED.add(name)

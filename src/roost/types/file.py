@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
 from roost.store.blobs import is_local_fs, tmp_beside, url_to_fs
-from roost.store.config import current, require_initialized
+from roost.store.store_config import current, require_initialized
 from roost.types._references import BlobReference, hash_with, store
 from roost.types._sync import in_thread
 

@@ -11,8 +11,8 @@ from roost.runtime.engine.cache_key import task_version
 from roost.runtime.engine.recording import RunRecorder
 from roost.runtime.messages import ActionContext
 from roost.runtime.task_api.task_context import RunFacts, TaskContext, make_task_context
-from roost.store.config import StoreConfig
 from roost.store.records import ActionRecord
+from roost.store.store_config import StoreConfig
 from roost.task import TaskTemplate
 
 

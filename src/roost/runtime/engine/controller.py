@@ -39,10 +39,10 @@ from roost.runtime.wire import error_to_wire, task_from_wire
 from roost.spec.environment import list_loaded_environments
 from roost.spec.secrets import normalize_secrets
 from roost.store.cache_store import CacheStore
-from roost.store.config import StoreConfig
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, LogRecord
 from roost.store.run_store import RunStore
-from roost.store.secrets import derived_env_var
+from roost.store.secret_store import derived_env_var
+from roost.store.store_config import StoreConfig
 from roost.task import TaskTemplate
 
 logger = logging.getLogger("roost")

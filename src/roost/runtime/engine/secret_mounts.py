@@ -20,7 +20,7 @@ from typing import Any
 
 from roost.runtime.engine.reservations import pid_alive
 from roost.runtime.messages import SecretGrant
-from roost.store.secrets import SecretStore
+from roost.store.secret_store import SecretStore
 
 HOST = socket.gethostname()
 _homes: set[Path] = set()

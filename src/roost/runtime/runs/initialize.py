@@ -21,8 +21,7 @@ from roost.errors import InitializationError
 from roost.runtime.runs import flyte_config, settings
 from roost.runtime.runs.flyte_config import Config
 from roost.runtime.task_api import logs
-from roost.store import config as store_config
-from roost.store import object_stores
+from roost.store import object_stores, store_config
 from roost.store.open_stores import get_store
 
 logger = logging.getLogger("roost")

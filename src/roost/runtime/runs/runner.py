@@ -31,7 +31,7 @@ from roost.runtime.loop import on_runtime
 from roost.runtime.runs import settings
 from roost.runtime.runs.handles import Run
 from roost.runtime.task_api import logs
-from roost.store import config as store_config
+from roost.store import store_config
 from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.store.run_store import RunNameTaken, RunStore

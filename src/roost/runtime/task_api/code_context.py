@@ -7,7 +7,7 @@ from __future__ import annotations
 from roost.runtime.task_api.calls import TaskCalls
 from roost.runtime.task_api.logs import LogSink, current_sink
 from roost.runtime.task_api.task_context import ContextSource, current_action, current_custom, current_group
-from roost.store.config import StoreConfig, action_scope
+from roost.store.store_config import StoreConfig, action_scope
 from roost.task import call_handler
 
 

@@ -33,7 +33,7 @@ from roost.runtime.messages import TraceBegin, TraceEnd
 from roost.runtime.task_api.task_context import current_action, current_group
 from roost.runtime.wire import error_to_wire
 from roost.task import TaskTemplate, call_handler
-from roost.types.io import MAX_INLINE_IO_BYTES
+from roost.types.task_io import MAX_INLINE_IO_BYTES
 
 logger = logging.getLogger("roost")
 

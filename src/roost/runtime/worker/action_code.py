@@ -12,7 +12,7 @@ from roost.runtime.task_api.code_context import enter_action
 from roost.runtime.task_api.logs import LogSink
 from roost.runtime.task_api.task_context import TaskContext
 from roost.runtime.threads import SYNC_THREADS
-from roost.store.config import StoreConfig
+from roost.store.store_config import StoreConfig
 from roost.task import TaskTemplate
 
 

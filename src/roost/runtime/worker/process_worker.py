@@ -39,8 +39,8 @@ from roost.runtime.task_api.task_context import RunFacts, TaskContext, make_task
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.worker import setup as isolation
 from roost.runtime.worker.action_code import run_code
-from roost.store.config import StoreConfig
 from roost.store.records import LogRecord
+from roost.store.store_config import StoreConfig
 
 
 class WorkerAction:

@@ -51,8 +51,8 @@ from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wir
 from roost.runtime.worker.action_code import run_code
 from roost.runtime.worker.process_worker import WorkerAction
 from roost.runtime.worker.setup import FALLBACK_ENV, write_secret_files
-from roost.store.config import StoreConfig
 from roost.store.records import LogRecord
+from roost.store.store_config import StoreConfig
 
 UNSHARED_PROTOCOL = "roost-unshared"
 

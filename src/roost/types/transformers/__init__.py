@@ -19,7 +19,7 @@ def register_builtins(engine: Any) -> None:
     from roost.types.transformers.files import DirTransformer, FileTransformer
     from roost.types.transformers.pickle import FlytePickleTransformer, pickler
     from roost.types.transformers.primitives import builtin_primitives
-    from roost.types.transformers.records import DataclassTransformer, PydanticTransformer
+    from roost.types.transformers.record_types import DataclassTransformer, PydanticTransformer
     from roost.types.transformers.unions import UnionTransformer
 
     for transformer in [

@@ -30,8 +30,8 @@ from roost.runtime.messages import (
 from roost.runtime.task_api.calls import TaskCalls
 from roost.runtime.task_api.task_context import ContextSource
 from roost.runtime.values import EncodedOutputs
-from roost.store.config import StoreConfig
 from roost.store.records import ActionPhase, LogRecord
+from roost.store.store_config import StoreConfig
 from roost.task import TaskTemplate
 
 

@@ -20,7 +20,7 @@ from roost.runtime.task_api.code_context import enter_action
 from roost.runtime.task_api.logs import LogSink, current_sink
 from roost.runtime.task_api.task_context import current_action, current_custom, current_group
 from roost.runtime.threads import SYNC_THREADS
-from roost.store.config import action_scope
+from roost.store.store_config import action_scope
 from roost.task import call_handler
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from roost.errors import SecretNotFoundError, StoreError
-from roost.store.config import current
+from roost.store.store_config import current
 
 Backend = Literal["file", "keyring", "auto"]
 
