@@ -129,9 +129,9 @@ def own_folder(controller: str, version: str) -> Path | None:
 # -- which hierarchy is writable -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Hierarchy:
-    """Where worker cgroups of one controller are made: the ``roost`` folder of a hierarchy."""
+    """Where worker cgroups of one cgroup controller are made: the ``roost`` folder of a hierarchy."""
 
-    controller: str
+    resource: str  # the cgroup controller it limits: "memory" or "cpu"
     version: str  # "v1" or "v2"
     folder: Path
 
@@ -254,8 +254,8 @@ def sweep(folder: Path) -> None:
 def _limit_files(
     hierarchy: Hierarchy, folder: Path, memory: int | None, millicores: int | None
 ) -> list[tuple[str, str]]:
-    """The files to write, in order, to apply the limit of ``hierarchy.controller``."""
-    if hierarchy.controller == "memory" and memory is not None:
+    """The files to write, in order, to apply the limit of ``hierarchy.resource``."""
+    if hierarchy.resource == "memory" and memory is not None:
         if hierarchy.version == "v2":
             files = [("memory.max", str(memory))]
             if (folder / "memory.swap.max").exists():
@@ -269,7 +269,7 @@ def _limit_files(
         elif (folder / "memory.swappiness").exists():
             files.append(("memory.swappiness", "0"))
         return files
-    if hierarchy.controller == "cpu" and millicores is not None:
+    if hierarchy.resource == "cpu" and millicores is not None:
         quota = max(_MIN_QUOTA_US, millicores * CPU_PERIOD_US // 1000)
         if hierarchy.version == "v2":
             return [("cpu.max", f"{quota} {CPU_PERIOD_US}")]
