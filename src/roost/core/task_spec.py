@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -56,7 +57,7 @@ class TaskSpec:
     def max_runtime(self) -> float | None:
         return None if self.timeout is None else seconds(self.timeout.max_runtime)
 
-    @property
+    @functools.cached_property  # read for every action of the task; the spec never changes
     def process_reasons(self) -> tuple[str, ...]:
         """What this task declares that only a process of its own can honour (empty: inline is exact).
 

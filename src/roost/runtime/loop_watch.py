@@ -2,13 +2,14 @@
 process shares; the watchdog notices, names the action, and stops it when it must stop.
 
 The loop beats every ``BEAT_S``; a thread of its own checks the beats. When they stop for more than
-``STALL_S``, it looks at the loop thread's stack for the body of an inline action (each registers
-itself while it runs, ``add(...)``) and reports it, once per stall, with where it is stuck. A
-body still blocking past its ``max_runtime``, or when its run is aborted (``roost abort``, Ctrl-C),
-is interrupted: an exception is raised inside the loop thread, in the body's own code, which the
-inline executor turns into the timeout or the abort (``Interrupted.reason`` says which). That is the
-only way to stop Python code that never yields; native code that holds the thread is interrupted
-when it returns to Python.
+``STALL_S``, it reads the loop thread's stack. The inline executor has said which of its functions
+runs an action's body (``mark_body_runner``): the innermost such frame names the action that blocks
+the loop, reported once per stall with where it is stuck. A body still blocking past its
+``max_runtime``, or when its run is aborted (``roost abort``, Ctrl-C), is interrupted: an exception
+raised inside the loop thread, in the body's own code, which the inline executor turns into the
+timeout or the abort (``reason_for``). That is the only way to stop Python code that never yields;
+native code that holds the thread is interrupted when it returns to Python. Nothing of this runs on
+an action's way: the watchdog reads the stack only when the loop has stalled.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from types import FrameType
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import CodeType, FrameType
 from typing import Any
 
 logger = logging.getLogger("roost")
@@ -33,18 +34,32 @@ CHECK_S = 0.2  # how often the watchdog looks
 
 class Interrupted(BaseException):
     """Raised in the loop thread inside a blocking body (a BaseException: task code that catches
-    ``Exception`` does not swallow it); the body's ``reason`` says why."""
+    ``Exception`` does not swallow it); ``reason_for(body)`` says why."""
 
 
-@dataclass(eq=False, slots=True)
-class Body:
-    """An inline action's async body while it runs on the loop."""
+@dataclass(frozen=True)
+class BlockingBody:
+    """What a body runner's frame tells of the body it runs."""
 
-    coroutine: Coroutine[Any, Any, Any]
-    label: str  # "action a0-1f2e (task mod.fn)"
+    body: Any  # the body's coroutine
+    label: str  # "action a0-1f2e (mod.fn)"
     deadline: float | None  # monotonic time past which it must stop
-    reason: str | None = None  # why it was interrupted, once it was
-    reported_at: float = field(default=0.0)
+
+
+# Code objects of the functions that run bodies -> how to read the body off one of their frames.
+_RUNNERS: dict[CodeType, Callable[[dict[str, Any]], BlockingBody | None]] = {}
+# Why a body was interrupted, by id of its coroutine (read once by its runner).
+_REASONS: dict[int, str] = {}
+
+
+def mark_body_runner(function: Callable[..., Any], read: Callable[[dict[str, Any]], BlockingBody | None]) -> None:
+    """``function``'s frames run an action's body; ``read(frame locals)`` describes it."""
+    _RUNNERS[function.__code__] = read
+
+
+def reason_for(body: Any) -> str | None:
+    """Why the watchdog interrupted ``body`` ("timeout" or "abort"), once; None if it did not."""
+    return _REASONS.pop(id(body), None)
 
 
 class LoopWatch:
@@ -52,9 +67,8 @@ class LoopWatch:
         self._loop = loop
         self._thread = thread
         self._last_beat = time.monotonic()
-        self._bodies: set[Body] = set()
-        self._abort = False
         self._reported = 0.0
+        self._abort = False
         loop.call_soon_threadsafe(self._beat)
         threading.Thread(target=self._watch, name="roost-loop-watch", daemon=True).start()
 
@@ -63,13 +77,6 @@ class LoopWatch:
         self._abort = False  # the loop is free again: a pending abort is the loop's to deliver
         if not self._loop.is_closed():
             self._loop.call_later(BEAT_S, self._beat)
-
-    def add(self, body: Body) -> None:
-        """``body`` runs on the loop from now (until ``discard``)."""
-        self._bodies.add(body)
-
-    def discard(self, body: Body) -> None:
-        self._bodies.discard(body)
 
     def abort(self) -> None:
         """A run of this process is being aborted: a body blocking the loop must let go."""
@@ -81,69 +88,58 @@ class LoopWatch:
             now = time.monotonic()
             if now - self._last_beat < STALL_S:
                 continue
-            frames = sys._current_frames().get(self._thread.ident or 0)
-            body = self._blocking_body(frames)
-            if body is None:
-                if self._reported < self._last_beat:
-                    self._reported = now
-                    logger.warning(
-                        "the runtime loop has been blocked for %.1f s at %s", now - self._last_beat, _innermost(frames)
-                    )
-                continue
-            if body.reported_at < self._last_beat:
-                body.reported_at = now
+            frames = self._stack()
+            found = _blocking_body(frames)
+            if self._reported < self._last_beat:
+                self._reported = now
+                blocked = f"{found.label} has blocked" if found is not None else "the runtime loop has been blocked"
                 logger.warning(
-                    "%s has blocked the runtime loop for %.1f s at %s: async code that does not await stops "
-                    "every other action of this process (await in long loops, or make it a sync task)",
-                    body.label,
+                    "%s the runtime loop for %.1f s at %s: async code that does not await stops every other "
+                    "action of this process (await in long loops, or make it a sync task)",
+                    blocked if found is not None else "something has blocked",
                     now - self._last_beat,
-                    _where(frames, body),
+                    _innermost(frames),
                 )
-            late = body.deadline is not None and now > body.deadline
+            if found is None or id(found.body) in _REASONS:
+                continue
+            late = found.deadline is not None and now > found.deadline
             reason = "abort" if self._abort else "timeout" if late else None
-            if reason is not None and body.reason is None:
-                body.reason = reason
-                self._interrupt(body)
+            if reason is not None:
+                self._interrupt(found, reason)
 
-    def _blocking_body(self, frames: FrameType | None) -> Body | None:
-        on_stack = set()
-        frame = frames
-        while frame is not None:
-            on_stack.add(id(frame))
-            frame = frame.f_back
-        for body in list(self._bodies):
-            frame = getattr(body.coroutine, "cr_frame", None)
-            if frame is not None and id(frame) in on_stack:
-                return body
-        return None
+    def _stack(self) -> FrameType | None:
+        return sys._current_frames().get(self._thread.ident or 0)
 
-    def _interrupt(self, body: Body) -> None:
+    def _interrupt(self, found: BlockingBody, reason: str) -> None:
         # Checked again just before: the exception must land in the body, not in the loop's own code.
-        if self._blocking_body(sys._current_frames().get(self._thread.ident or 0)) is not body:
-            body.reason = None
+        again = _blocking_body(self._stack())
+        if again is None or again.body is not found.body:
             return
+        _REASONS[id(found.body)] = reason
         ident = ctypes.c_ulong(self._thread.ident or 0)
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ident, ctypes.py_object(Interrupted))
+
+
+def _blocking_body(frames: FrameType | None) -> BlockingBody | None:
+    """The innermost body on the stack whose own frame is on it too (it is running, not awaiting)."""
+    on_stack: set[int] = set()
+    frame = frames
+    while frame is not None:
+        on_stack.add(id(frame))
+        read = _RUNNERS.get(frame.f_code)
+        if read is not None:
+            found = read(frame.f_locals)
+            body_frame = getattr(found.body, "cr_frame", None) if found is not None else None
+            if found is not None and body_frame is not None and id(body_frame) in on_stack:
+                return found
+        frame = frame.f_back
+    return None
 
 
 def _innermost(frames: FrameType | None) -> str:
     if frames is None:
         return "an unknown place"
     return f"{frames.f_code.co_filename}:{frames.f_lineno} in {frames.f_code.co_name}"
-
-
-def _where(frames: FrameType | None, body: Body) -> str:
-    """The innermost line of the body's own code on the stack (file:line in function)."""
-    found = ""
-    frame = frames
-    target = getattr(body.coroutine, "cr_frame", None)
-    while frame is not None:
-        code = frame.f_code
-        found = found or f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
-        if frame is target:
-            break
-        frame = frame.f_back
-    return found or "an unknown place"
 
 
 _WATCH: LoopWatch | None = None

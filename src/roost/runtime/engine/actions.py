@@ -23,10 +23,7 @@ class RunScope:
     facts: RunFacts
     facts_wire: dict[str, Any]
     store_config: StoreConfig
-
-    @property
-    def run_name(self) -> str:
-        return self.facts.run_name
+    run_name: str
 
 
 class ActionRun:

@@ -77,6 +77,19 @@ async def _mark_running(action: ActionRun, call_next: Next) -> Any:
     return await call_next(action)
 
 
+# The task running on ``loop``, as asyncio keeps it: one dict lookup, where asyncio.current_task
+# (a Python function) asks for the running loop first -- and this runs for every action.
+_CURRENT_TASKS: dict[Any, Any] | None = getattr(asyncio.tasks, "_current_tasks", None)
+
+
+def _current_task(loop: asyncio.AbstractEventLoop | None) -> asyncio.Task[Any] | None:
+    if _CURRENT_TASKS is not None and loop is not None:
+        return _CURRENT_TASKS.get(loop)  # type: ignore[no-any-return]
+    return asyncio.current_task()
+
+
+_NO_LIMITS: dict[str, Any] = {}  # an inline attempt applies none: it runs in the controller's process
+
 # Variables of secrets declared by any environment loaded in this process, and how many
 # environments were loaded when they were counted: recounted only when that changes.
 _SECRET_VARIABLES: tuple[int, frozenset[str]] = (-1, frozenset())
@@ -132,7 +145,7 @@ class RunController(TaskCalls):
             org=options.org,
         )
         self.run_facts_wire = self.run_facts.to_wire()
-        self.scope = RunScope(self.run_facts, self.run_facts_wire, store_config)
+        self.scope = RunScope(self.run_facts, self.run_facts_wire, store_config, run_name)
         self.recorder = RunRecorder(store, run_name)
         self.store_location = StoreLocation(str(store_config.home), store_config.raw_data_url)
         # Per task spec of this run (the spec is held, so its id is not reused): what every attempt
@@ -366,7 +379,7 @@ class RunController(TaskCalls):
 
     async def execute(self, action: ActionRun) -> Any:
         """Run ``action`` through the pipeline; record how it ended; give the caller its value."""
-        task = asyncio.current_task()
+        task = _current_task(self.loop)
         self._live[action.id] = task
         try:
             value = await self._pipeline_for(action)(action)
@@ -435,11 +448,15 @@ class RunController(TaskCalls):
         if per_spec is None or per_spec[0] is not spec:
             per_spec = self._per_spec[id(spec)] = (spec, *self._spec_settings(spec))
         _, env, unset, pool_key = per_spec
-        inline = placement == "inline"
-        if inline:
+        if placement == "inline":
+            # Its code runs here: the action itself is its context, its inputs are Python values.
             inputs = action.reusable_inputs
             if inputs is None:
                 inputs = values.decode_inputs(action.task, action.record.inputs)  # type: ignore[arg-type]
+            return Attempt(
+                self.run_name, action.id, action.attempt, action.task, spec, placement, action.record.inputs,  # type: ignore[arg-type]
+                None, env, unset, _NO_LIMITS, self.store_location, values=inputs, source=action,
+            )  # fmt: skip
         depth = 0
         if placement in ("ray", "ray-pool"):
             parent = action.parent
@@ -458,11 +475,9 @@ class RunController(TaskCalls):
             unset=unset,
             limits=action.limits if action.limits is not None else machine().default_limits(),
             store=self.store_location,
-            replays=None if inline else (self.traces.replays(action.id) or None),
+            replays=self.traces.replays(action.id) or None,
             depth=depth,
             pool_key=pool_key,
-            values=inputs if inline else None,
-            source=action if inline else None,
         )
 
     def _spec_settings(self, spec: TaskSpec) -> tuple[dict[str, str], tuple[str, ...], tuple[Any, ...] | None]:
@@ -488,15 +503,12 @@ class ActionReport:
     """What an executor reports about one attempt of an action, recorded by the action's controller
     (executors.contract.AttemptReport)."""
 
-    __slots__ = ("_action", "_controller")
+    __slots__ = ("_action", "_controller", "calls")
 
     def __init__(self, controller: RunController, action: ActionRun):
         self._controller = controller
         self._action = action
-
-    @property
-    def calls(self) -> TaskCalls:
-        return self._controller
+        self.calls: TaskCalls = controller  # where task calls of code running here go
 
     def phase(self, phase: ActionPhase) -> None:
         self._controller.recorder.set_phase(self._action, phase)

@@ -11,8 +11,7 @@ declaration other than the attempt's compiled task spec.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from roost.core.task_spec import TaskSpec
 from roost.runtime.messages import (
@@ -48,9 +47,11 @@ class LiveAction(ContextSource, Protocol):
     def store_scope(self) -> tuple[StoreConfig, str]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One attempt of an action, resolved: what to run, with what, where, within which limits."""
+class Attempt(NamedTuple):
+    """One attempt of an action, resolved: what to run, with what, where, within which limits.
+
+    Immutable, and a tuple: made for every attempt of every action, it must cost next to nothing
+    (a frozen dataclass of as many fields costs several times more to build)."""
 
     run_name: str
     action_id: str
@@ -59,7 +60,7 @@ class Attempt:
     spec: TaskSpec
     placement: str  # inline, process, pool, ray, ray-pool
     inputs: bytes  # packed, as stored
-    context: ActionContext  # how the code's ctx() is rebuilt away from the controller
+    context: ActionContext | None  # how the code's ctx() is rebuilt away from the controller (None inline)
     env: Mapping[str, str]  # the environment's, the task's and the run's variables
     unset: tuple[str, ...]  # variables of secrets not granted to this task, taken out of its process
     limits: Mapping[str, Any]  # what the worker applies to itself: granted cores, GPUs, thread pools
@@ -76,6 +77,7 @@ class Attempt:
         return self.spec.name
 
     def request(self, task: TaskRef) -> RunRequest:
+        assert self.context is not None, "an attempt that runs away from the controller carries its context"
         return RunRequest(self.action_id, task, self.inputs, self.context, dict(self.replays) if self.replays else None)
 
     def setup(self, secrets: list[SecretGrant], **extra: Any) -> Setup:

@@ -13,7 +13,7 @@ from typing import Any
 from roost.errors import MaxRuntimeExceededError, escaped_task, user_error_from
 from roost.runtime import loop_watch, values
 from roost.runtime.engine.executors.contract import Attempt, AttemptReport, LiveAction
-from roost.runtime.loop_watch import Body, Interrupted
+from roost.runtime.loop_watch import BlockingBody, Interrupted
 from roost.runtime.task_api.action_report import flush_declared
 from roost.runtime.task_api.calls import TaskCalls
 from roost.runtime.task_api.code_context import enter_action
@@ -24,9 +24,10 @@ from roost.store.store_config import action_scope
 from roost.task import call_handler
 
 
-async def _contained(body: Coroutine[Any, Any, Any]) -> Any:
+async def _contained(body: Coroutine[Any, Any, Any], attempt: Attempt, started: float) -> Any:
     """A body awaited in an asyncio task of its own: a SystemExit or KeyboardInterrupt it raises would
-    otherwise leave that task by stopping the runtime loop itself (asyncio re-raises them)."""
+    otherwise leave that task by stopping the runtime loop itself (asyncio re-raises them). Its frame
+    tells the loop's watchdog which attempt runs, since when (``_blocking``)."""
     try:
         return await body
     except BaseException as e:
@@ -62,67 +63,45 @@ class InlineExecutor:
     ) -> Any:
         task = attempt.task
         body = task.execute(**(attempt.values or {}))
-        watched = Body(
-            body,
-            f"action {attempt.action_id} ({task.name})",
-            None if limit is None else time.monotonic() + limit,
-        )
-        watcher = loop_watch.current()
-        if watcher is not None:
-            watcher.add(watched)
         try:
-            return await self._await_body(attempt, action, calls, sink, limit, body)
+            if limit is None:
+                # Awaited in the caller's own asyncio task: cheaper than a new task, and the variables
+                # are restored before the caller's code continues.
+                tokens = (
+                    current_action.set(action),
+                    call_handler.set(calls),
+                    current_sink.set(sink),
+                    current_group.set(None),
+                    current_custom.set(None),
+                    action_scope.set(action.store_scope()),
+                )
+                try:
+                    return await body
+                finally:
+                    action_scope.reset(tokens[5])
+                    current_custom.reset(tokens[4])
+                    current_group.reset(tokens[3])
+                    current_sink.reset(tokens[2])
+                    call_handler.reset(tokens[1])
+                    current_action.reset(tokens[0])
+            context = contextvars.copy_context()
+            context.run(enter_action, action, calls, sink, action.store_scope())
+            running = context.run(asyncio.ensure_future, _contained(body, attempt, time.monotonic()))
+            try:
+                return await asyncio.wait_for(running, limit)
+            except asyncio.TimeoutError:
+                raise MaxRuntimeExceededError(
+                    f"{task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}) "
+                    "and was cancelled"
+                ) from None
         except Interrupted:
             # The watchdog stopped a body that never awaited (loop_watch.py).
-            if watched.reason == "timeout":
+            if loop_watch.reason_for(body) == "timeout":
                 raise MaxRuntimeExceededError(
                     f"{task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}) "
                     "without ever awaiting, blocking the runtime loop; it was interrupted"
                 ) from None
             raise asyncio.CancelledError() from None
-        finally:
-            if watcher is not None:
-                watcher.discard(watched)
-
-    async def _await_body(
-        self,
-        attempt: Attempt,
-        action: LiveAction,
-        calls: TaskCalls,
-        sink: LogSink,
-        limit: float | None,
-        body: Coroutine[Any, Any, Any],
-    ) -> Any:
-        if limit is None:
-            # Awaited in the caller's own asyncio task: cheaper than a new task, and the variables
-            # are restored before the caller's code continues.
-            tokens = (
-                current_action.set(action),
-                call_handler.set(calls),
-                current_sink.set(sink),
-                current_group.set(None),
-                current_custom.set(None),
-                action_scope.set(action.store_scope()),
-            )
-            try:
-                return await body
-            finally:
-                action_scope.reset(tokens[5])
-                current_custom.reset(tokens[4])
-                current_group.reset(tokens[3])
-                current_sink.reset(tokens[2])
-                call_handler.reset(tokens[1])
-                current_action.reset(tokens[0])
-        context = contextvars.copy_context()
-        context.run(enter_action, action, calls, sink, action.store_scope())
-        running = context.run(asyncio.ensure_future, _contained(body))
-        try:
-            return await asyncio.wait_for(running, limit)
-        except asyncio.TimeoutError:
-            raise MaxRuntimeExceededError(
-                f"{attempt.task.name} exceeded its max_runtime of {limit:g} s (attempt {attempt.number + 1}) "
-                "and was cancelled"
-            ) from None
 
     async def _run_sync(
         self, attempt: Attempt, action: LiveAction, calls: TaskCalls, sink: LogSink, limit: float | None
@@ -141,3 +120,19 @@ class InlineExecutor:
                 "It is sync code running inline, which cannot be interrupted: its thread runs on until it "
                 "returns and its result is discarded. Run it with isolation='process' to have it killed."
             ) from None
+
+
+def _blocking(frame_locals: dict[str, Any]) -> BlockingBody | None:
+    """What ``_run_async``'s frame says of the body it runs, for the loop's watchdog."""
+    attempt, body, started = frame_locals.get("attempt"), frame_locals.get("body"), frame_locals.get("started")
+    if attempt is None or body is None:
+        return None
+    limit = attempt.spec.max_runtime
+    deadline = started + limit if started is not None and limit is not None else None
+    return BlockingBody(body, f"action {attempt.action_id} ({attempt.task.name})", deadline)
+
+
+# Their frames are on the loop thread's stack while a body runs: without a max_runtime in the action's
+# own asyncio task (_run_async), with one in a task of its own (_contained).
+loop_watch.mark_body_runner(InlineExecutor._run_async, _blocking)
+loop_watch.mark_body_runner(_contained, _blocking)
