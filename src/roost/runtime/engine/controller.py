@@ -88,7 +88,8 @@ def _current_task(loop: asyncio.AbstractEventLoop | None) -> asyncio.Task[Any] |
     return asyncio.current_task()
 
 
-_NO_LIMITS: dict[str, Any] = {}  # an inline attempt applies none: it runs in the controller's process
+_NO_LIMITS: dict[str, Any] = {}
+_NO_ENV: dict[str, str] = {}  # an inline attempt applies none: it runs in the controller's process
 
 # Variables of secrets declared by any environment loaded in this process, and how many
 # environments were loaded when they were counted: recounted only when that changes.
@@ -442,21 +443,23 @@ class RunController(TaskCalls):
 
     def _resolve(self, action: ActionRun) -> Attempt:
         """Everything the attempt needs, decided here, before an executor sees it."""
+        record = action.record
+        placement = record.isolation or "inline"
+        if placement == "inline":
+            # Its code runs here: the action itself is its context, its inputs are Python values;
+            # nothing is set up for it (this path is every inline action's: positional, no lookups).
+            inputs = action.reusable_inputs
+            if inputs is None:
+                inputs = values.decode_inputs(action.task, record.inputs)  # type: ignore[arg-type]
+            return Attempt(
+                self.run_name, record.action_id, action.attempt, action.task, action.spec, placement, record.inputs,  # type: ignore[arg-type]
+                None, _NO_ENV, (), _NO_LIMITS, self.store_location, None, 0, None, inputs, action,
+            )  # fmt: skip
         spec = action.spec
-        placement = action.record.isolation or "inline"
         per_spec = self._per_spec.get(id(spec))
         if per_spec is None or per_spec[0] is not spec:
             per_spec = self._per_spec[id(spec)] = (spec, *self._spec_settings(spec))
         _, env, unset, pool_key = per_spec
-        if placement == "inline":
-            # Its code runs here: the action itself is its context, its inputs are Python values.
-            inputs = action.reusable_inputs
-            if inputs is None:
-                inputs = values.decode_inputs(action.task, action.record.inputs)  # type: ignore[arg-type]
-            return Attempt(
-                self.run_name, action.id, action.attempt, action.task, spec, placement, action.record.inputs,  # type: ignore[arg-type]
-                None, env, unset, _NO_LIMITS, self.store_location, values=inputs, source=action,
-            )  # fmt: skip
         depth = 0
         if placement in ("ray", "ray-pool"):
             parent = action.parent
