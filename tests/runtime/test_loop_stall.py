@@ -69,8 +69,12 @@ def start(tmp_path: Path, which: str, name: str) -> subprocess.Popen[str]:
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
-    out, err = process.communicate(timeout=timeout)
-    return out, err
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()  # a hang is the failure this module guards against: leave no spinning process
+        out, err = process.communicate()
+        raise AssertionError(f"the program did not end in {timeout} s:\n{out}\n{err}") from None
 
 
 def root_phase(tmp_path: Path, name: str) -> ActionPhase | None:
