@@ -14,15 +14,18 @@ import base64
 import binascii
 import logging
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.errors import InitializationError
-from roost.runtime.runs import flyte_config, settings
-from roost.runtime.runs.flyte_config import Config
+from roost.runtime.runs import settings
 from roost.runtime.task_api import logs
-from roost.store import object_stores, store_config
+from roost.store import store_config
 from roost.store.open_stores import get_store
+
+if TYPE_CHECKING:  # imported where used: a plain init() reads no config file and configures no object store
+    from roost.runtime.runs.flyte_config import Config
 
 logger = logging.getLogger("roost")
 
@@ -74,7 +77,10 @@ def init(
         )
     raw_data_url = storage if isinstance(storage, str) else None
     # A flyte.storage.S3 / GCS / ABFS: its options for every URL of that kind (blobs, File, flyte.storage).
-    object_stores.configure_storage(None if storage is None or isinstance(storage, str) else storage)
+    if not (storage is None or isinstance(storage, str)) or "roost.store.object_stores" in sys.modules:
+        from roost.store import object_stores
+
+        object_stores.configure_storage(None if storage is None or isinstance(storage, str) else storage)
     if log_level is not None:
         logging.getLogger("roost").setLevel(log_level)
     if kwargs.get("user_log_level") is not None:
@@ -131,6 +137,9 @@ def init_from_config(
     The file's ``task:`` org/project/domain apply unless given here; its ``image.image_refs`` and
     ``images`` ("name=uri" or "uri") name images. No file, or no ``admin.endpoint``: local runs.
     """
+    from roost.runtime.runs import flyte_config
+    from roost.runtime.runs.flyte_config import Config
+
     if isinstance(path_or_config, Config):
         config = path_or_config
     elif isinstance(path_or_config, (str, Path)):
