@@ -92,11 +92,10 @@ class LoopWatch:
             found = _blocking_body(frames)
             if self._reported < self._last_beat:
                 self._reported = now
-                blocked = f"{found.label} has blocked" if found is not None else "the runtime loop has been blocked"
                 logger.warning(
                     "%s the runtime loop for %.1f s at %s: async code that does not await stops every other "
                     "action of this process (await in long loops, or make it a sync task)",
-                    blocked if found is not None else "something has blocked",
+                    f"{found.label} has blocked" if found is not None else "something has blocked",
                     now - self._last_beat,
                     _innermost(frames),
                 )

@@ -42,7 +42,8 @@ class RayActorPool(ReplicaPool[ActorReplica]):
         super().__init__(name, policy)
         self._cluster = cluster
         self._setup = setup
-        self.store = setup.store
+        # The replica applies the environment's setup once, when it starts: a call carries only the store.
+        self.call_setup = Setup({}, [], [], {}, setup.store)
         # Ray must not restart a dead replica by itself: the pool replaces it (below min) and the action
         # that was on it fails, so that roost's retries apply.
         self._actor_options = {**options.actor_options(), "max_concurrency": policy.concurrency, "max_restarts": 0}
@@ -139,6 +140,5 @@ class RayPoolExecutor:
             name = attempt.spec.env_name or attempt.spec.name
             policy = attempt.spec.reusable
             pool, _ = _POOLS.add(key, lambda: RayActorPool(name, policy, cluster, setup, options))  # type: ignore[arg-type]
-        # The replica applied the environment's setup when it started: a call carries only the store.
-        payload = executor.payload(attempt, cluster, Setup({}, [], [], {}, pool.store))
+        payload = executor.payload(attempt, cluster, pool.call_setup)
         return await pool.execute(attempt, report, executor, payload)
