@@ -2,7 +2,7 @@
 and no files import each other in a circle (but the few named below).
 
 Layers, lowest first (docs/architecture.md explains each):
-errors < store < types < definitions (spec/, interface, task) < core < images < runtime < api < cli
+errors < store < types < definitions (spec/, interface, task) < core < images < runtime < api < server < cli
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("images", ("roost.images",)),
     ("runtime", ("roost.runtime",)),
     ("api", ("roost",)),
+    ("server", ("roost.server",)),
     ("cli", ("roost.cli",)),
 ]
 

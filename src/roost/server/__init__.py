@@ -1,0 +1,1 @@
+"""The roost server: a long-lived control plane over the run store (docs/server.md)."""
