@@ -4,6 +4,11 @@ Docker's semantics: a pattern matching a parent directory excludes everything be
 spans directories, and the last matching rule wins. Used where a folder's content digest is taken
 (``image_layers.tree_digest``) and where a build context is copied (``roost.images.context``), so
 both leave out the same files.
+
+``.gitignore`` files read with ``gitignore=True`` become the same rules: a pattern without an inner
+``/`` matches at any depth, one ending in ``/`` only directories (what a code bundle leaves out,
+``roost.runtime.code_bundles``). Git's "a file below an excluded directory cannot be re-included"
+is not modelled: there the last matching rule wins too.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from pathlib import Path
 IgnoreRules = list[tuple[bool, re.Pattern[str]]]
 
 
-def read_ignore_rules(file: Path) -> IgnoreRules:
-    """The rules of a .dockerignore file (none when it cannot be read), for ``is_ignored``."""
+def read_ignore_rules(file: Path, *, gitignore: bool = False) -> IgnoreRules:
+    """The rules of a .dockerignore (or, with ``gitignore``, .gitignore) file, for ``is_ignored``.
+
+    None when the file cannot be read.
+    """
     try:
         text = file.read_text()
     except OSError:
@@ -27,11 +35,23 @@ def read_ignore_rules(file: Path) -> IgnoreRules:
         if not line or line.startswith("#"):
             continue
         negated = line.startswith("!")
-        pattern = posixpath.normpath(line[1:].strip() if negated else line).lstrip("/")
+        raw_pattern = line[1:].strip() if negated else line
+        pattern = posixpath.normpath(raw_pattern).lstrip("/")
         if pattern in ("", "."):
             continue
+        if gitignore:
+            pattern = _git_pattern(raw_pattern, pattern)
         rules.append((negated, _pattern_regex(pattern)))
     return rules
+
+
+def _git_pattern(raw: str, pattern: str) -> str:
+    """A .gitignore pattern (``raw``, ``pattern`` its normalised form) as the .dockerignore one."""
+    if "/" not in raw.rstrip("/"):
+        pattern = "**/" + pattern  # "*.log", "build/": at any depth, not only at the top
+    if raw.endswith("/"):
+        pattern += "/**"  # directories only: what lies below one, never a file of that name
+    return pattern
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
