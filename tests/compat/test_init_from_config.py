@@ -94,14 +94,20 @@ def test_missing_or_broken_file_is_a_clear_error(tmp_path: Path):
     assert not settings.is_initialized()
 
 
-def test_endpoint_is_refused_with_a_way_to_run_locally(isolated_search: Path):
-    cfg = write(isolated_search / "config.yaml", "admin:\n  endpoint: dns:///flyte.example.com\n")
-    with pytest.raises(InitializationError) as info:
+def test_an_endpoint_names_a_roost_server(isolated_search: Path):
+    from . import compat_tasks
+
+    write(isolated_search / "config.yaml", "admin:\n  endpoint: dns:///127.0.0.1:9\n  insecure: true\n")
+    try:
         flyte.init_from_config()
-    message = info.value.message
-    assert "cannot reach a Flyte control plane" in message and "dns:///flyte.example.com" in message
-    assert "remove admin.endpoint" in message and "flyte.init()" in message and str(cfg.name) in message
-    assert info.value.code == "NoControlPlane" and not settings.is_initialized()
+        assert settings.current().endpoint == "dns:///127.0.0.1:9" and settings.current().insecure
+        # Nothing is sent at init; the first run says the server cannot be reached, in one line.
+        with pytest.raises(flyte.errors.RuntimeUserError) as info:
+            flyte.run(compat_tasks.inline, 1)
+        assert "cannot reach the roost server at http://127.0.0.1:9" in info.value.message
+        assert "\n" not in info.value.message
+    finally:
+        flyte.init()
 
 
 def test_config_object_and_aio():
@@ -154,9 +160,12 @@ def test_passthrough_and_in_cluster(isolated_search: Path, monkeypatch: pytest.M
     assert flyte.current_project() == "pod"
 
 
-def test_init_with_endpoint_says_the_same():
-    with pytest.raises(InitializationError, match="cannot reach a Flyte control plane"):
-        flyte.init(endpoint="dns:///x")
+def test_init_with_a_malformed_endpoint_is_refused_at_once():
+    with pytest.raises(ValueError, match="roost server address"):
+        flyte.init(endpoint="ftp://x")
+    with pytest.raises(ValueError, match="api_key needs the endpoint"):
+        flyte.init(api_key="roost_abc")
+    assert settings.current().endpoint is None
 
 
 PROGRAM = """
@@ -181,12 +190,15 @@ def test_cli_global_config_option(tmp_path: Path, isolated_search: Path):
     done = subprocess.run([str(ROOST), "-c", str(good), "run", str(program), "hello"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "hi from via-cli" in done.stdout
-    remote = write(tmp_path / "remote.yaml", "admin: {endpoint: 'dns:///far.away'}\n")
+    # A config naming an endpoint sends the run to that roost server, as `flyte -c FILE run` does.
+    remote = write(
+        tmp_path / "remote.yaml", "admin: {endpoint: 'dns:///127.0.0.1:9', insecure: true}\ntask: {project: p}\n"
+    )
     done = subprocess.run(
         [str(ROOST), "--config", str(remote), "run", str(program), "hello"], capture_output=True, text=True
     )
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "cannot reach a Flyte control plane" in done.stderr
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "cannot reach the roost server at http://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
     done = subprocess.run(
         [str(ROOST), "-c", str(tmp_path / "missing.yaml"), "get", "runs"], capture_output=True, text=True

@@ -67,15 +67,16 @@ def test_storage_and_triggers(tmp_path: Path, roost_home: Path):
     assert out["artifact"] == "Artifact Trigger: on new version of model"
 
 
-def test_a_config_naming_a_control_plane_stops_the_program_with_one_clear_error(tmp_path: Path, roost_home: Path):
-    (tmp_path / "config.yaml").write_text("admin:\n  endpoint: dns:///flyte.example.org\n")
+def test_a_config_naming_an_unreachable_server_stops_the_program_with_one_clear_error(tmp_path: Path, roost_home: Path):
+    # An endpoint names a roost server; none answers there (port 9, discard), so the first run says so.
+    (tmp_path / "config.yaml").write_text("admin:\n  endpoint: dns:///127.0.0.1:9\n")
     env = dict(os.environ, ROOST_HOME=str(roost_home), HOME=str(tmp_path), PYTHONPATH=str(SRC))
     done = subprocess.run(
         [sys.executable, str(PROGRAMS / "config_and_logger.py")], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert done.returncode != 0
-    assert "InitializationError" in done.stderr and "cannot reach a Flyte control plane" in done.stderr
-    assert not (roost_home / "roost.db").exists()  # nothing recorded
+    assert "ServerUnreachable" in done.stderr and "cannot reach the roost server at http://127.0.0.1:9" in done.stderr
+    assert not (roost_home / "runs").exists()  # nothing recorded
 
 
 def test_sdk_limits_retries_cache_map_and_a_look_through_flyte_remote(tmp_path: Path, roost_home: Path):

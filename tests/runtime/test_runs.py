@@ -172,10 +172,15 @@ def test_failed_run_raises_and_is_recorded(store):
     assert handle.first_failure().task_name == "runs.boom"
 
 
-def test_init_refuses_a_control_plane():
-    flyte.init()
-    with pytest.raises(flyte.errors.InitializationError, match="control plane"):
-        flyte.init(endpoint="dns:///example.com")
+def test_init_with_an_endpoint_sends_runs_to_that_server():
+    try:
+        flyte.init(endpoint="http://127.0.0.1:9")
+        assert flyte.with_runcontext().options.mode == "remote"
+        with pytest.raises(flyte.errors.RuntimeUserError, match="cannot reach the roost server"):
+            flyte.run(add, 1)
+        assert flyte.with_runcontext(mode="local").run(add, 1).outputs()[0] == 2  # local stays local
+    finally:
+        flyte.init()
 
 
 def test_store_is_a_real_sqlite_file(roost_home):

@@ -25,6 +25,7 @@ from roost.cli.get import get_group
 from roost.cli.render import one_line
 from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
 from roost.cli.secret import secret_group
+from roost.cli.server import server_group
 from roost.errors import StoreError
 
 
@@ -103,17 +104,11 @@ def _use_config(path: str) -> None:
     the one ``init_from_config()`` reads."""
     from roost.errors import InitializationError
     from roost.runtime.runs import flyte_config
-    from roost.runtime.runs.initialize import control_plane_refused
 
     try:
-        config = flyte_config.load(Path(path).expanduser())
+        flyte_config.load(Path(path).expanduser())
     except InitializationError as e:
         raise click.UsageError(e.message) from None
-    if config.platform.endpoint:
-        refused = control_plane_refused(
-            config.platform.endpoint, f"--config {path}", f"remove admin.endpoint from {path}, or leave out --config"
-        )
-        raise click.UsageError(refused.message)
     flyte_config.use_config_file(path)
 
 
@@ -125,6 +120,7 @@ main.add_command(cache_group)
 main.add_command(delete_group)
 main.add_command(secret_group)
 main.add_command(build_command)
+main.add_command(server_group)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import click
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -256,3 +258,15 @@ def phase_counts(actions: Sequence[ActionRecord]) -> Text:
             text.append("  ")
             text.append_text(phase_text(phase, f"{counts[phase]} {phase.value}"))
     return text
+
+
+def print_outputs(outputs: Any) -> None:
+    """A run's outputs (``ActionOutputs``) as ``roost run`` prints them: one value as it is, several
+    as ``name: value`` lines."""
+    if len(outputs) == 1:
+        value = outputs[0]
+        if value is not None:
+            click.echo(value if isinstance(value, str) else repr(value))
+        return
+    for name, value in outputs.named_outputs.items():
+        click.echo(f"{name}: {value!r}")

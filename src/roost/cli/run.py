@@ -15,12 +15,13 @@ from rich.console import Console
 
 from roost.cli.inputs import parse_inputs
 from roost.cli.loading import import_from_cwd, load_program
-from roost.cli.render import one_line
+from roost.cli.remote_run import follow_remote, remote_endpoint, remote_runner_run
+from roost.cli.render import one_line, print_outputs
 from roost.cli.session import RunSession
 from roost.cli.state import find_action, require_run, store
 from roost.errors import StoreError
 from roost.runtime.ids import new_run_name
-from roost.runtime.runs.handles import ActionOutputs, Run
+from roost.runtime.runs.handles import Run
 from roost.runtime.runs.initialize import init
 from roost.runtime.runs.runner import Runner, load_task, rerun_name, with_runcontext
 from roost.store.records import ActionPhase, RunRecord
@@ -58,16 +59,6 @@ def _runner(**options: Any) -> Runner:
         return with_runcontext(**options)
     except (ValueError, TypeError) as e:
         raise click.UsageError(one_line(str(e))) from None
-
-
-def _print_outputs(outputs: ActionOutputs) -> None:
-    if len(outputs) == 1:
-        value = outputs[0]
-        if value is not None:
-            click.echo(value if isinstance(value, str) else repr(value))
-        return
-    for name, value in outputs.named_outputs.items():
-        click.echo(f"{name}: {value!r}")
 
 
 def _refused(message: str, rerun_of: str | None) -> click.ClickException:
@@ -108,7 +99,7 @@ def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: boo
         click.echo(f"Run {run_name} {record.phase.value}", err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED)
     if record.phase in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED) and outcome.run is not None:
-        _print_outputs(outcome.run.outputs())
+        print_outputs(outcome.run.outputs())
         return
     raise click.ClickException(_failure_summary(run_name, record, outcome.error))
 
@@ -143,7 +134,14 @@ def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: boo
     is_flag=True,
     help="Show the tasks' output as it is written, instead of the live tree (implies --no-live).",
 )
-@click.option("--local", is_flag=True, help="Run on this machine: what every roost run does (accepted as in Flyte).")
+@click.option("--local", is_flag=True, help="Run in this process's machine, not on a server (the default).")
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="Run on a roost server: --endpoint, else $ROOST_ENDPOINT, the -c config's admin.endpoint, or the server "
+    "running for ROOST_HOME (docs/server.md).",
+)
+@click.option("--endpoint", metavar="URL", help="The roost server for --remote (its key: $ROOST_API_KEY).")
 @click.argument("file")
 @click.argument("task")
 @click.argument("task_args", nargs=-1, type=click.UNPROCESSED, metavar="[--INPUT VALUE]...")
@@ -160,6 +158,8 @@ def run_command(
     no_live: bool,
     follow: bool,
     local: bool,
+    remote: bool,
+    endpoint: str | None,
     file: str,
     task: str,
     task_args: tuple[str, ...],
@@ -178,8 +178,29 @@ def run_command(
             init(ray_address=ray_address)  # as a program would: Ray becomes the runs' isolation
         except ValueError as e:
             raise click.UsageError(one_line(str(e))) from None
+    if local and (remote or endpoint):
+        raise click.UsageError("--local contradicts --remote/--endpoint")
+    server = None if local else remote_endpoint(remote, endpoint)
+    if server is not None:
+        if isolation is not None or ray_address is not None:
+            raise click.UsageError("--isolation and --ray are the server's to choose in a remote run")
+        try:
+            init(endpoint=server)
+        except ValueError as e:
+            raise click.UsageError(one_line(str(e))) from None
     template = _load(file, task)
     inputs = parse_inputs(template, list(task_args), f"{ctx.command_path} {file} {task}")
+    if server is not None:
+        remote_run = _runner(
+            mode="remote",
+            name=run_name,
+            max_action_concurrency=max_action_concurrency,
+            env_vars=_env_vars(env),
+            overwrite_cache=overwrite_cache,
+            disable_run_cache=disable_run_cache,
+        )
+        follow_remote(lambda: remote_runner_run(remote_run, template, inputs), follow)
+        return
     name = run_name or new_run_name()
     runner = _runner(
         name=name,

@@ -6,6 +6,7 @@ ci)`` captures just it); what to do with it goes to standard error. Nothing else
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -52,10 +53,30 @@ def add_key_commands(group: click.Group) -> None:
 
 @click.command("create-key")
 @click.argument("name")
-def create_key(name: str) -> None:
+@click.option(
+    "--flyte-form",
+    "endpoint",
+    metavar="URL",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    help="Print the key in Flyte's encoded form, naming the server (the running one, or URL), for "
+    "flyte.init_from_api_key() / FLYTE_API_KEY.",
+)
+def create_key(name: str, endpoint: str | None) -> None:
     """Create an API key named NAME and print it: the only time it is shown."""
+    if endpoint == "":
+        from roost.server.daemon import read_info
+
+        info = read_info(store_config.current().home)
+        if info is None:
+            raise click.ClickException("no roost server is running here: give its URL, --flyte-form URL")
+        endpoint = info.url
     with _keys() as keys:
         key = keys.create(name)
+    if endpoint is not None:
+        # Flyte's key: base64 of "endpoint:client_id:client_secret:org"; roost's key is the secret.
+        key = base64.b64encode(f"{endpoint}:{name}:{key}:roost".encode()).decode("ascii")
     click.echo(key)
     click.echo(
         f"Created API key {name!r}. Copy it now: it will not be shown again. Give it to clients as "

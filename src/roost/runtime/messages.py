@@ -9,6 +9,8 @@ task's argument or reply there, an HTTP body later). They say what happens, neve
     controller -> template   Fork
     template -> controller   Ready, Forked, Exited
     controller -> Ray        RayRun (a RunRequest with its Setup), replied to with RayReply
+    client -> server         SubmitRun (the body of POST /api/v1/runs), answered with RunAccepted
+    server -> bundle host    SubmitRun, answered with RunAccepted or RunRefused
 
 A frame's body is a msgpack array: the message's kind number, then its fields in order; a message
 nested in another (an error, a secret, a task reference) is such an array in its field. A body
@@ -258,6 +260,41 @@ class RayReply(Message):
     node: str
 
 
+# -- client -> server -> bundle host ----------------------------------------------------------------------
+@dataclass(slots=True)
+class SubmitRun(Message):
+    """A run of ``task`` (in ``module``: a dotted name, or a script's path inside the bundle) from the
+    code bundle ``bundle`` (its digest; None: code the server can import already), with its packed
+    inputs. ``options`` are the with_runcontext settings the controller applies (``RunOptions``
+    fields); ``name`` is the run's name (given by the client, else chosen by the server)."""
+
+    name: str | None
+    bundle: str | None
+    module: str
+    task: str
+    inputs: bytes
+    inputs_hash: str
+    options: dict[str, Any]
+    version: str | None = None
+
+
+@dataclass(slots=True)
+class RunAccepted(Message):
+    """The run is recorded under ``name`` and started; ``url`` is its page on the server."""
+
+    name: str
+    url: str = ""
+
+
+@dataclass(slots=True)
+class RunRefused(Message):
+    """The run could not start (its module failed to import, no such task, the name is taken)."""
+
+    name: str
+    error: WireError
+    status: int = 400
+
+
 # -- the codec ---------------------------------------------------------------------------------------------
 MESSAGES: tuple[type[Message], ...] = (
     WireError,
@@ -281,6 +318,9 @@ MESSAGES: tuple[type[Message], ...] = (
     Exited,
     RayRun,
     RayReply,
+    SubmitRun,
+    RunAccepted,
+    RunRefused,
 )
 _BY_KIND: dict[int, type[Message]] = {}
 _ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)

@@ -19,11 +19,10 @@ from roost.runtime.runs.action_details import (
     decode_inputs,
     decode_outputs,
 )
+from roost.runtime.runs.readers import RunReader, reader
 from roost.runtime.syncify import dual, dual_classmethod
 from roost.runtime.task_api.action_report import read_page, report_location
-from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ActionRecord, LogRecord
-from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
 
 # How often a waiting or watching handle reads the store again.
@@ -117,7 +116,7 @@ class Watch:
 class Action(RecordedAction):
     """A handle on one recorded action of a run (``flyte.remote.Action``)."""
 
-    def __init__(self, store: RunStore, record: ActionRecord, task: TaskTemplate[Any] | None = None):
+    def __init__(self, store: RunReader, record: ActionRecord, task: TaskTemplate[Any] | None = None):
         self._store = store
         self._record = record
         # The task's code is known for the root action of a run this process started; other actions
@@ -134,7 +133,7 @@ class Action(RecordedAction):
             run_name = run_name.rsplit("/", 1)[-1]
         if not run_name or not name:
             raise ValueError("Action.get needs run_name= and name= (or a 'RUN/ACTION' uri)")
-        store = get_store()
+        store = reader()
         record = store.get_action(run_name, name)
         if record is None:
             raise ActionNotFoundError(f"run {run_name!r} has no action {name!r} in {store.path}")
@@ -159,7 +158,7 @@ class Action(RecordedAction):
     ) -> Iterator[Action]:
         refuse_filters(created_at=created_at, updated_at=updated_at)
         desc = sorted_descending(sort_by, default_desc=False)
-        store = get_store()
+        store = reader()
         records = store.list_actions(for_run_name, phase_values(in_phase))
         if parent_name is not None:
             records = [r for r in records if r.parent_id == parent_name]

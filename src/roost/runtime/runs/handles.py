@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +21,13 @@ from roost.runtime.runs.action_handle import (
     refuse_filters,
     sorted_descending,
 )
+from roost.runtime.runs.readers import RunReader, reader
+from roost.runtime.runs.server_client import ServerUnreachable
 from roost.runtime.syncify import dual, dual_classmethod, syncify
-from roost.store.open_stores import get_store
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
-from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
+
+logger = logging.getLogger("roost")
 
 __all__ = ["Action", "ActionDetails", "ActionInputs", "ActionOutputs", "Run", "RunDetails"]
 
@@ -47,17 +50,23 @@ class Run:
     """
 
     def __init__(
-        self, store: RunStore, name: str, task: TaskTemplate[Any] | None = None, preserve_original_types: bool = True
+        self,
+        store: RunReader,
+        name: str,
+        task: TaskTemplate[Any] | None = None,
+        preserve_original_types: bool = True,
+        url: str | None = None,
     ):
         self._store = store
         self.name = name
         self._task = task
+        self._url = url
         # False (with_runcontext's default outside mode="local"): DataFrame outputs as flyte.io.DataFrame.
         self._preserve_original_types = preserve_original_types
 
     @staticmethod
     def _get(cls: type[Run], name: str) -> Run:
-        run = cls(get_store(), name)
+        run = cls(reader(), name)
         run._record()
         return run
 
@@ -95,7 +104,7 @@ class Run:
         )
         # project and domain name nothing locally, and no local run pauses: both are accepted as given.
         desc = sorted_descending(sort_by, default_desc=True)
-        store = get_store()
+        store = reader()
         phases = phase_values(in_phase)
         records: Iterable[RunRecord]
         if len(phases) <= 1:
@@ -131,6 +140,12 @@ class Run:
 
     @property
     def url(self) -> str:
+        """The run's page on the server it runs on; a local run's folder of files."""
+        if self._url is not None:
+            return self._url
+        run_url = getattr(self._store, "run_url", None)  # read through a server: its page there
+        if run_url is not None:
+            return run_url(self.name)  # type: ignore[no-any-return]
         options = json.loads(self._record().options or "{}")
         return options.get("run_base_dir", str(self._store.path))
 
@@ -159,7 +174,15 @@ class Run:
         if wait_for not in WAIT_FOR:
             raise ValueError(f"wait_for must be one of {', '.join(WAIT_FOR)}, not {wait_for!r}")
         while True:
-            phase = self.phase
+            try:
+                phase = self.phase
+            except ServerUnreachable as e:
+                # A server restarting (or killed and started again) loses no run: keep asking.
+                if not quiet:
+                    logger.warning("%s; retrying", e.message)
+                    quiet = True
+                await asyncio.sleep(max(poll, 0.25))
+                continue
             if phase.is_terminal or (wait_for != "terminal" and phase is not ActionPhase.QUEUED):
                 return self
             await asyncio.sleep(poll)

@@ -4,8 +4,9 @@ passthrough.
 ``init()`` records what it was given in ``settings.py`` (which the runner reads); the others accept
 Flyte's signature and end in ``init()``. Flyte runs a program locally when no control
 plane is configured, and so does roost: no config file, or one naming no endpoint, is a local run
-(said once, at debug level, with the reason). A control-plane endpoint means a remote run, which
-roost cannot do yet: that is an ``InitializationError`` saying so and how to run locally.
+(said once, at debug level, with the reason). An endpoint names a roost server (``roost server
+start``, docs/server.md): runs default to mode="remote" there and ``flyte.remote`` reads from it.
+Nothing is sent until a run or a read needs the server.
 """
 
 from __future__ import annotations
@@ -31,17 +32,21 @@ logger = logging.getLogger("roost")
 
 _said_local: set[str] = set()
 
+# The prefix of the keys a roost server issues (roost.server.api_keys.KEY_PREFIX).
+ROOST_KEY_PREFIX = "roost_"
+
 # The image reference a bare "URI" (no "name=") names, as in Flyte's CLI.
 DEFAULT_IMAGE_REF = "default"
 
 
 def control_plane_refused(endpoint: str, source: str, to_run_locally: str) -> InitializationError:
-    """The error for a Flyte control-plane endpoint: roost has no client for one."""
+    """The error for a control plane roost has no client for (a Flyte cluster's in-pod endpoint)."""
     return InitializationError(
         "NoControlPlane",
         "user",
         f"roost cannot reach a Flyte control plane ({endpoint}, from {source}): it runs programs on this "
-        f"machine, and a roost server for remote runs is not available yet. To run locally, {to_run_locally}",
+        f"machine or on a roost server (flyte.init(endpoint='http://127.0.0.1:8686')). To run locally, "
+        f"{to_run_locally}",
     )
 
 
@@ -62,7 +67,9 @@ def init(
     """Configure roost for this process. Without arguments: local runs, recorded under ROOST_HOME.
 
     roost always records runs (``local_persistence`` is accepted and implied). It does not talk to a
-    Flyte control plane: ``endpoint``/``api_key`` are refused with a clear error.
+    roost server: ``endpoint`` is its address (``http://127.0.0.1:8686``, or Flyte's ``dns:///host:port``),
+    ``api_key`` a key it issued (``roost server create-key``; else ``$ROOST_API_KEY``). Runs then default
+    to mode="remote" on it.
 
     ``ray_address`` (roost): a Ray cluster, as ``ray.init`` takes it ("auto", "127.0.0.1:6379",
     "ray://host:10001"). The runs that follow execute their actions there (isolation "ray"), and
@@ -71,10 +78,13 @@ def init(
     """
     if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
         raise ValueError(f"ray_address must be a Ray address such as 'auto' or '127.0.0.1:6379', got {ray_address!r}")
-    if endpoint or api_key:
-        raise control_plane_refused(
-            endpoint or "the endpoint in the API key", "flyte.init()", "call flyte.init() without endpoint/api_key"
-        )
+    insecure = kwargs.get("insecure")
+    if endpoint is not None:
+        from roost.runtime.runs.server_client import endpoint_url
+
+        endpoint_url(endpoint, insecure)  # a malformed address is refused now, not at the first run
+    elif api_key:
+        raise ValueError("api_key needs the endpoint of the roost server it belongs to: flyte.init(endpoint=...)")
     raw_data_url = storage if isinstance(storage, str) else None
     # A flyte.storage.S3 / GCS / ABFS: its options for every URL of that kind (blobs, File, flyte.storage).
     if not (storage is None or isinstance(storage, str)) or "roost.store.object_stores" in sys.modules:
@@ -94,6 +104,9 @@ def init(
             root_dir=root_dir,
             images=dict(images or {}),
             ray_address=ray_address,
+            endpoint=endpoint or None,
+            api_key=api_key or None,
+            insecure=insecure,
         )
     )
     store_config.configure(raw_data_url=raw_data_url)
@@ -157,16 +170,9 @@ def init_from_config(
         raise TypeError(f"path_or_config must be a path or a Config, got {type(path_or_config).__name__}")
 
     where = f"Flyte config {config.source}" if config.source else "Flyte config"
-    if config.platform.endpoint:
-        remedy = (
-            f"remove admin.endpoint from {config.source} (or unset FLYTE_ADMIN_ENDPOINT)"
-            if config.source
-            else "remove the endpoint"
-        )
-        raise control_plane_refused(config.platform.endpoint, where, f"{remedy}, or call flyte.init() instead")
     if config.source is None:
         _say_local_once("no Flyte config file found (./config.yaml, ./.flyte/config.yaml, $FLYTECTL_CONFIG, ...)")
-    else:
+    elif not config.platform.endpoint:
         _say_local_once(f"{where} names no control plane (admin.endpoint)")
     init(
         org=org or config.task.org,
@@ -178,17 +184,21 @@ def init_from_config(
         storage=storage,
         images=_image_refs(config, images),
         local_persistence=config.local.persistence,
+        # admin.endpoint names a roost server: runs go there (its key from $ROOST_API_KEY).
+        endpoint=config.platform.endpoint,
+        insecure=config.platform.insecure or None,
     )
 
 
-def _endpoint_in_api_key(api_key: str) -> str:
-    # Flyte's key is base64 of "endpoint:client_id:client_secret:org"; only the endpoint is named (split
-    # from the right: the endpoint may hold colons itself, "dns:///host").
+def _api_key_parts(api_key: str) -> list[str] | None:
+    # Flyte's key is base64 of "endpoint:client_id:client_secret:org" (split from the right: the
+    # endpoint may hold colons itself, "dns:///host"). ``roost server create-key`` gives keys of this
+    # form too, with roost's own key as the client secret.
     try:
         parts = base64.b64decode(api_key.encode("utf-8"), validate=True).decode("utf-8").rsplit(":", 3)
-        return parts[0] if len(parts) == 4 and parts[0] else "the endpoint in the key"
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        return "the endpoint in the key"
+        return None
+    return parts if len(parts) == 4 and parts[0] else None
 
 
 def init_from_api_key(
@@ -206,7 +216,8 @@ def init_from_api_key(
     insecure_skip_verify: bool = False,
     ca_cert_file_path: str | None = None,
 ) -> None:
-    """An API key names a control plane: always refused (the key itself is never repeated)."""
+    """A key ``roost server create-key`` printed (Flyte's form: it names the server): runs go to that
+    server. Any other key names a Flyte control plane: refused (the key itself is never repeated)."""
     source = "the api_key argument"
     if api_key is None:
         api_key = os.environ.get("FLYTE_API_KEY")
@@ -217,7 +228,22 @@ def init_from_api_key(
                 "user",
                 "API key must be provided either as a parameter or via the FLYTE_API_KEY environment variable",
             )
-    raise control_plane_refused(_endpoint_in_api_key(api_key), source, "call flyte.init() instead")
+    parts = _api_key_parts(api_key)
+    if parts is not None and parts[2].startswith(ROOST_KEY_PREFIX):
+        init(
+            project=project,
+            domain=domain,
+            root_dir=root_dir,
+            log_level=log_level,
+            storage=storage,
+            images=images,
+            endpoint=parts[0],
+            api_key=parts[2],
+            insecure=insecure_skip_verify or None,
+        )
+        return
+    endpoint = parts[0] if parts is not None else "the endpoint in the key"
+    raise control_plane_refused(endpoint, source, "call flyte.init() instead")
 
 
 def init_in_cluster(

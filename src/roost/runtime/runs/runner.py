@@ -54,7 +54,8 @@ def _check_options(
     tracked: bool,
     isolation: str | None,
 ) -> str:
-    mode = mode or "local"
+    # Flyte's default: remote when a control plane is configured (here: a roost server), else local.
+    mode = mode or ("remote" if settings.current().endpoint else "local")
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if mode == "hybrid" and not (name and run_base_dir):
@@ -72,7 +73,7 @@ def _check_options(
         raise ValueError("tracked=True needs mode='local'")
     if isolation is not None and isolation not in _ISOLATIONS:
         raise ValueError(f"isolation must be 'auto', 'inline', 'process' or 'ray', got {isolation!r}")
-    if mode != "local" and isolation not in (None, "auto", "ray"):
+    if mode != "local" and isolation not in (None, "auto", "ray") and not settings.current().endpoint:
         raise ValueError(f"mode={mode!r} runs actions on a Ray cluster; isolation={isolation!r} contradicts it")
     return mode
 
@@ -84,6 +85,14 @@ def resolve_options(options: RunOptions) -> RunOptions:
     defaults = settings.current()
     address = settings.ray_address()
     isolation = options.isolation
+    if options.mode != "local" and defaults.endpoint:
+        # A roost server runs it; where its actions go is the server's choice (--ray, isolation).
+        return dataclasses.replace(
+            options,
+            project=options.project or defaults.project,
+            domain=options.domain or defaults.domain,
+            org=options.org or defaults.org,
+        )
     if options.mode != "local":
         if address is None:
             raise InitializationError(
@@ -115,9 +124,13 @@ def resolve_options(options: RunOptions) -> RunOptions:
 class Runner:
     """What ``with_runcontext(...)`` returns: ``.run(task, ...)`` (and ``.run.aio``), ``.rerun(...)``."""
 
-    def __init__(self, name: str | None, options: RunOptions):
+    def __init__(
+        self, name: str | None, options: RunOptions, copy_style: str = "loaded_modules", version: str | None = None
+    ):
         self.name = name
         self.options = options
+        self.copy_style = copy_style
+        self.version = version
 
     @on_runtime
     async def run(self, task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
@@ -134,7 +147,13 @@ class Runner:
         except RecursionError:
             # The type engine recurses once per level of nesting; Python's stack ends first.
             raise ValueError(f"the inputs of {task.name} are nested too deeply to convert") from None
-        return await _execute_run(task, bound, encoded, self.name, options)
+        if options.mode != "local" and settings.current().endpoint:
+            from roost.runtime.runs import remote_runs
+
+            if options.mode == "hybrid":
+                raise ValueError("mode='hybrid' with a roost server is not available yet: use mode='remote'")
+            return await remote_runs.submit(task, encoded, self.name, options, self.copy_style, self.version)
+        return await execute_run(task, encoded, self.name, options)
 
     @on_runtime
     async def rerun(
@@ -185,9 +204,8 @@ class Runner:
                 while current is not None:
                     recovered.pop(current, None)
                     current = parents.get(current)
-        return await _execute_run(
+        return await execute_run(
             task,
-            bound,
             encoded,
             self.name,
             options,
@@ -271,7 +289,7 @@ def with_runcontext(
         domain=domain,
         preserve_original_types=preserve_original_types,
     )
-    return Runner(name, options)
+    return Runner(name, options, copy_style, version)
 
 
 @on_runtime
@@ -296,9 +314,8 @@ def _base_dir_of(store: Any, run_name: str | None) -> str | None:
     return json.loads(source.options or "{}").get("run_base_dir")  # type: ignore[no-any-return]
 
 
-async def _execute_run(
+async def execute_run(
     task: TaskTemplate[Any],
-    bound: dict[str, Any],
     encoded: values.EncodedInputs,
     name: str | None,
     options: RunOptions,
@@ -306,8 +323,10 @@ async def _execute_run(
     recovered_from: str | None = None,
     recovered: dict[str, Any] | None = None,
     next_name: Callable[[], str] = new_run_name,
+    on_claimed: Callable[[str], None] | None = None,
 ) -> Run:
-    """Claim the run's name (``name``, else the first free one ``next_name`` gives), then drive the run."""
+    """Claim the run's name (``name``, else the first free one ``next_name`` gives), then drive the run.
+    ``on_claimed`` hears the name once the run is recorded (a server answers its client then)."""
     if os.environ.get(WORKER_ENV):
         # A script without an `if __name__ == "__main__":` guard starts its run again when a worker
         # imports it to find its tasks; going on would start workers that import it again, and so on.
@@ -368,6 +387,8 @@ async def _execute_run(
                 if attempt >= 100:
                     raise
     run_name = record.name
+    if on_claimed is not None:
+        on_claimed(run_name)
     controller = RunController(
         store,
         run_name,

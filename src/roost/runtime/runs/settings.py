@@ -25,6 +25,11 @@ class InitSettings:
     root_dir: str | Path | None = None
     images: dict[str, str] = field(default_factory=dict)
     ray_address: str | None = None
+    # A roost server (``init(endpoint=...)``): runs default to mode="remote" there, and flyte.remote
+    # reads from it. The key is never shown (repr) nor written anywhere.
+    endpoint: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    insecure: bool | None = None
 
 
 _current = InitSettings()

@@ -1,0 +1,298 @@
+"""The server's HTTP API (Starlette): code bundles, run submission, and reads of the run store.
+
+    GET  /health                                   liveness: {"roost": version}
+    HEAD /api/v1/bundles/{digest}                  200 when the server has the bundle, else 404
+    PUT  /api/v1/bundles/{digest}                  a code bundle (.tar.gz), checked and unpacked
+    POST /api/v1/runs                              a ``messages.SubmitRun`` -> ``RunAccepted``
+    GET  /api/v1/runs[?limit&phase&task]           runs, newest first
+    GET  /api/v1/runs/{run}                        one run
+    GET  /api/v1/runs/{run}/actions[?phase]        its actions
+    GET  /api/v1/runs/{run}/actions/{id}           one action
+    GET  /api/v1/runs/{run}/actions/{id}/attempts  its attempts
+    GET  /api/v1/runs/{run}/logs[?action&attempt]  log lines
+    POST /api/v1/runs/{run}/abort                  ask the run to stop
+    POST /api/v1/runs/{run}/actions/{id}/abort     ask one action to stop ({"reason": ...})
+    GET  /runs/{run}                               the run's page (its URL): a JSON view for now
+
+Bodies are msgpack (the roost client) or JSON (anyone else: ``Accept: application/json``, the
+default for a client that asks for neither). Every error is a 4xx with ``{"error": one line}``;
+anything unexpected a 500 with a line naming the server log, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import msgpack
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from roost._version import __version__
+from roost.runtime import code_bundles, messages
+from roost.runtime.ids import check_run_name, new_run_name
+from roost.server.access import Access
+from roost.server.bundle_store import BundleStore
+from roost.server.hosts import HostGone, Hosts
+from roost.store.record_codec import to_json, to_wire
+from roost.store.records import ActionPhase
+from roost.store.run_store import RunStore
+
+logger = logging.getLogger("roost.server")
+
+MSGPACK = "application/msgpack"
+MAX_SUBMISSION_BYTES = 64 * 2**20  # inputs above a few KiB are offloaded to the blob store first
+_PHASES = {p.value for p in ActionPhase}
+
+
+class BadRequest(HTTPException):
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(status, reason)
+
+
+def reply(request: Request, body: Any, status: int = 200) -> Response:
+    """``body`` in the format the caller reads: msgpack when it asks for it, else JSON."""
+    if MSGPACK in request.headers.get("accept", ""):
+        return Response(msgpack.packb(body, use_bin_type=True), status, media_type=MSGPACK)
+    return Response(json.dumps(to_json(body), indent=1), status, media_type="application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused (413) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"the body is {declared} bytes; at most {limit} are accepted", 413)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise BadRequest(f"the body is over {limit} bytes", 413)
+    return bytes(data)
+
+
+class Api:
+    """The routes, over one store, bundle store and set of bundle hosts."""
+
+    def __init__(self, store: RunStore, bundles: BundleStore, hosts: Hosts, base_url: str):
+        self.store = store
+        self.bundles = bundles
+        self.hosts = hosts
+        self.base_url = base_url.rstrip("/")
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/health", self.health),
+            Route("/api/v1/bundles/{digest}", self.bundle, methods=["HEAD", "GET", "PUT"]),
+            Route("/api/v1/runs", self.submit, methods=["POST"]),
+            Route("/api/v1/runs", self.list_runs),
+            Route("/api/v1/runs/{run}", self.get_run),
+            Route("/api/v1/runs/{run}/actions", self.list_actions),
+            Route("/api/v1/runs/{run}/actions/{action}", self.get_action),
+            Route("/api/v1/runs/{run}/actions/{action}/attempts", self.list_attempts),
+            Route("/api/v1/runs/{run}/logs", self.list_logs),
+            Route("/api/v1/runs/{run}/abort", self.abort_run, methods=["POST"]),
+            Route("/api/v1/runs/{run}/actions/{action}/abort", self.abort_action, methods=["POST"]),
+            Route("/runs/{run}", self.run_page),
+        ]
+
+    async def health(self, request: Request) -> Response:
+        return reply(request, {"roost": __version__, "time": time.time()})
+
+    # -- bundles ------------------------------------------------------------------------------------
+    async def bundle(self, request: Request) -> Response:
+        digest = request.path_params["digest"]
+        try:
+            BundleStore.check_digest(digest)
+            if request.method in ("HEAD", "GET"):
+                return Response(status_code=200 if self.bundles.has(digest) else 404)
+            data = await read_body(request, self.bundles.max_bytes)
+            new = self.bundles.put(digest, data)
+        except code_bundles.BundleError as e:
+            raise BadRequest(str(e)) from None
+        return reply(request, {"digest": digest, "stored": new}, 201 if new else 200)
+
+    # -- runs ----------------------------------------------------------------------------------------
+    async def submit(self, request: Request) -> Response:
+        submission = check_submission(await read_body(request, MAX_SUBMISSION_BYTES))
+        if submission.bundle is not None and not self.bundles.has(submission.bundle):
+            raise BadRequest(f"no code bundle {submission.bundle} on this server: upload it first", 409)
+        if submission.name is None:
+            submission.name = new_run_name()
+        try:
+            answer = await self.hosts.submit(submission)
+        except HostGone as e:
+            raise BadRequest(f"{e}: see the server log", 503) from None
+        if isinstance(answer, messages.RunRefused):
+            raise BadRequest(answer.error.message, answer.status)
+        answer.url = self.run_url(answer.name)
+        if MSGPACK in request.headers.get("accept", ""):
+            return Response(messages.encode(answer), 201, media_type=MSGPACK)
+        return reply(request, {"name": answer.name, "url": answer.url}, 201)
+
+    def run_url(self, name: str) -> str:
+        return f"{self.base_url}/runs/{name}"
+
+    def list_runs(self, request: Request) -> Response:
+        query = request.query_params
+        limit = _int(query.get("limit", "50"), "limit", 1, 10_000)
+        phase = _phase(query.get("phase"))
+        runs = self.store.list_runs(limit=limit, phase=phase, task_name=query.get("task"))
+        return reply(request, [to_wire(r) for r in runs])
+
+    def _run_name(self, request: Request) -> str:
+        name = request.path_params["run"]
+        try:
+            check_run_name(name)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+        return name  # type: ignore[no-any-return]
+
+    def get_run(self, request: Request) -> Response:
+        record = self.store.get_run(self._run_name(request))
+        if record is None:
+            raise BadRequest(f"no run named {request.path_params['run']!r}", 404)
+        return reply(request, to_wire(record))
+
+    def list_actions(self, request: Request) -> Response:
+        phases = tuple(_phase(p) or "" for p in request.query_params.getlist("phase"))
+        actions = self.store.list_actions(self._run_name(request), phases)
+        return reply(request, [to_wire(a) for a in actions])
+
+    def get_action(self, request: Request) -> Response:
+        record = self.store.get_action(self._run_name(request), request.path_params["action"])
+        if record is None:
+            raise BadRequest(f"run {request.path_params['run']!r} has no action {request.path_params['action']!r}", 404)
+        return reply(request, to_wire(record))
+
+    def list_attempts(self, request: Request) -> Response:
+        attempts = self.store.list_attempts(self._run_name(request), request.path_params["action"])
+        return reply(request, [to_wire(a) for a in attempts])
+
+    def list_logs(self, request: Request) -> Response:
+        query = request.query_params
+        attempt = _int(query["attempt"], "attempt", 0, 1_000_000) if "attempt" in query else None
+        lines = self.store.list_logs(self._run_name(request), query.get("action"), attempt)
+        return reply(request, [to_wire(line) for line in lines])
+
+    def abort_run(self, request: Request) -> Response:
+        name = self._run_name(request)
+        if self.store.get_run(name) is None:
+            raise BadRequest(f"no run named {name!r}", 404)
+        return reply(request, {"requested": self.store.request_abort(name)})
+
+    async def abort_action(self, request: Request) -> Response:
+        name = self._run_name(request)
+        body = _map(await read_body(request, 64 * 1024), request)
+        reason = body.get("reason", "aborted through the server's API")
+        if not isinstance(reason, str):
+            raise BadRequest("reason must be text")
+        self.store.request_action_abort(name, request.path_params["action"], reason[:1000])
+        return reply(request, {"requested": True})
+
+    def run_page(self, request: Request) -> Response:
+        name = self._run_name(request)
+        record = self.store.get_run(name)
+        if record is None:
+            raise BadRequest(f"no run named {name!r}", 404)
+        view = to_wire(record)
+        view.pop("inputs", None)
+        view.pop("outputs", None)
+        view["actions"] = [
+            {k: v for k, v in to_wire(a).items() if k not in ("inputs", "outputs", "run_name")}
+            for a in self.store.list_actions(name)
+        ]
+        return Response(json.dumps(to_json(view), indent=1), media_type="application/json")
+
+
+def check_submission(body: bytes) -> messages.SubmitRun:
+    """A POST /api/v1/runs body as a SubmitRun with fields of the right types, or a 400 saying why."""
+    try:
+        submission = messages.decode(body)
+    except messages.ProtocolError as e:
+        raise BadRequest(f"the body is not a run submission: {e}") from None
+    if not isinstance(submission, messages.SubmitRun):
+        raise BadRequest(f"the body is a {type(submission).__name__}, not a SubmitRun")
+    s = submission
+    checks = (
+        (s.name is None or isinstance(s.name, str), "name must be text"),
+        (s.bundle is None or isinstance(s.bundle, str), "bundle must be a digest"),
+        (isinstance(s.module, str) and 0 < len(s.module) <= 1000, "module must be a module name or a path"),
+        (isinstance(s.task, str) and 0 < len(s.task) <= 1000, "task must be a task name"),
+        (isinstance(s.inputs, bytes), "inputs must be bytes"),
+        (isinstance(s.inputs_hash, str), "inputs_hash must be text"),
+        (isinstance(s.options, dict) and all(isinstance(k, str) for k in s.options), "options must be a map"),
+        (s.version is None or isinstance(s.version, str), "version must be text"),
+    )
+    for ok, reason in checks:
+        if not ok:
+            raise BadRequest(reason)
+    if s.name is not None:
+        try:
+            check_run_name(s.name)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+    if s.bundle is not None:
+        try:
+            BundleStore.check_digest(s.bundle)
+        except code_bundles.BundleError as e:
+            raise BadRequest(str(e)) from None
+    # A path inside the bundle: relative and never out of it.
+    parts = s.module.replace("\\", "/").split("/")
+    if s.module.startswith("/") or ".." in parts or "\x00" in s.module:
+        raise BadRequest(f"module {s.module!r} is not a path inside the bundle")
+    return submission
+
+
+def _map(body: bytes, request: Request) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        if "json" in request.headers.get("content-type", ""):
+            value = json.loads(body)
+        else:
+            value = msgpack.unpackb(body, raw=False)
+    except Exception:
+        raise BadRequest("the body is neither msgpack nor JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest("the body must be a map")
+    return value
+
+
+def _int(text: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _phase(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text.lower() not in _PHASES:
+        raise BadRequest(f"phase must be one of {', '.join(sorted(_PHASES))}, got {text[:40]!r}")
+    return text.lower()
+
+
+def build_app(api: Api, access: Access) -> Starlette:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return reply(request, {"error": exc.detail}, exc.status_code)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        logger.exception("%s %s failed", request.method, request.url.path)
+        return reply(request, {"error": f"internal error ({type(exc).__name__}); see the server log"}, 500)
+
+    app = Starlette(
+        routes=api.routes(),
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.add_middleware(access.middleware())
+    return app

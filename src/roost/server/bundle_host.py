@@ -1,0 +1,158 @@
+"""A bundle host: the process that runs the server's runs of one code bundle.
+
+The server never imports user code: each code bundle (one version of a project's code) gets a host
+process, started in the bundle's folder, that imports the bundle's modules and drives its runs with
+the same controller, policies and executors as a local run. A host lives as long as the server, so
+the pools of reusable environments it holds stay warm from one run to the next (a new bundle version
+is a new host, with new pools).
+
+The server speaks to it over a socket pair (``python -m roost.server.bundle_host FD``), in frames of
+``runtime.messages``: ``SubmitRun`` in, ``RunAccepted`` once the run is recorded or ``RunRefused``.
+Everything else about a run -- its phases, outputs, logs, abort requests -- goes through the store.
+When the server goes away the host starts nothing more, lets the runs in flight finish, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import socket
+import struct
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from roost.errors import BaseRuntimeError
+from roost.runtime import frames, messages, values
+from roost.runtime.engine.controller import RunOptions
+from roost.runtime.loader import find_task, load_module
+from roost.runtime.loop import runtime_loop
+from roost.runtime.runs import remote_runs
+from roost.runtime.runs.runner import execute_run
+from roost.store.run_store import RunNameTaken
+
+logger = logging.getLogger("roost.server")
+
+# What the server set for every run of its hosts (isolation, Ray address): RunOptions fields as JSON.
+BASE_OPTIONS_ENV = "ROOST_SERVER_RUN_OPTIONS"
+
+
+class Host:
+    def __init__(self, channel: socket.socket, base: RunOptions):
+        self._channel = channel
+        self._base = base
+        self._send_lock = threading.Lock()
+        self._running: set[concurrent.futures.Future[object]] = set()
+        self._idle = threading.Condition()
+
+    def send(self, message: messages.Message) -> None:
+        with self._send_lock:
+            try:
+                self._channel.sendall(frames.encode(message))
+            except OSError:  # the server is gone: the run goes on, recorded in the store
+                pass
+
+    def serve(self) -> None:
+        self.send(messages.Ready(os.getpid(), sys.executable))
+        while True:
+            message = _read(self._channel)
+            if message is None:
+                break
+            if isinstance(message, messages.SubmitRun):
+                self.start(message)
+            elif isinstance(message, messages.Shutdown):
+                break
+        with self._idle:  # the server is gone or asked us to stop: finish what runs, then exit
+            self._idle.wait_for(lambda: not self._running)
+
+    def refuse(self, name: str, error: BaseException, status: int = 400) -> None:
+        text = f"{type(error).__name__}: {error}".splitlines()[0]
+        code = error.code if isinstance(error, BaseRuntimeError) else type(error).__name__
+        self.send(messages.RunRefused(name, messages.WireError(code, "user", text), status))
+
+    def start(self, submission: messages.SubmitRun) -> None:
+        name = submission.name or ""
+        try:
+            location = submission.module
+            if location.endswith(".py"):
+                location = str(Path.cwd() / location)
+            task = find_task(load_module(location), submission.task)
+            options = remote_runs.options_from(submission.options, self._base)
+        except Exception as e:  # the bundle's code: any error it raises on import is the user's
+            logger.debug("run %s refused:\n%s", name, traceback.format_exc())
+            self.refuse(name, e)
+            return
+        encoded = values.EncodedInputs(submission.inputs, submission.inputs_hash)
+        claimed: list[str] = []
+
+        def on_claimed(run_name: str) -> None:
+            claimed.append(run_name)
+            self.send(messages.RunAccepted(run_name))
+
+        future = asyncio.run_coroutine_threadsafe(
+            execute_run(task, encoded, name, options, on_claimed=on_claimed), runtime_loop()
+        )
+        with self._idle:
+            self._running.add(future)  # type: ignore[arg-type]
+
+        def ended(done: concurrent.futures.Future[object]) -> None:
+            error = done.exception() if not done.cancelled() else None
+            if not claimed:  # it failed before it was recorded: the client hears why
+                if isinstance(error, RunNameTaken):
+                    self.refuse(name, ValueError(f"a run named {name!r} exists already"), 409)
+                else:
+                    self.refuse(name, error or RuntimeError("the run did not start"))
+            with self._idle:
+                self._running.discard(done)
+                self._idle.notify_all()
+
+        future.add_done_callback(ended)  # type: ignore[arg-type]
+
+
+_HEADER = struct.Struct(">I")
+
+
+def _read(channel: socket.socket) -> messages.Message | None:
+    """The next message from the server; None when it has gone (or said something unreadable)."""
+    header = _read_exactly(channel, _HEADER.size)
+    if header is None:
+        return None
+    body = _read_exactly(channel, _HEADER.unpack(header)[0])
+    if body is None:
+        return None
+    try:
+        return messages.decode(body)
+    except messages.ProtocolError as e:
+        logger.error("bundle host: %s; stopping", e)
+        return None
+
+
+def _read_exactly(channel: socket.socket, n: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < n:
+        try:
+            chunk = channel.recv(n - len(chunks))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+def main() -> None:
+    import json
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    channel = socket.socket(fileno=int(sys.argv[1]))
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # the bundle's modules import as they do in the project
+    base = RunOptions(mode="remote", **json.loads(os.environ.pop(BASE_OPTIONS_ENV, "{}")))
+    Host(channel, base).serve()
+
+
+if __name__ == "__main__":
+    main()

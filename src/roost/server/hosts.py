@@ -1,0 +1,147 @@
+"""The server's bundle hosts (``bundle_host.py``): one process per code bundle, started when its first
+run is submitted and kept while the server runs, so that its pools stay warm across runs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from roost.runtime import messages
+from roost.runtime.frames import MessageProtocol, encode
+from roost.server.bundle_host import BASE_OPTIONS_ENV
+from roost.server.bundle_store import BundleStore
+
+logger = logging.getLogger("roost.server")
+
+# How long a new host may take to import roost and say it is ready.
+START_TIMEOUT_S = 60.0
+
+
+class HostGone(Exception):
+    """A bundle host ended (or could not start) before it answered."""
+
+
+@dataclasses.dataclass
+class _Host:
+    bundle: str | None
+    process: subprocess.Popen[bytes]
+    protocol: MessageProtocol
+    ready: asyncio.Future[None]
+    waiting: dict[str, asyncio.Future[messages.Message]] = dataclasses.field(default_factory=dict)
+    gone: bool = False
+
+
+class Hosts:
+    """Starts bundle hosts and hands them runs. Lives on the server's event loop."""
+
+    def __init__(self, bundles: BundleStore, home: Path, run_options: dict[str, Any] | None = None):
+        self._bundles = bundles
+        self._home = home
+        self._run_options = run_options or {}
+        self._hosts: dict[str | None, _Host] = {}
+        self._starting: dict[str | None, asyncio.Lock] = {}
+
+    async def submit(self, submission: messages.SubmitRun) -> messages.RunAccepted | messages.RunRefused:
+        """Hand a run (its name chosen) to its bundle's host; its answer once the run is recorded."""
+        assert submission.name
+        for attempt in range(2):
+            host = await self._host_for(submission.bundle)
+            future: asyncio.Future[messages.Message] = asyncio.get_running_loop().create_future()
+            host.waiting[submission.name] = future
+            host.protocol.transport.write(encode(submission))  # type: ignore[union-attr]
+            try:
+                reply = await future
+            except HostGone:
+                if attempt:  # a host that dies twice in a row will not run this
+                    raise
+                continue
+            finally:
+                host.waiting.pop(submission.name, None)
+            assert isinstance(reply, (messages.RunAccepted, messages.RunRefused))
+            return reply
+        raise AssertionError("unreachable")
+
+    async def _host_for(self, bundle: str | None) -> _Host:
+        host = self._hosts.get(bundle)
+        if host is not None and not host.gone:
+            return host
+        lock = self._starting.setdefault(bundle, asyncio.Lock())
+        async with lock:
+            host = self._hosts.get(bundle)
+            if host is None or host.gone:
+                host = self._hosts[bundle] = await self._start(bundle)
+        return host
+
+    async def _start(self, bundle: str | None) -> _Host:
+        folder = self._bundles.folder(bundle) if bundle is not None else Path.cwd()
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env[BASE_OPTIONS_ENV] = json.dumps(self._run_options)
+        env["ROOST_HOME"] = str(self._home)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "roost.server.bundle_host", str(theirs.fileno())],
+            cwd=folder,
+            env=env,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            # What runs print is in the store (roost get logs); the server's own output stays its own.
+            stdout=subprocess.DEVNULL,
+        )
+        theirs.close()
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_connection(MessageProtocol, sock=ours)
+        host = _Host(bundle, process, protocol, loop.create_future())
+        protocol.attach(lambda message: self._on_message(host, message), lambda: self._on_close(host))
+        try:
+            await asyncio.wait_for(asyncio.shield(host.ready), START_TIMEOUT_S)
+        except (asyncio.TimeoutError, HostGone):
+            process.kill()
+            raise HostGone(f"the bundle host for {bundle or 'installed code'} did not start") from None
+        logger.info("bundle host %s started for %s", process.pid, bundle or "installed code")
+        return host
+
+    def _on_message(self, host: _Host, message: messages.Message) -> None:
+        if isinstance(message, messages.Ready):
+            if not host.ready.done():
+                host.ready.set_result(None)
+        elif isinstance(message, (messages.RunAccepted, messages.RunRefused)):
+            future = host.waiting.get(message.name)
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    def _on_close(self, host: _Host) -> None:
+        host.gone = True
+        if self._hosts.get(host.bundle) is host:
+            del self._hosts[host.bundle]
+        gone = HostGone(f"the bundle host {host.process.pid} ended")
+        if not host.ready.done():
+            host.ready.set_exception(gone)
+            host.ready.exception()  # retrieved: nobody else may wait on it
+        for future in host.waiting.values():
+            if not future.done():
+                future.set_exception(gone)
+
+    def pids(self) -> dict[str, int]:
+        return {bundle or "installed": host.process.pid for bundle, host in self._hosts.items()}
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Ask every host to stop once its runs end; kill those still there after ``timeout``."""
+        hosts = list(self._hosts.values())
+        for host in hosts:
+            if host.protocol.transport is not None:
+                host.protocol.transport.write(encode(messages.Shutdown()))
+        deadline = asyncio.get_running_loop().time() + timeout
+        for host in hosts:
+            while host.process.poll() is None and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            if host.process.poll() is None:
+                host.process.kill()
+            host.process.wait()
