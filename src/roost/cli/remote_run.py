@@ -73,12 +73,14 @@ def follow_remote(start: Callable[[], Run], follow: bool) -> None:
             if phase.is_terminal:
                 break
             time.sleep(0.2)
+        if phase in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED):
+            print_outputs(run.outputs())
+            return
+        record = run._record()
     except KeyboardInterrupt:
         click.echo(f"Stopped following run {run.name}; it goes on (roost abort {run.name} stops it)", err=True)
         raise click.exceptions.Exit(130) from None
-    if phase in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED):
-        print_outputs(run.outputs())
-        return
-    record = run._record()
+    except BaseRuntimeError as e:  # the server refused a read: the key revoked meanwhile, say
+        raise click.ClickException(f"cannot follow run {run.name}: {one_line(e.message)}") from None
     reason = f": {record.error.code}: {one_line(record.error.message)}" if record.error else ""
     raise click.ClickException(f"run {run.name} {phase.value.replace('_', ' ')}{reason}")

@@ -39,7 +39,10 @@ def start_command(host: str, port: int, detach: bool, ray_address: str | None, b
             info = daemon.start_detached(config.home, args)
             click.echo(f"roost server {info.url} started (pid {info.pid}); stop it with `roost server stop`")
             return
-        run_options = {"isolation": "ray", "ray_address": ray_address} if ray_address else {}
+        # What every run on this server gets (RunOptions fields), whatever its client asked for.
+        run_options: dict[str, str] = {"isolation": "ray", "ray_address": ray_address} if ray_address else {}
+        if blob_store:
+            run_options["raw_data_path"] = blob_store
         daemon.serve(config, host, port, run_options)
     except daemon.ServerStartError as e:
         raise click.ClickException(str(e)) from None

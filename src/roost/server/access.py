@@ -13,6 +13,8 @@ import ipaddress
 import json
 from typing import Any
 
+import msgpack
+
 from roost.server.api_keys import ApiKeys
 
 PUBLIC_PATHS = frozenset({"/health"})
@@ -22,9 +24,12 @@ def is_loopback(host: str | None) -> bool:
     if not host:
         return False
     try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+        address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return host == "localhost"
+    # A server on "::" sees IPv4 clients as ::ffff:a.b.c.d, which Python before 3.13 never calls loopback.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 class Access:
@@ -58,14 +63,19 @@ class Access:
                     await self.app(scope, receive, send)
                     return
                 client = scope.get("client")
-                caller, why = access.caller(client[0] if client else None, dict(scope["headers"]))
+                headers = dict(scope["headers"])
+                caller, why = access.caller(client[0] if client else None, headers)
                 if caller is None:
-                    body = json.dumps({"error": why}).encode()
+                    # In the format the caller reads, as every other error of the API.
+                    if b"application/msgpack" in headers.get(b"accept", b""):
+                        body, media = msgpack.packb({"error": why}), b"application/msgpack"
+                    else:
+                        body, media = json.dumps({"error": why}).encode(), b"application/json"
                     await send(
                         {
                             "type": "http.response.start",
                             "status": 401,
-                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                            "headers": [(b"content-type", media), (b"www-authenticate", b"Bearer")],
                         }
                     )
                     await send({"type": "http.response.body", "body": body})

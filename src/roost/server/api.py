@@ -24,10 +24,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -111,7 +113,8 @@ class Api:
             if request.method in ("HEAD", "GET"):
                 return Response(status_code=200 if self.bundles.has(digest) else 404)
             data = await read_body(request, self.bundles.max_bytes)
-            new = self.bundles.put(digest, data)
+            # Checking and unpacking take seconds for a big bundle: not on the loop every request needs.
+            new = await run_in_threadpool(self.bundles.put, digest, data)
         except code_bundles.BundleError as e:
             raise BadRequest(str(e)) from None
         return reply(request, {"digest": digest, "stored": new}, 201 if new else 200)
@@ -191,7 +194,11 @@ class Api:
         reason = body.get("reason", "aborted through the server's API")
         if not isinstance(reason, str):
             raise BadRequest("reason must be text")
-        self.store.request_action_abort(name, request.path_params["action"], reason[:1000])
+        action = request.path_params["action"]
+        # The store keeps any request it is given: one for an action that is not there would stay forever.
+        if self.store.get_action(name, action) is None:
+            raise BadRequest(f"run {name!r} has no action {action!r}", 404)
+        self.store.request_action_abort(name, action, reason[:1000])
         return reply(request, {"requested": True})
 
     def run_page(self, request: Request) -> Response:
@@ -231,6 +238,10 @@ def check_submission(body: bytes) -> messages.SubmitRun:
     for ok, reason in checks:
         if not ok:
             raise BadRequest(reason)
+    for option, value in s.options.items():
+        check = _OPTION_CHECKS.get(option)
+        if check is not None and not check[0](value):
+            raise BadRequest(f"option {option} must be {check[1]}")
     if s.name is not None:
         try:
             check_run_name(s.name)
@@ -246,6 +257,31 @@ def check_submission(body: bytes) -> messages.SubmitRun:
     if s.module.startswith("/") or ".." in parts or "\x00" in s.module:
         raise BadRequest(f"module {s.module!r} is not a path inside the bundle")
     return submission
+
+
+def _text_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _text_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+# The submitted options (``remote_runs.SUBMITTED_OPTIONS``) as the bundle host applies them: one of
+# another type would fail the run there, or leave it queued for ever, after the client heard "201".
+_OPTION_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "env_vars": (_text_map, "a map of text to text"),
+    "custom_context": (_text_map, "a map of text to text"),
+    "overwrite_cache": (lambda v: isinstance(v, bool), "true or false"),
+    "disable_run_cache": (lambda v: isinstance(v, bool), "true or false"),
+    "max_action_concurrency": (
+        lambda v: v is None or (type(v) is int and (v == 0 or v >= 2)),
+        "0 (unbounded) or at least 2",
+    ),
+    "project": (_text_or_none, "text"),
+    "domain": (_text_or_none, "text"),
+    "org": (_text_or_none, "text"),
+}
 
 
 def _map(body: bytes, request: Request) -> dict[str, Any]:

@@ -8,6 +8,7 @@ folder that exists is complete.
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 from roost.runtime import code_bundles
@@ -19,6 +20,9 @@ class BundleStore:
     def __init__(self, home: Path, max_bytes: int = code_bundles.MAX_BUNDLE_BYTES):
         self.root = home / "server" / "bundles"
         self.max_bytes = max_bytes
+        # One bundle checked and unpacked at a time (callers use threads): each may hold its whole
+        # unpacked tar in memory, up to code_bundles.MAX_UNPACKED_BYTES.
+        self._unpacking = threading.Lock()
 
     @staticmethod
     def check_digest(digest: str) -> str:
@@ -36,15 +40,16 @@ class BundleStore:
         """Keep the bundle ``data`` under ``digest`` (refused unless it is that bundle's digest); True
         when it was new."""
         folder = self.folder(digest)
-        if folder.is_dir():
-            return False
         if len(data) > self.max_bytes:
             raise code_bundles.BundleError(
                 f"the bundle is {len(data)} bytes; this server takes at most {self.max_bytes}"
             )
-        actual = code_bundles.digest_of(data)
-        if actual != digest:
-            raise code_bundles.BundleError(f"the bundle's content has digest {actual}, not {digest}")
-        self.root.mkdir(parents=True, exist_ok=True)
-        code_bundles.unpack(data, folder)
+        with self._unpacking:
+            if folder.is_dir():
+                return False
+            actual = code_bundles.digest_of(data)
+            if actual != digest:
+                raise code_bundles.BundleError(f"the bundle's content has digest {actual}, not {digest}")
+            self.root.mkdir(parents=True, exist_ok=True)
+            code_bundles.unpack(data, folder)
         return True

@@ -71,7 +71,7 @@ def read_info(home: Path) -> ServerInfo | None:
 
 
 def url_for(host: str, port: int) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)  # "any": this machine
     shown = f"[{shown}]" if ":" in shown else shown
     return f"http://{shown}:{port}"
 

@@ -1,0 +1,102 @@
+"""kill -9 of the server while a run goes: the run finishes, nothing it completed runs again, and a
+client waiting on it sees it end once the server is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import start_server, stop_server
+
+TASKS = """
+import asyncio
+from pathlib import Path
+
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="durable")
+LEDGER = Path(LEDGER_PATH)
+
+
+def note(what: str) -> None:
+    with open(LEDGER, "a") as f:
+        f.write(what + "\\n")
+
+
+@env.task
+async def step(i: int) -> int:
+    note(f"step {i}")
+    await asyncio.sleep(0.5)
+    return i * i
+
+
+@env.task
+async def pipeline(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += await step(i)
+    return total
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_of_the_server_mid_run(tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    # The ledger is a file of the project (not of the bundle the server unpacked): steps append to it.
+    (project / "tasks.py").write_text(TASKS.replace("LEDGER_PATH", repr(str(project / "ledger.txt"))))
+    port = free_port()
+    home = tmp_path / "server-home"
+    server = start_server(home, "--port", str(port))
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import roost as flyte
+                from tasks import pipeline
+                flyte.init(endpoint="{server.url}")
+                run = flyte.run(pipeline, n=8)
+                print("RUN", run.name, flush=True)
+                run.wait(quiet=True)
+                print("PHASE", run.phase, run.outputs()[0], flush=True)
+                """
+            ),
+        ],
+        cwd=project,
+        env={**os.environ, "ROOST_HOME": str(tmp_path / "client-home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ledger = project / "ledger.txt"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    time.sleep(1.0)  # the client keeps waiting meanwhile
+    restarted = start_server(home, "--port", str(port))
+    try:
+        out, err = client.communicate(timeout=120)
+    finally:
+        stop_server(restarted)
+    assert client.returncode == 0, err
+    assert f"PHASE succeeded {sum(i * i for i in range(8))}" in out
+    # Every step ran exactly once: the kill interrupted nothing that had to run again.
+    assert sorted(ledger.read_text().splitlines()) == sorted(f"step {i}" for i in range(8))
