@@ -233,6 +233,9 @@ ROLE_IMPORTS: dict[str, set[str]] = {
 ROLE_EXCEPTIONS = {
     # Ray runs worker-side entry points that the driver names: ray.remote(...) must be given them.
     ("roost.runtime.engine.executors.ray_cluster", "roost.runtime.worker.ray_worker"),
+    # A hybrid run on a server runs its root action in the program that started it: that program is
+    # the action's worker, so starting a run there starts the worker side too.
+    ("roost.runtime.runs.remote_runs", "roost.runtime.worker.hybrid_root"),
 }
 
 

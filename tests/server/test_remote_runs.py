@@ -268,3 +268,88 @@ def test_concurrent_reads_while_runs_go(server: Server):
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert errors == []
+
+
+def test_roost_get_reads_through_the_api(server: Server, project: Path, tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    write_tasks(project)
+    done = run_client(
+        project,
+        """
+        import sys
+        import roost as flyte
+        from tasks import fan
+        flyte.init(endpoint=sys.argv[1])
+        print(flyte.with_runcontext(name="read-me-back").run(fan, n=2).wait(quiet=True).name)
+        """,
+        server.url,
+    )
+    assert done.stdout.strip().endswith("read-me-back")
+    env = {**os.environ, "ROOST_HOME": str(tmp_path / "elsewhere")}  # a store that has none of it
+
+    def roost(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "roost.cli.main", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    listed = roost("get", "runs", "--endpoint", server.url)
+    assert listed.returncode == 0 and "read-me-back" in listed.stdout
+    tree = roost("get", "run", "read-me-back", "--endpoint", server.url)
+    assert tree.returncode == 0 and "SUCCEEDED" in tree.stdout and "greet" in tree.stdout
+    logs = roost("get", "logs", "read-me-back", "--endpoint", server.url)
+    assert "greeting 0" in logs.stdout and "greeting 1" in logs.stdout
+    io = roost("get", "io", "read-me-back", "--endpoint", server.url)
+    assert "Hello, 0!" in io.stdout
+    missing = roost("get", "run", "nope", "--endpoint", server.url)
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "no run named 'nope'" in missing.stderr
+    local = roost("get", "runs")
+    assert "read-me-back" not in local.stdout
+
+
+HYBRID = """
+import asyncio
+import os
+import sys
+
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="hybrid_tasks")
+
+
+@env.task
+async def child(i: int) -> tuple[int, int]:
+    print(f"child {i}")
+    return i * i, os.getpid()
+
+
+@env.task
+async def parent(n: int) -> tuple[list[int], int, list[int]]:
+    print("parent runs here")
+    results = await asyncio.gather(*[child(i) for i in range(n)])
+    return [v for v, _ in results], os.getpid(), sorted({pid for _, pid in results})
+
+
+if __name__ == "__main__":
+    flyte.init(endpoint=sys.argv[1])
+    run = flyte.with_runcontext(mode="hybrid", name=sys.argv[2], run_base_dir=sys.argv[3]).run(parent, n=3)
+    squares, parent_pid, child_pids = run.outputs()
+    print("OUT", squares, parent_pid == os.getpid(), os.getpid() not in child_pids)
+    for action in run.actions():
+        print("ACTION", action.name, action._record.parent_id, action._record.isolation, action.phase)
+    print("LOGS", [line.line for line in run._store.list_logs(run.name)])
+"""
+
+
+def test_hybrid_runs_the_parent_here_and_its_children_on_the_server(server: Server, project: Path, tmp_path: Path):
+    done = run_client(project, HYBRID, server.url, "hybrid-tree", str(tmp_path / "base"))
+    assert "OUT [0, 1, 4] True True" in done.stdout
+    actions = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("ACTION")]
+    assert actions[0] == ["a0", "None", "client", "succeeded"]
+    assert len(actions) == 4 and all(a[1] == "a0" and a[3] == "succeeded" for a in actions[1:])
+    # One tree on the server: the parent's output lines (sent from here) beside its children's.
+    logs = done.stdout.split("LOGS ", 1)[1]
+    assert "parent runs here" in logs and "child 2" in logs
+    page = json.loads(urllib.request.urlopen(f"{server.url}/runs/hybrid-tree").read())
+    assert page["mode"] == "hybrid" and len(page["actions"]) == 4

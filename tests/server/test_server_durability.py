@@ -100,3 +100,62 @@ def test_kill_9_of_the_server_mid_run(tmp_path: Path):
     assert f"PHASE succeeded {sum(i * i for i in range(8))}" in out
     # Every step ran exactly once: the kill interrupted nothing that had to run again.
     assert sorted(ledger.read_text().splitlines()) == sorted(f"step {i}" for i in range(8))
+
+
+HYBRID = """
+import asyncio, sys
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="orphaned")
+
+
+@env.task
+async def slow() -> int:
+    await asyncio.sleep(60)
+    return 1
+
+
+@env.task
+async def parent() -> int:
+    print("parent started", flush=True)
+    return await slow()
+
+
+if __name__ == "__main__":
+    flyte.init(endpoint=sys.argv[1])
+    flyte.with_runcontext(mode="hybrid", name="orphan", run_base_dir=sys.argv[2]).run(parent)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_hybrid_run_whose_client_dies_fails_instead_of_waiting_forever(tmp_path: Path, monkeypatch):
+    import json
+    import urllib.request
+
+    monkeypatch.setenv("ROOST_HYBRID_CLIENT_GONE_S", "2")
+    server = start_server(tmp_path / "server-home")
+    try:
+        project = tmp_path / "project"
+        project.mkdir()
+        (project / "prog.py").write_text(HYBRID)
+        client = subprocess.Popen(
+            [sys.executable, "prog.py", server.url, str(tmp_path / "base")],
+            cwd=project,
+            env={**os.environ, "ROOST_HOME": str(tmp_path / "client-home")},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert "parent started" in client.stdout.readline()
+        time.sleep(0.5)  # the child is on the server now
+        client.kill()
+        client.wait()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run = json.loads(urllib.request.urlopen(f"{server.url}/api/v1/runs/orphan").read())
+            if run["phase"] not in ("queued", "running"):
+                break
+            time.sleep(0.2)
+        assert run["phase"] == "failed", run
+        assert run["error"]["code"] == "ClientGone" and "stopped answering" in run["error"]["message"]
+    finally:
+        stop_server(server)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from roost.cli import render
 from roost.cli.get_actions import get_action, get_io
-from roost.cli.state import controller_gone, find_action, require_run, store
+from roost.cli.state import controller_gone, endpoint_option, find_action, require_run, store
 from roost.runtime.runs.action_handle import format_log_line
 from roost.runtime.task_api.action_report import REPORT_FILE
 from roost.store.blobs import is_remote_uri, local_path_of
@@ -104,6 +104,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 
 
 @get_group.command("runs")
+@endpoint_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first.")
 @click.option("--phase", help="Only runs in this phase (running, succeeded, failed, ...).")
 @click.option("--task", help="Only runs of this task (full or short name).")
@@ -122,6 +123,7 @@ def get_runs(limit: int, phase: str | None, task: str | None, as_json: bool) -> 
 
 
 @get_group.command("run")
+@endpoint_option
 @click.argument("name")
 @JSON_OPTION
 def get_run(name: str, as_json: bool) -> None:
@@ -173,6 +175,7 @@ def _reports(run: RunRecord, actions: list[ActionRecord]) -> list[tuple[str, str
 
 
 @get_group.command("logs")
+@endpoint_option
 @click.argument("name")
 @click.argument("action", required=False)
 @click.option(

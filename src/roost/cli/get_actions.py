@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from roost.cli import render
-from roost.cli.state import find_action, require_run, store
+from roost.cli.state import endpoint_option, find_action, require_run, store
 from roost.runtime.runs.action_details import ActionDetails
 from roost.store.records import ActionPhase, ActionRecord
 
@@ -94,6 +94,7 @@ def _show_action(details: ActionDetails) -> None:
 
 
 @click.command("action")
+@endpoint_option
 @click.argument("run_name")
 @click.argument("action_name", required=False)
 @click.option(
@@ -136,6 +137,7 @@ def _values(values: dict[str, Any]) -> list[str]:
 
 
 @click.command("io")
+@endpoint_option
 @click.argument("run_name")
 @click.argument("action_name", required=False)
 @click.option("--inputs-only", "-i", is_flag=True, help="Show only the inputs.")

@@ -7,11 +7,13 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from roost.errors import StoreError
 from roost.runtime.engine.reservations import pid_alive
+from roost.runtime.runs.readers import RunReader
 from roost.store import store_config, write_failures
 from roost.store.open_stores import get_store
 from roost.store.records import ActionRecord, RunRecord
@@ -23,11 +25,44 @@ HEARTBEAT_STALE_S = 60.0
 
 
 _readers: dict[Path, RunStore] = {}
+# A roost server to read from instead of ROOST_HOME's store (`roost get ... --endpoint URL`).
+_server: RunReader | None = None
+
+
+def read_from_server(endpoint: str) -> None:
+    """Make ``store()`` read through the API of the roost server at ``endpoint`` (its key:
+    $ROOST_API_KEY)."""
+    global _server
+    from roost.runtime.runs.server_client import ServerClient
+
+    try:
+        _server = ServerClient(endpoint)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+def endpoint_option(command: Any) -> Any:
+    """``--endpoint URL`` on a reading command: read a roost server's runs through its API."""
+
+    def use(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value:
+            read_from_server(value)
+
+    return click.option(
+        "--endpoint",
+        metavar="URL",
+        expose_value=False,
+        callback=use,
+        help="Read the runs of the roost server at URL (its API key: $ROOST_API_KEY) instead of ROOST_HOME's.",
+    )(command)
 
 
 def store() -> RunStore:
     """The run store, for reading: opened read-only, so that a reading command works on a store the
-    user may not write, and creates nothing where there is no store yet."""
+    user may not write, and creates nothing where there is no store yet. With ``--endpoint``, the
+    server's API, which answers the same reads."""
+    if _server is not None:
+        return _server  # type: ignore[return-value]
     path = store_config.current().home / "roost.db"
     reader = _readers.get(path)
     if reader is None:

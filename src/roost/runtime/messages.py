@@ -11,6 +11,9 @@ task's argument or reply there, an HTTP body later). They say what happens, neve
     controller -> Ray        RayRun (a RunRequest with its Setup), replied to with RayReply
     client -> server         SubmitRun (the body of POST /api/v1/runs), answered with RunAccepted
     server -> bundle host    SubmitRun, answered with RunAccepted or RunRefused
+    hybrid client <-> host   RunMessages: the worker messages of a root action that runs in the
+                             client (RunRequest, CallReply, Shutdown one way; CallRequest, LogLine,
+                             TraceBegin/End, ActionDone / ActionFailed the other), through the server
 
 A frame's body is a msgpack array: the message's kind number, then its fields in order; a message
 nested in another (an error, a secret, a task reference) is such an array in its field. A body
@@ -295,6 +298,17 @@ class RunRefused(Message):
     status: int = 400
 
 
+@dataclass(slots=True)
+class RunMessages(Message):
+    """Worker messages of the root action of a hybrid run (``mode="hybrid"`` on a server), which runs
+    in the client: the client is that action's worker, reached through the server's API."""
+
+    run: str
+    messages: list[
+        RunRequest | CallRequest | CallReply | LogLine | TraceBegin | TraceEnd | ActionDone | ActionFailed | Shutdown
+    ]
+
+
 # -- the codec ---------------------------------------------------------------------------------------------
 MESSAGES: tuple[type[Message], ...] = (
     WireError,
@@ -321,6 +335,7 @@ MESSAGES: tuple[type[Message], ...] = (
     SubmitRun,
     RunAccepted,
     RunRefused,
+    RunMessages,
 )
 _BY_KIND: dict[int, type[Message]] = {}
 _ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)

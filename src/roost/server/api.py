@@ -99,6 +99,7 @@ class Api:
             Route("/api/v1/runs/{run}/logs", self.list_logs),
             Route("/api/v1/runs/{run}/abort", self.abort_run, methods=["POST"]),
             Route("/api/v1/runs/{run}/actions/{action}/abort", self.abort_action, methods=["POST"]),
+            Route("/api/v1/runs/{run}/exchange", self.exchange, methods=["POST"]),
             Route("/runs/{run}", self.run_page),
         ]
 
@@ -200,6 +201,27 @@ class Api:
             raise BadRequest(f"run {name!r} has no action {action!r}", 404)
         self.store.request_action_abort(name, action, reason[:1000])
         return reply(request, {"requested": True})
+
+    async def exchange(self, request: Request) -> Response:
+        """The client of a hybrid run's root action: its messages in, what its host holds for it out
+        (waiting up to ``wait`` seconds, at most 30, when there is nothing yet)."""
+        name = self._run_name(request)
+        wait = _float(request.query_params.get("wait", "0"), "wait", 0.0, 30.0)
+        try:
+            incoming = messages.decode(await read_body(request, MAX_SUBMISSION_BYTES))
+        except messages.ProtocolError as e:
+            raise BadRequest(f"the body is not a run's messages: {e}") from None
+        if not isinstance(incoming, messages.RunMessages) or incoming.run != name:
+            raise BadRequest("the body must be the RunMessages of this run")
+        allowed = (messages.CallRequest, messages.LogLine, messages.TraceBegin, messages.TraceEnd,
+                   messages.ActionDone, messages.ActionFailed)  # fmt: skip
+        if not all(isinstance(m, allowed) for m in incoming.messages):
+            raise BadRequest("a client sends task calls, output lines, traced calls and how its action ended")
+        try:
+            held = await self.hosts.exchange(name, incoming.messages, wait)
+        except KeyError:
+            raise BadRequest(f"no hybrid run named {name!r} is going on here", 404) from None
+        return Response(messages.encode(messages.RunMessages(name, held)), media_type=MSGPACK)  # type: ignore[arg-type]
 
     def run_page(self, request: Request) -> Response:
         name = self._run_name(request)
@@ -304,6 +326,16 @@ def _int(text: str, name: str, low: int, high: int) -> int:
         value = int(text)
     except ValueError:
         raise BadRequest(f"{name} must be a whole number, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(text: str, name: str, low: float, high: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, got {text[:40]!r}") from None
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
     return value

@@ -28,6 +28,7 @@ from pathlib import Path
 from roost.errors import BaseRuntimeError
 from roost.runtime import frames, messages, values
 from roost.runtime.engine.controller import RunOptions
+from roost.runtime.engine.executors import client
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import runtime_loop
 from roost.runtime.runs import remote_runs
@@ -63,6 +64,9 @@ class Host:
                 break
             if isinstance(message, messages.SubmitRun):
                 self.start(message)
+            elif isinstance(message, messages.RunMessages):
+                for each in message.messages:  # in order: a call's reply is sent when it ends
+                    asyncio.run_coroutine_threadsafe(client.deliver(message.run, each), runtime_loop())
             elif isinstance(message, messages.Shutdown):
                 break
         with self._idle:  # the server is gone or asked us to stop: finish what runs, then exit
@@ -151,7 +155,19 @@ def main() -> None:
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))  # the bundle's modules import as they do in the project
     base = RunOptions(mode="remote", **json.loads(os.environ.pop(BASE_OPTIONS_ENV, "{}")))
-    Host(channel, base).serve()
+    host = Host(channel, base)
+    client.set_channel(_ClientChannel(host))
+    host.serve()
+
+
+class _ClientChannel:
+    """Messages for the client of a hybrid run's root action: to the server, which holds them for it."""
+
+    def __init__(self, host: Host):
+        self._host = host
+
+    def send(self, run_name: str, message: messages.Message) -> None:
+        self._host.send(messages.RunMessages(run_name, [message]))  # type: ignore[list-item]
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(info)))
     os.replace(tmp, path)
-    server = uvicorn.Server(
+    server = _uvicorn_server(
         uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off")
     )
     print(f"roost server {url} (store {home}); Ctrl-C stops it", flush=True)
@@ -140,6 +141,26 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
             if json.loads(path.read_text()).get("pid") == os.getpid():  # not a later server's file
                 path.unlink()
         keys.close()
+
+
+def _uvicorn_server(config: Any) -> Any:
+    """uvicorn's server, stopped by SIGINT/SIGTERM without dying of the signal afterwards (uvicorn
+    raises it again once it has stopped), so that what follows -- the bundle hosts told to stop,
+    server.json removed -- runs. (uvicorn is imported here: ``status`` and ``stop`` need none of it.)"""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
 
 
 def health(url: str, timeout: float = 1.0) -> dict[str, Any] | None:

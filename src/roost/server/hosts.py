@@ -11,11 +11,13 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from roost.runtime import messages
 from roost.runtime.frames import MessageProtocol, encode
+from roost.runtime.ids import ROOT_ACTION
 from roost.server.bundle_host import BASE_OPTIONS_ENV
 from roost.server.bundle_store import BundleStore
 
@@ -23,6 +25,9 @@ logger = logging.getLogger("roost.server")
 
 # How long a new host may take to import roost and say it is ready.
 START_TIMEOUT_S = 60.0
+# How long the client of a hybrid run may stay silent (it asks every second) before its root action
+# is failed.
+CLIENT_GONE_S = float(os.environ.get("ROOST_HYBRID_CLIENT_GONE_S", "30"))
 
 
 class HostGone(Exception):
@@ -48,6 +53,12 @@ class Hosts:
         self._run_options = run_options or {}
         self._hosts: dict[str | None, _Host] = {}
         self._starting: dict[str | None, asyncio.Lock] = {}
+        # Hybrid runs: the host running each, and the messages its host holds for its client.
+        self._run_hosts: dict[str, _Host] = {}
+        self._for_client: dict[str, list[messages.Message]] = {}
+        self._arrived: dict[str, asyncio.Event] = {}
+        self._last_seen: dict[str, float] = {}  # when each hybrid run's client last asked
+        self._watcher: asyncio.Task[None] | None = None
 
     async def submit(self, submission: messages.SubmitRun) -> messages.RunAccepted | messages.RunRefused:
         """Hand a run (its name chosen) to its bundle's host; its answer once the run is recorded."""
@@ -66,6 +77,11 @@ class Hosts:
             finally:
                 host.waiting.pop(submission.name, None)
             assert isinstance(reply, (messages.RunAccepted, messages.RunRefused))
+            if isinstance(reply, messages.RunAccepted) and submission.options.get("mode") == "hybrid":
+                self._run_hosts[reply.name] = host
+                self._last_seen[reply.name] = time.monotonic()
+                if self._watcher is None or self._watcher.done():
+                    self._watcher = asyncio.ensure_future(self._watch_clients())
             return reply
         raise AssertionError("unreachable")
 
@@ -112,6 +128,9 @@ class Hosts:
         if isinstance(message, messages.Ready):
             if not host.ready.done():
                 host.ready.set_result(None)
+        elif isinstance(message, messages.RunMessages):
+            self._for_client.setdefault(message.run, []).extend(message.messages)
+            self._arrived.setdefault(message.run, asyncio.Event()).set()
         elif isinstance(message, (messages.RunAccepted, messages.RunRefused)):
             future = host.waiting.get(message.name)
             if future is not None and not future.done():
@@ -129,19 +148,60 @@ class Hosts:
             if not future.done():
                 future.set_exception(gone)
 
+    async def exchange(self, run: str, outgoing: list[messages.Message], wait: float) -> list[messages.Message]:
+        """Pass a hybrid run's client messages to its host; what the host holds for the client,
+        waiting up to ``wait`` seconds for something when it holds nothing."""
+        host = self._run_hosts.get(run)
+        if host is None or host.gone:
+            raise KeyError(run)
+        self._last_seen[run] = time.monotonic()
+        if outgoing:
+            host.protocol.transport.write(encode(messages.RunMessages(run, outgoing)))  # type: ignore[arg-type, union-attr]
+        arrived = self._arrived.setdefault(run, asyncio.Event())
+        if not self._for_client.get(run) and wait > 0:
+            try:
+                await asyncio.wait_for(arrived.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+        arrived.clear()
+        held = self._for_client.pop(run, [])
+        if any(isinstance(m, messages.Shutdown) for m in held):
+            self.forget(run)
+        return held
+
+    async def _watch_clients(self) -> None:
+        """Fail the root action of a hybrid run whose client stopped asking (it died, or lost the
+        network for longer than ``CLIENT_GONE_S``): its run ends instead of waiting forever."""
+        while self._run_hosts:
+            await asyncio.sleep(CLIENT_GONE_S / 6)
+            now = time.monotonic()
+            for run, seen in list(self._last_seen.items()):
+                host = self._run_hosts.get(run)
+                if host is None or now - seen < CLIENT_GONE_S:
+                    continue
+                why = f"the client of hybrid run {run} stopped answering {CLIENT_GONE_S:.0f} s ago"
+                gone = messages.ActionFailed(ROOT_ACTION, messages.WireError("ClientGone", "system", why))
+                if host.protocol.transport is not None and not host.gone:
+                    host.protocol.transport.write(encode(messages.RunMessages(run, [gone])))
+                self.forget(run)
+
+    def forget(self, run: str) -> None:
+        """The hybrid run ended: nothing more goes between its client and its host."""
+        self._last_seen.pop(run, None)
+        self._run_hosts.pop(run, None)
+        self._for_client.pop(run, None)
+        self._arrived.pop(run, None)
+
     def pids(self) -> dict[str, int]:
         return {bundle or "installed": host.process.pid for bundle, host in self._hosts.items()}
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Ask every host to stop once its runs end; kill those still there after ``timeout``."""
+    async def close(self, timeout: float = 2.0) -> None:
+        """Tell every host to stop: each finishes the runs it has, then exits (by itself: the server
+        does not wait for long runs). Hosts with nothing to finish are waited for up to ``timeout``."""
         hosts = list(self._hosts.values())
         for host in hosts:
             if host.protocol.transport is not None:
                 host.protocol.transport.write(encode(messages.Shutdown()))
         deadline = asyncio.get_running_loop().time() + timeout
-        for host in hosts:
-            while host.process.poll() is None and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)
-            if host.process.poll() is None:
-                host.process.kill()
-            host.process.wait()
+        while any(h.process.poll() is None for h in hosts) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)

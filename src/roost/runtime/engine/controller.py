@@ -69,6 +69,9 @@ class RunOptions:
     org: str | None = None
     # How the Run handle gives DataFrame outputs back: as declared, or as flyte.io.DataFrame (SDK default).
     preserve_original_types: bool = True
+    # mode="hybrid" on a roost server: the root action runs in the client that started the run (its
+    # worker, reached through the server), its children here (executors/client.py).
+    root_on_client: bool = False
 
 
 async def _mark_running(action: ActionRun, call_next: Next) -> Any:
@@ -246,6 +249,8 @@ class RunController(TaskCalls):
     def _placement(self, spec: TaskSpec, root: bool = False) -> tuple[str, str]:
         """(isolation, why), by the ``auto`` rule of docs/architecture.md unless the run forces one."""
         mode = self.options.isolation or "auto"
+        if root and self.options.root_on_client:
+            return "client", "mode='hybrid' runs the root action in the client that started the run"
         if mode == "ray":
             if root and self.mode == "hybrid":
                 where, why = self._placement_here(spec, "auto")
@@ -281,6 +286,10 @@ class RunController(TaskCalls):
             return self._inline
         if isolation == "ray":
             return self.ray_executor()
+        if isolation == "client":
+            from roost.runtime.engine.executors.client import ClientExecutor
+
+            return ClientExecutor()
         if isolation == "ray-pool":
             if self._ray_pool is None:
                 from roost.runtime.engine.executors.ray_pool import RayPoolExecutor

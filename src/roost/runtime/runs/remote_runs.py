@@ -68,7 +68,8 @@ async def submit(
     bundle = code_bundles.pack(copy_style, root)
     if bundle is not None:
         client.upload_bundle(bundle.digest, bundle.data)
-    run_options = {field: getattr(options, field) for field in SUBMITTED_OPTIONS}
+    run_options: dict[str, Any] = {field: getattr(options, field) for field in SUBMITTED_OPTIONS}
+    run_options["mode"] = options.mode
     accepted = client.submit(
         messages.SubmitRun(
             name=name,
@@ -81,10 +82,28 @@ async def submit(
             version=version,
         )
     )
+    if options.mode == "hybrid":  # the root action runs here, until the run ends on the server
+        from roost.runtime.worker.hybrid_root import HybridRoot
+
+        def ended() -> bool:
+            record = client.get_run(accepted.name)
+            return record is not None and record.phase.is_terminal
+
+        await HybridRoot(
+            accepted.name,
+            task,
+            lambda outgoing, wait: client.exchange(accepted.name, outgoing, wait),
+            ended,
+            lambda module: module_in_bundle(module, root),
+            server_client.ServerUnreachable,
+        ).drive()
     return Run(client, accepted.name, task, options.preserve_original_types, url=accepted.url)  # type: ignore[arg-type]
 
 
 def options_from(submitted: dict[str, Any], base: RunOptions) -> RunOptions:
-    """The RunOptions of a submitted run: ``base`` (the server's) with the client's settings."""
+    """The RunOptions of a submitted run: ``base`` (the server's) with the client's settings; a hybrid
+    run's root action runs in its client."""
     known = {k: v for k, v in submitted.items() if k in SUBMITTED_OPTIONS}
+    if submitted.get("mode") == "hybrid":
+        known.update(mode="hybrid", root_on_client=True)
     return dataclasses.replace(base, **known)

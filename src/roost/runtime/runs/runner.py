@@ -150,8 +150,6 @@ class Runner:
         if options.mode != "local" and settings.current().endpoint:
             from roost.runtime.runs import remote_runs
 
-            if options.mode == "hybrid":
-                raise ValueError("mode='hybrid' with a roost server is not available yet: use mode='remote'")
             return await remote_runs.submit(task, encoded, self.name, options, self.copy_style, self.version)
         return await execute_run(task, encoded, self.name, options)
 
@@ -389,20 +387,28 @@ async def execute_run(
     run_name = record.name
     if on_claimed is not None:
         on_claimed(run_name)
-    controller = RunController(
-        store,
-        run_name,
-        options,
-        run_base_dir=run_base_dir,
-        raw_data_path=raw_data_path,
-        store_config=config,
-        recovered=recovered,
-        recovered_base_dir=_base_dir_of(store, recovered_from),
-    )
-    loop = asyncio.get_running_loop()
-    controller.bind_loop(loop)
-    logs.install()
-    root = controller.root_action(task, encoded)
+    try:
+        controller = RunController(
+            store,
+            run_name,
+            options,
+            run_base_dir=run_base_dir,
+            raw_data_path=raw_data_path,
+            store_config=config,
+            recovered=recovered,
+            recovered_base_dir=_base_dir_of(store, recovered_from),
+        )
+        loop = asyncio.get_running_loop()
+        controller.bind_loop(loop)
+        logs.install()
+        root = controller.root_action(task, encoded)
+    except BaseException as e:
+        # Recorded, then refused before its root started (bad options, a spec that does not compile):
+        # the run is failed, not left queued.
+        record.phase, record.error, record.ended_at = ActionPhase.FAILED, error_info(e), time.time()
+        store.mark(record)
+        store.flush()
+        raise
     # Marked after the root action, in the same batch: whoever sees the run running finds its root.
     record.phase = ActionPhase.RUNNING
     store.mark(record)

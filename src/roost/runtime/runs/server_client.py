@@ -144,6 +144,15 @@ class ServerClient:
             raise ServerError(f"{self.url}: unexpected reply to a run submission: {type(reply).__name__}")
         return reply
 
+    def exchange(self, run_name: str, outgoing: list[messages.Message], wait: float) -> list[messages.Message]:
+        """A hybrid run's root action (run here): send its messages, get what the server holds for it."""
+        body = messages.encode(messages.RunMessages(run_name, outgoing))  # type: ignore[arg-type]
+        _, data = self.request("POST", f"{API}/runs/{_q(run_name)}/exchange?wait={wait}", body)
+        reply = messages.decode(data)
+        if not isinstance(reply, messages.RunMessages):
+            raise ServerError(f"{self.url}: unexpected reply to a run's messages: {type(reply).__name__}")
+        return list(reply.messages)
+
     def run_url(self, run_name: str) -> str:
         return f"{self.url}/runs/{urllib.parse.quote(run_name)}"
 
@@ -196,7 +205,11 @@ def _reason(status: int, data: bytes) -> str:
     except Exception:
         pass
     text = data.decode("utf-8", "replace").strip().splitlines()
-    return f"{text[0][:300]} (HTTP {status})" if text else f"HTTP {status}"
+    if text:
+        return f"{text[0][:300]} (HTTP {status})"
+    if status == 401:  # a HEAD request's answer has no body to say so
+        return f"the server wants a valid API key: api_key=... or ${API_KEY_ENV} (HTTP 401)"
+    return f"HTTP {status}"
 
 
 _clients: dict[tuple[str, str | None, bool | None], ServerClient] = {}
