@@ -143,7 +143,7 @@ class Api:
 
     def list_runs(self, request: Request) -> Response:
         query = request.query_params
-        limit = _int(query.get("limit", "50"), "limit", 1, 10_000)
+        limit = _number(query.get("limit", "50"), "limit", 1, 10_000)
         phase = _phase(query.get("phase"))
         runs = self.store.list_runs(limit=limit, phase=phase, task_name=query.get("task"))
         return reply(request, [to_wire(r) for r in runs])
@@ -179,7 +179,7 @@ class Api:
 
     def list_logs(self, request: Request) -> Response:
         query = request.query_params
-        attempt = _int(query["attempt"], "attempt", 0, 1_000_000) if "attempt" in query else None
+        attempt = _number(query["attempt"], "attempt", 0, 1_000_000) if "attempt" in query else None
         lines = self.store.list_logs(self._run_name(request), query.get("action"), attempt)
         return reply(request, [to_wire(line) for line in lines])
 
@@ -206,7 +206,7 @@ class Api:
         """The client of a hybrid run's root action: its messages in, what its host holds for it out
         (waiting up to ``wait`` seconds, at most 30, when there is nothing yet)."""
         name = self._run_name(request)
-        wait = _float(request.query_params.get("wait", "0"), "wait", 0.0, 30.0)
+        wait = _number(request.query_params.get("wait", "0"), "wait", 0.0, 30.0, float)
         try:
             incoming = messages.decode(await read_body(request, MAX_SUBMISSION_BYTES))
         except messages.ProtocolError as e:
@@ -321,21 +321,13 @@ def _map(body: bytes, request: Request) -> dict[str, Any]:
     return value
 
 
-def _int(text: str, name: str, low: int, high: int) -> int:
+def _number(text: str, name: str, low: float, high: float, kind: type[int] | type[float] = int) -> Any:
+    """A query parameter as a number of ``kind`` within [low, high], or a 400 saying why not."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise BadRequest(f"{name} must be a whole number, got {text[:40]!r}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _float(text: str, name: str, low: float, high: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, got {text[:40]!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise BadRequest(f"{name} must be {what}, got {text[:40]!r}") from None
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
     return value

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import socket
@@ -48,6 +49,7 @@ class Host:
         self._send_lock = threading.Lock()
         self._running: set[concurrent.futures.Future[object]] = set()
         self._idle = threading.Condition()
+        self._draining = False  # told to stop: take no new run, exit when the last one ends
 
     def send(self, message: messages.Message) -> None:
         with self._send_lock:
@@ -68,7 +70,11 @@ class Host:
                 for each in message.messages:  # in order: a call's reply is sent when it ends
                     asyncio.run_coroutine_threadsafe(client.deliver(message.run, each), runtime_loop())
             elif isinstance(message, messages.Shutdown):
-                break
+                # Runs in flight go on (a hybrid run's client still talks to them through here).
+                with self._idle:
+                    self._draining = True
+                    if not self._running:
+                        break
         with self._idle:  # the server is gone or asked us to stop: finish what runs, then exit
             self._idle.wait_for(lambda: not self._running)
 
@@ -79,6 +85,9 @@ class Host:
 
     def start(self, submission: messages.SubmitRun) -> None:
         name = submission.name or ""
+        if self._draining:  # the server sends runs to the newer host: this one is on its way out
+            self.refuse(name, RuntimeError("this bundle host is stopping"), 503)
+            return
         try:
             location = submission.module
             if location.endswith(".py"):
@@ -112,6 +121,9 @@ class Host:
             with self._idle:
                 self._running.discard(done)
                 self._idle.notify_all()
+                if self._draining and not self._running:
+                    with contextlib.suppress(OSError):  # the reading loop sees the end, and exits
+                        self._channel.shutdown(socket.SHUT_RDWR)
 
         future.add_done_callback(ended)  # type: ignore[arg-type]
 

@@ -42,6 +42,7 @@ class _Host:
     ready: asyncio.Future[None]
     waiting: dict[str, asyncio.Future[messages.Message]] = dataclasses.field(default_factory=dict)
     gone: bool = False
+    modules: set[str] = dataclasses.field(default_factory=set)  # the task modules it was sent runs of
 
 
 class Hosts:
@@ -65,6 +66,9 @@ class Hosts:
         assert submission.name
         for attempt in range(2):
             host = await self._host_for(submission.bundle)
+            if submission.module not in host.modules:
+                host.modules.add(submission.module)
+                self._drain_older(host, submission.module)
             future: asyncio.Future[messages.Message] = asyncio.get_running_loop().create_future()
             host.waiting[submission.name] = future
             host.protocol.transport.write(encode(submission))  # type: ignore[union-attr]
@@ -84,6 +88,17 @@ class Hosts:
                     self._watcher = asyncio.ensure_future(self._watch_clients())
             return reply
         raise AssertionError("unreachable")
+
+    def _drain_older(self, newer: _Host, module: str) -> None:
+        """A module now runs from a new code bundle: the hosts of older bundles that ran it are a
+        previous version of the same code. They take no more runs, finish theirs, and exit -- and
+        with them go the replicas of their reusable environments."""
+        for bundle, host in list(self._hosts.items()):
+            if host is not newer and module in host.modules:
+                del self._hosts[bundle]
+                if host.protocol.transport is not None and not host.gone:
+                    host.protocol.transport.write(encode(messages.Shutdown()))
+                logger.info("bundle host %s drains: %s runs from a newer bundle now", host.process.pid, module)
 
     async def _host_for(self, bundle: str | None) -> _Host:
         host = self._hosts.get(bundle)
@@ -138,6 +153,7 @@ class Hosts:
 
     def _on_close(self, host: _Host) -> None:
         host.gone = True
+        asyncio.get_running_loop().run_in_executor(None, host.process.wait)  # reaped, never a zombie
         if self._hosts.get(host.bundle) is host:
             del self._hosts[host.bundle]
         gone = HostGone(f"the bundle host {host.process.pid} ended")

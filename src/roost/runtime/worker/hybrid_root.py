@@ -14,30 +14,22 @@ one waits for what the server holds.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from roost.runtime import values
 from roost.runtime.messages import (
-    ActionDone,
-    ActionFailed,
     CallReply,
-    LogLine,
+    CallRequest,
     Message,
     RunRequest,
     Shutdown,
     TaskRef,
 )
-from roost.runtime.task_api import tracing
-from roost.runtime.task_api.calls import PreparedCall, TaskCalls, call_message
-from roost.runtime.task_api.logs import LogSink, install
+from roost.runtime.task_api.calls import PreparedCall, call_message
+from roost.runtime.task_api.logs import install
 from roost.runtime.task_api.task_context import RunFacts
-from roost.runtime.wire import error_to_wire, exception_from_wire
-from roost.runtime.worker.action_code import run_code
-from roost.runtime.worker.process_worker import WorkerAction
-from roost.store.records import LogRecord
+from roost.runtime.worker.message_calls import MessageCalls, WorkerAction
 from roost.store.store_config import current as store_config
 from roost.task import TaskTemplate
 
@@ -48,7 +40,7 @@ Exchange = Callable[[list[Message], float], list[Message]]
 WAIT_S = 1.0
 
 
-class HybridRoot(TaskCalls):
+class HybridRoot(MessageCalls):
     """The root action of one hybrid run, run here for the server."""
 
     def __init__(
@@ -66,10 +58,9 @@ class HybridRoot(TaskCalls):
         self._ended = ended  # has the run ended on the server?
         self._module_in_bundle = module_in_bundle
         self._unreachable = unreachable  # the server does not answer now: try again
+        super().__init__()
         self._outbox: list[Message] = []
         self._queued = threading.Condition()
-        self._calls: dict[int, asyncio.Future[CallReply]] = {}
-        self._call_ids = itertools.count()
         self._running: asyncio.Task[None] | None = None
         self._done = threading.Event()
         self.error: BaseException | None = None  # why the exchange with the server stopped, if it did
@@ -114,54 +105,24 @@ class HybridRoot(TaskCalls):
             if isinstance(message, RunRequest):
                 self._running = asyncio.ensure_future(self._run(message))
             elif isinstance(message, CallReply):
-                future = self._calls.pop(message.call, None)
-                if future is not None and not future.done():
-                    future.set_result(message)
+                self.on_reply(message)
             elif isinstance(message, Shutdown) and self._running is not None:
                 self._running.cancel()
 
     # -- the root action's code ----------------------------------------------------------------------
     async def _run(self, request: RunRequest) -> None:
+        action = WorkerAction(request.context, RunFacts.from_wire(request.context.run), store_config())
+        action.replay = request.replay or {}
         try:
-            action = WorkerAction(request.context, RunFacts.from_wire(request.context.run), store_config())
-            action.replay = request.replay or {}
-            inputs = values.decode_inputs(self._task, request.inputs)
-            sink = LogSink(self._emit_log, self.run_name, request.id, request.context.attempt)
-            try:
-                result = await run_code(self, self._task, action, inputs, sink)
-            finally:
-                sink.close()
-            self.send(ActionDone(request.id, values.encode_outputs(self._task, result).data))
+            await self.run_action(request, self._task, action)
         except asyncio.CancelledError:
             return  # aborted on the server, which told us so
-        except BaseException as e:
-            self.send(ActionFailed(request.id, error_to_wire(e)))
 
-    def _emit_log(self, record: LogRecord) -> None:
-        self.send(LogLine(record.action_id, record.attempt, record.ts, record.stream, record.line))
-
-    async def start(self, prepared: PreparedCall) -> Any:
-        call_id = next(self._call_ids)
-        assert self.loop is not None
-        future: asyncio.Future[CallReply] = self.loop.create_future()
-        self._calls[call_id] = future
+    def call_request(self, prepared: PreparedCall, call_id: int) -> CallRequest:
         request = call_message(prepared, call_id)
         if request.task.module is not None:  # where the server finds the task: in the code bundle
             request.task = TaskRef(self._module_in_bundle(request.task.module), request.task.name)
-        self.send(request)
-        reply = await future
-        if reply.error is not None:
-            raise exception_from_wire(reply.error)
-        return values.decode_outputs(prepared.task, reply.outputs)  # type: ignore[arg-type]
-
-    records_traces = True
-
-    def trace_begin_blocking(self, call: Any, replay: bool = True) -> bytes | None:
-        self.send(tracing.begin_note(call))
-        return tracing.replayed(call, replay)
-
-    def trace_end(self, call: Any, outputs: bytes | None, error: BaseException | None) -> None:
-        self.send(tracing.end_note(call, outputs, error))
+        return request
 
     # -- the whole run ---------------------------------------------------------------------------------
     async def drive(self) -> None:

@@ -49,7 +49,7 @@ from roost.runtime.task_api.logs import LogSink, install
 from roost.runtime.task_api.task_context import RunFacts
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.runtime.worker.action_code import run_code
-from roost.runtime.worker.process_worker import WorkerAction
+from roost.runtime.worker.message_calls import WorkerAction
 from roost.runtime.worker.setup import FALLBACK_ENV, write_secret_files
 from roost.store.records import LogRecord
 from roost.store.store_config import StoreConfig
