@@ -103,6 +103,7 @@ SAMPLES: dict[type[m.Message], m.Message] = {
     m.SubmitRun: m.SubmitRun(None, "sha256:ab", "pkg.mod", "env.t", b"\x00in", "h", {"env_vars": {"A": "1"}}, "v1"),
     m.RunAccepted: m.RunAccepted("r-1", "http://127.0.0.1:8686/runs/r-1"),
     m.RunRefused: m.RunRefused("r-1", ERROR, 409),
+    m.RunEnded: m.RunEnded("r-1"),
     m.RunMessages: m.RunMessages(
         "r-1", [m.CallRequest(1, "a0", "a0-c", m.TaskRef("m", "t"), b"i", "h", None, {}), m.ActionDone("a0", b"o")]
     ),

@@ -385,3 +385,34 @@ def test_a_new_version_of_the_code_gets_new_replicas_and_the_old_ones_drain(serv
         raise AssertionError(f"the old version's replica {first} is still up")
     # The new version's replica stays warm for the next run.
     assert pid_of(run_client(project, program, server.url)) == second
+
+
+def test_copy_style_none_runs_code_the_server_can_import(tmp_path: Path, monkeypatch):
+    from .conftest import start_server, stop_server
+
+    installed = tmp_path / "installed"
+    installed.mkdir()
+    (installed / "shipped_tasks.py").write_text(TASKS)
+    monkeypatch.setenv("PYTHONPATH", str(installed))  # the server's environment has the code
+    server = start_server(tmp_path / "server-home")
+    try:
+        project = tmp_path / "project"
+        project.mkdir()
+        done = run_client(
+            project,
+            """
+            import sys
+            import roost as flyte
+            from shipped_tasks import add
+
+            flyte.init(endpoint=sys.argv[1])
+            run = flyte.with_runcontext(copy_style="none", version="v1").run(add, a=20, b=22).wait(quiet=True)
+            run.raise_for_status()
+            print("OUT", run.outputs()[0], dict(run.inputs()), run.details().phase)
+            """,
+            server.url,
+        )
+    finally:
+        stop_server(server)
+    assert "OUT 42 {'a': 20, 'b': 22} succeeded" in done.stdout
+    assert not (server.home / "server" / "bundles").exists()  # nothing was sent

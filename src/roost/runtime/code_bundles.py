@@ -28,6 +28,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from roost.spec.dockerignore import IgnoreRules, is_ignored, read_ignore_rules
 
@@ -72,6 +73,11 @@ def pack(copy_style: str = "loaded_modules", root: str | Path | None = None) -> 
     real_root = base.resolve()
     found = _loaded_module_files(base, real_root) if copy_style == "loaded_modules" else _all_files(real_root)
     sources = {rel: real for rel, path in found.items() if (real := _source(rel, path, real_root)) is not None}
+    # A program submitting run after run packs the same files each time: their names, sizes and
+    # modification times say whether the last bundle still holds.
+    fingerprint = (real_root, tuple((rel, *_stamp(sources[rel])) for rel in sorted(sources)))
+    if _last is not None and _last[0] == fingerprint:
+        return _last[1]
     data = _tar_gz(sources)
     if len(data) > MAX_BUNDLE_BYTES:
         hint = "list what it need not carry in .roostignore"
@@ -81,7 +87,22 @@ def pack(copy_style: str = "loaded_modules", root: str | Path | None = None) -> 
             f"the code bundle of {real_root} is over {len(data) / 2**20:.1f} MiB, more than the "
             f"{MAX_BUNDLE_BYTES / 2**20:.0f} MiB a server accepts: {hint}"
         )
-    return CodeBundle(digest_of(data), data, tuple(sorted(sources)), real_root)
+    bundle = CodeBundle(digest_of(data), data, tuple(sorted(sources)), real_root)
+    _remember(fingerprint, bundle)
+    return bundle
+
+
+_last: tuple[Any, CodeBundle] | None = None
+
+
+def _remember(fingerprint: Any, bundle: CodeBundle) -> None:
+    global _last
+    _last = (fingerprint, bundle)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size, status.st_mode
 
 
 def module_of(path: str | Path, root: str | Path) -> str:
@@ -167,9 +188,12 @@ def _loaded_module_files(base: Path, real_root: Path) -> dict[str, Path]:
     installed = [_ROOST_DIR, *{Path(p).resolve() for k, p in sysconfig.get_paths().items() if k in _PYTHON_LIBS}]
     venvs: dict[Path, bool] = {}
     files: dict[str, Path] = {}
+    prefixes = (os.path.join(str(base), ""), os.path.join(str(real_root), ""))
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if not isinstance(file, str) or file.endswith(".pyc"):
+            continue
+        if os.path.isabs(file) and not os.path.normpath(file).startswith(prefixes):  # most: installed elsewhere
             continue
         path = Path(os.path.abspath(file))
         # A module found through a symlinked folder (macOS's /tmp) is still the project's own.

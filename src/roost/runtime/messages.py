@@ -10,7 +10,7 @@ task's argument or reply there, an HTTP body later). They say what happens, neve
     template -> controller   Ready, Forked, Exited
     controller -> Ray        RayRun (a RunRequest with its Setup), replied to with RayReply
     client -> server         SubmitRun (the body of POST /api/v1/runs), answered with RunAccepted
-    server -> bundle host    SubmitRun, answered with RunAccepted or RunRefused
+    server -> bundle host    SubmitRun, answered with RunAccepted or RunRefused; RunEnded when it ends
     hybrid client <-> host   RunMessages: the worker messages of a root action that runs in the
                              client (RunRequest, CallReply, Shutdown one way; CallRequest, LogLine,
                              TraceBegin/End, ActionDone / ActionFailed the other), through the server
@@ -299,6 +299,13 @@ class RunRefused(Message):
 
 
 @dataclass(slots=True)
+class RunEnded(Message):
+    """A bundle host's run ended (the store has how): the server wakes the clients waiting on it."""
+
+    name: str
+
+
+@dataclass(slots=True)
 class RunMessages(Message):
     """Worker messages of the root action of a hybrid run (``mode="hybrid"`` on a server), which runs
     in the client: the client is that action's worker, reached through the server's API."""
@@ -336,6 +343,7 @@ MESSAGES: tuple[type[Message], ...] = (
     RunAccepted,
     RunRefused,
     RunMessages,
+    RunEnded,
 )
 _BY_KIND: dict[int, type[Message]] = {}
 _ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)

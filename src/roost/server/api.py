@@ -21,6 +21,8 @@ anything unexpected a 500 with a line naming the server log, never a traceback.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -156,10 +158,23 @@ class Api:
             raise BadRequest(str(e)) from None
         return name  # type: ignore[no-any-return]
 
-    def get_run(self, request: Request) -> Response:
-        record = self.store.get_run(self._run_name(request))
+    async def get_run(self, request: Request) -> Response:
+        """One run; with ``?wait=S``, once it has ended or S seconds (at most 60) have passed."""
+        name = self._run_name(request)
+        wait = _number(request.query_params.get("wait", "0"), "wait", 0.0, 60.0, float)
+        record = await run_in_threadpool(self.store.get_run, name)
         if record is None:
-            raise BadRequest(f"no run named {request.path_params['run']!r}", 404)
+            raise BadRequest(f"no run named {name!r}", 404)
+        if wait and not record.phase.is_terminal:
+            ending = self.hosts.ending(name)
+            deadline = time.monotonic() + wait
+            while not record.phase.is_terminal and time.monotonic() < deadline:
+                # Its host announces the end; a run of another process is looked at twice a second.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(ending.wait(), min(0.5, max(deadline - time.monotonic(), 0.01)))
+                record = await run_in_threadpool(self.store.get_run, name) or record
+            if record.phase.is_terminal:
+                self.hosts.stop_waiting(name)
         return reply(request, to_wire(record))
 
     def list_actions(self, request: Request) -> Response:

@@ -113,6 +113,8 @@ class Host:
 
         def ended(done: concurrent.futures.Future[object]) -> None:
             error = done.exception() if not done.cancelled() else None
+            if claimed:
+                self.send(messages.RunEnded(claimed[0]))
             if not claimed:  # it failed before it was recorded: the client hears why
                 if isinstance(error, RunNameTaken):
                     self.refuse(name, ValueError(f"a run named {name!r} exists already"), 409)

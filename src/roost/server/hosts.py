@@ -58,6 +58,8 @@ class Hosts:
         self._run_hosts: dict[str, _Host] = {}
         self._for_client: dict[str, list[messages.Message]] = {}
         self._arrived: dict[str, asyncio.Event] = {}
+        # Clients waiting for a run to end (GET /api/v1/runs/{run}?wait=), woken by its host's RunEnded.
+        self._ending: dict[str, asyncio.Event] = {}
         self._last_seen: dict[str, float] = {}  # when each hybrid run's client last asked
         self._watcher: asyncio.Task[None] | None = None
 
@@ -143,6 +145,10 @@ class Hosts:
         if isinstance(message, messages.Ready):
             if not host.ready.done():
                 host.ready.set_result(None)
+        elif isinstance(message, messages.RunEnded):
+            ending = self._ending.pop(message.name, None)
+            if ending is not None:
+                ending.set()
         elif isinstance(message, messages.RunMessages):
             self._for_client.setdefault(message.run, []).extend(message.messages)
             self._arrived.setdefault(message.run, asyncio.Event()).set()
@@ -163,6 +169,13 @@ class Hosts:
         for future in host.waiting.values():
             if not future.done():
                 future.set_exception(gone)
+
+    def ending(self, run: str) -> asyncio.Event:
+        """Set when a host says ``run`` ended (runs of other processes are not announced)."""
+        return self._ending.setdefault(run, asyncio.Event())
+
+    def stop_waiting(self, run: str) -> None:
+        self._ending.pop(run, None)
 
     async def exchange(self, run: str, outgoing: list[messages.Message], wait: float) -> list[messages.Message]:
         """Pass a hybrid run's client messages to its host; what the host holds for the client,

@@ -173,8 +173,17 @@ class Run:
         """Block until the run ends (or reaches ``wait_for``: "running", "logs-ready")."""
         if wait_for not in WAIT_FOR:
             raise ValueError(f"wait_for must be one of {', '.join(WAIT_FOR)}, not {wait_for!r}")
+        wait_run = getattr(self._store, "wait_run", None) if wait_for == "terminal" else None
         while True:
             try:
+                if wait_run is not None:  # a server: it answers when the run ends (one request, no polling)
+                    # Short waits: a wait given up (Ctrl-C) leaves its thread at most this long.
+                    record = await asyncio.to_thread(wait_run, self.name, 2.0)
+                    if record is None:
+                        raise ActionNotFoundError(f"no run named {self.name!r} on {self._store.path}")
+                    if record.phase.is_terminal:
+                        return self
+                    continue
                 phase = self.phase
             except ServerUnreachable as e:
                 # A server restarting (or killed and started again) loses no run: keep asking.

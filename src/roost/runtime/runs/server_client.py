@@ -161,6 +161,11 @@ class ServerClient:
         status, data = self.request("GET", f"{API}/runs/{_q(name)}", ok=(404,))
         return None if status == 404 else from_wire(RunRecord, msgpack.unpackb(data, raw=False))
 
+    def wait_run(self, name: str, timeout: float) -> RunRecord | None:
+        """The run once it has ended, or as it is after ``timeout`` seconds (one request)."""
+        status, data = self.request("GET", f"{API}/runs/{_q(name)}?wait={timeout}", ok=(404,))
+        return None if status == 404 else from_wire(RunRecord, msgpack.unpackb(data, raw=False))
+
     def list_runs(self, limit: int = 50, phase: str | None = None, task_name: str | None = None) -> list[RunRecord]:
         return [from_wire(RunRecord, r) for r in self._get("/runs", limit=limit, phase=phase, task=task_name)]
 
