@@ -159,3 +159,68 @@ def test_a_hybrid_run_whose_client_dies_fails_instead_of_waiting_forever(tmp_pat
         assert run["error"]["code"] == "ClientGone" and "stopped answering" in run["error"]["message"]
     finally:
         stop_server(server)
+
+
+@pytest.mark.timeout(180)
+def test_a_run_whose_bundle_host_died_too_is_resumed_by_the_restarted_server(tmp_path: Path):
+    import json
+    import urllib.request
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "tasks.py").write_text(TASKS.replace("LEDGER_PATH", repr(str(project / "ledger.txt"))))
+    port = free_port()
+    home = tmp_path / "server-home"
+    server = start_server(home, "--port", str(port))
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import roost as flyte
+                from tasks import pipeline
+                flyte.init(endpoint="{server.url}")
+                run = flyte.with_runcontext(name="survivor", env_vars={{"KEPT": "yes"}}).run(pipeline, n=6)
+                run.wait(quiet=True)
+                print("PHASE", run.phase, run.outputs()[0], flush=True)
+                """
+            ),
+        ],
+        cwd=project,
+        env={**os.environ, "ROOST_HOME": str(tmp_path / "client-home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ledger = project / "ledger.txt"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    run = json.loads(urllib.request.urlopen(f"{server.url}/api/v1/runs/survivor").read())
+    finished = {
+        a["action_id"]
+        for a in json.loads(urllib.request.urlopen(f"{server.url}/api/v1/runs/survivor/actions").read())
+        if a["phase"] == "succeeded"
+    }
+    # The server and the host driving the run die together (a reboot, an OOM kill of both).
+    os.kill(server.process.pid, signal.SIGKILL)
+    os.kill(run["pid"], signal.SIGKILL)
+    server.process.wait()
+    assert (home / "server" / "submissions" / "survivor").exists()
+    restarted = start_server(home, "--port", str(port))
+    try:
+        out, err = client.communicate(timeout=120)
+        actions = json.loads(urllib.request.urlopen(f"{restarted.url}/api/v1/runs/survivor/actions").read())
+    finally:
+        stop_server(restarted)
+    assert client.returncode == 0, err + restarted.output()
+    assert f"PHASE succeeded {sum(i * i for i in range(6))}" in out
+    steps = ledger.read_text().splitlines()
+    assert sorted(set(steps)) == sorted(f"step {i}" for i in range(6))
+    # What had finished before the kill was reused (recovered), not run again: at most the step
+    # running at the kill ran twice.
+    assert len(steps) <= 7
+    phases = {a["action_id"]: a["phase"] for a in actions}
+    assert finished and all(phases[a] == "recovered" for a in finished - {"a0"})
+    assert not (home / "server" / "submissions" / "survivor").exists()  # forgotten once it ended

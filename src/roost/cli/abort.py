@@ -7,7 +7,8 @@ import time
 
 import click
 
-from roost.cli.state import controller_gone, find_action, require_run, store, writer
+from roost.cli.state import find_action, require_run, store, writer
+from roost.runtime.runs.run_liveness import controller_gone
 from roost.store.records import ActionPhase, ErrorInfo
 
 WAIT_POLL_S = 0.1

@@ -13,8 +13,9 @@ from rich.console import Console
 
 from roost.cli import render
 from roost.cli.get_actions import get_action, get_io
-from roost.cli.state import controller_gone, endpoint_option, find_action, require_run, store
+from roost.cli.state import endpoint_option, find_action, require_run, store
 from roost.runtime.runs.action_handle import format_log_line
+from roost.runtime.runs.run_liveness import controller_gone
 from roost.runtime.task_api.action_report import REPORT_FILE
 from roost.store.blobs import is_remote_uri, local_path_of
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, RunRecord

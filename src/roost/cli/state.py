@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from roost.errors import StoreError
-from roost.runtime.engine.reservations import pid_alive
 from roost.runtime.runs.readers import RunReader
 from roost.store import store_config, write_failures
 from roost.store.open_stores import get_store
 from roost.store.records import ActionRecord, RunRecord
 from roost.store.run_store import RunStore
-
-# The controller refreshes its heartbeat every quarter second; a minute of silence means it is gone
-# even where its pid cannot be checked (another host) or was reused by an unrelated process.
-HEARTBEAT_STALE_S = 60.0
-
 
 _readers: dict[Path, RunStore] = {}
 # A roost server to read from instead of ROOST_HOME's store (`roost get ... --endpoint URL`).
@@ -94,16 +86,6 @@ def _close_readers() -> None:
 def writer() -> RunStore:
     """The run store, for the few commands that write to it (abort, cache clear)."""
     return get_store()
-
-
-def controller_gone(run: RunRecord) -> bool:
-    """True for a run recorded as unfinished whose controlling process no longer exists: it will never
-    finish on its own, and ``roost rerun NAME --recover`` is how to resume it."""
-    if run.phase.is_terminal:
-        return False
-    if run.pid is not None and run.host == socket.gethostname() and not pid_alive(run.pid):
-        return True
-    return run.heartbeat_at is not None and time.time() - run.heartbeat_at > HEARTBEAT_STALE_S
 
 
 def require_run(name: str) -> RunRecord:

@@ -279,6 +279,7 @@ class SubmitRun(Message):
     inputs_hash: str
     options: dict[str, Any]
     version: str | None = None
+    resume: bool = False  # server -> host: the run exists, its host died; resume it (never from a client)
 
 
 @dataclass(slots=True)

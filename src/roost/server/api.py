@@ -43,6 +43,7 @@ from roost.runtime.ids import check_run_name, new_run_name
 from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import HostGone, Hosts
+from roost.server.submissions import Submissions
 from roost.store.record_codec import to_json, to_wire
 from roost.store.records import ActionPhase
 from roost.store.run_store import RunStore
@@ -82,7 +83,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 class Api:
     """The routes, over one store, bundle store and set of bundle hosts."""
 
-    def __init__(self, store: RunStore, bundles: BundleStore, hosts: Hosts, base_url: str):
+    def __init__(self, store: RunStore, bundles: BundleStore, hosts: Hosts, base_url: str, submissions: Submissions):
+        self.submissions = submissions
         self.store = store
         self.bundles = bundles
         self.hosts = hosts
@@ -129,11 +131,16 @@ class Api:
             raise BadRequest(f"no code bundle {submission.bundle} on this server: upload it first", 409)
         if submission.name is None:
             submission.name = new_run_name()
+        # Kept until it ends, to resume it if its host dies; a name kept already is another run's.
+        if not await run_in_threadpool(self.submissions.keep, submission):
+            raise BadRequest(f"a run named {submission.name!r} exists already", 409)
         try:
             answer = await self.hosts.submit(submission)
         except HostGone as e:
+            self.submissions.drop(submission.name)
             raise BadRequest(f"{e}: see the server log", 503) from None
         if isinstance(answer, messages.RunRefused):
+            self.submissions.drop(submission.name)  # ours: a name another run holds was refused above
             raise BadRequest(answer.error.message, answer.status)
         answer.url = self.run_url(answer.name)
         if MSGPACK in request.headers.get("accept", ""):
@@ -271,6 +278,7 @@ def check_submission(body: bytes) -> messages.SubmitRun:
         (isinstance(s.inputs_hash, str), "inputs_hash must be text"),
         (isinstance(s.options, dict) and all(isinstance(k, str) for k in s.options), "options must be a map"),
         (s.version is None or isinstance(s.version, str), "version must be text"),
+        (s.resume is False, "resume is the server's own, not a client's"),
     )
     for ok, reason in checks:
         if not ok:

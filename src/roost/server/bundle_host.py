@@ -34,6 +34,7 @@ from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import runtime_loop
 from roost.runtime.runs import remote_runs
 from roost.runtime.runs.runner import execute_run
+from roost.store.open_stores import get_store
 from roost.store.run_store import RunNameTaken
 
 logger = logging.getLogger("roost.server")
@@ -105,8 +106,11 @@ class Host:
             claimed.append(run_name)
             self.send(messages.RunAccepted(run_name))
 
+        resume = {}
+        if submission.resume:  # what the run finished before its host died is not run again
+            resume = {"resume": True, "recovered_from": name, "recovered": get_store().succeeded_actions(name)}
         future = asyncio.run_coroutine_threadsafe(
-            execute_run(task, encoded, name, options, on_claimed=on_claimed), runtime_loop()
+            execute_run(task, encoded, name, options, on_claimed=on_claimed, **resume), runtime_loop()
         )
         with self._idle:
             self._running.add(future)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from roost.server.api import Api, build_app
 from roost.server.api_keys import ApiKeys, keys_path
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import Hosts
+from roost.server.submissions import Submissions, keep_sweeping
 from roost.store.open_stores import get_store
 from roost.store.store_config import StoreConfig
 
@@ -115,8 +116,9 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     port = sock.getsockname()[1]
     url = url_for(host, port)
     store = get_store()
-    hosts = Hosts(BundleStore(home), home, run_options)
-    app = build_app(Api(store, BundleStore(home), hosts, url), Access(keys))
+    submissions = Submissions(home)
+    hosts = Hosts(BundleStore(home), home, run_options, on_run_ended=submissions.drop)
+    app = build_app(Api(store, BundleStore(home), hosts, url, submissions), Access(keys))
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,9 +131,12 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     print(f"roost server {url} (store {home}); Ctrl-C stops it", flush=True)
 
     async def main() -> None:
+        # Runs whose bundle host died (with the machine, or killed) are resumed, now and later.
+        sweeper = asyncio.ensure_future(keep_sweeping(submissions, store, hosts))
         try:
             await server.serve(sockets=[sock])
         finally:
+            sweeper.cancel()
             await hosts.close()
 
     try:

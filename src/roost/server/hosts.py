@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,14 @@ class _Host:
 class Hosts:
     """Starts bundle hosts and hands them runs. Lives on the server's event loop."""
 
-    def __init__(self, bundles: BundleStore, home: Path, run_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        bundles: BundleStore,
+        home: Path,
+        run_options: dict[str, Any] | None = None,
+        on_run_ended: Callable[[str], None] | None = None,
+    ):
+        self._on_run_ended = on_run_ended
         self._bundles = bundles
         self._home = home
         self._run_options = run_options or {}
@@ -146,6 +154,8 @@ class Hosts:
             if not host.ready.done():
                 host.ready.set_result(None)
         elif isinstance(message, messages.RunEnded):
+            if self._on_run_ended is not None:
+                self._on_run_ended(message.name)
             ending = self._ending.pop(message.name, None)
             if ending is not None:
                 ending.set()

@@ -322,9 +322,12 @@ async def execute_run(
     recovered: dict[str, Any] | None = None,
     next_name: Callable[[], str] = new_run_name,
     on_claimed: Callable[[str], None] | None = None,
+    resume: bool = False,
 ) -> Run:
     """Claim the run's name (``name``, else the first free one ``next_name`` gives), then drive the run.
-    ``on_claimed`` hears the name once the run is recorded (a server answers its client then)."""
+    ``on_claimed`` hears the name once the run is recorded (a server answers its client then).
+    ``resume``: ``name`` is an unfinished run whose process died; drive it again under its own record,
+    reusing what ``recovered`` holds (its actions that succeeded)."""
     if os.environ.get(WORKER_ENV):
         # A script without an `if __name__ == "__main__":` guard starts its run again when a worker
         # imports it to find its tasks; going on would start workers that import it again, and so on.
@@ -373,7 +376,15 @@ async def execute_run(
         store.claim_run(record)
         return record, run_base_dir
 
-    if name is not None:
+    if resume:
+        # The run's process died: this one takes its record over (same name, what succeeded reused).
+        existing = store.get_run(name) if name is not None else None
+        if existing is None or existing.phase.is_terminal:
+            raise ValueError(f"there is no unfinished run {name!r} to resume")
+        run_base_dir = json.loads(existing.options or "{}").get("run_base_dir") or str(config.home / "runs" / name)
+        record = dataclasses.replace(existing, phase=ActionPhase.QUEUED, pid=os.getpid(), host=socket.gethostname())
+        store.put_run(record)
+    elif name is not None:
         record, run_base_dir = claim(name)
     else:
         # A generated name taken meanwhile (another rerun of the same run) is no error: take the next.
