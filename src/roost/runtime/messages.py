@@ -21,9 +21,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import msgpack
+
+M = TypeVar("M", bound="Message")
 
 
 class ProtocolError(Exception):
@@ -31,14 +33,35 @@ class ProtocolError(Exception):
 
 
 class Message:
-    """Base of every message; ``kind`` is its number on the wire (set by ``_register``)."""
+    """Base of every message; ``kind`` is its number on the wire (set by ``_register``).
+
+    Equality and repr are written once here, from the fields the codec reads, rather than generated
+    for each class by ``@dataclass``: generating them costs milliseconds of every process's start.
+    """
 
     __slots__ = ()
     kind: ClassVar[int] = -1
 
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        values = _GETTERS[self.kind]
+        return values(self) == values(other)  # type: ignore[no-any-return]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass that compares its fields
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(_NAMES[self.kind], _GETTERS[self.kind](self)))
+        return f"{type(self).__name__}({shown})"
+
+
+def message(cls: type[M]) -> type[M]:
+    """A message class: a dataclass with slots, whose equality and repr are ``Message``'s."""
+    return dataclass(slots=True, repr=False, eq=False)(cls)
+
 
 # -- values carried inside messages ----------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class WireError(Message):
     """An error raised on the other side: what can be shown, and the exception itself when it pickles."""
 
@@ -49,7 +72,7 @@ class WireError(Message):
     pickle: bytes | None = None
 
 
-@dataclass(slots=True)
+@message
 class TaskRef(Message):
     """A task as the other side finds it: by module and name, or (a task no module defines under its
     name: an override, a task made in a function) pickled."""
@@ -59,7 +82,7 @@ class TaskRef(Message):
     pickle: bytes | None = None
 
 
-@dataclass(slots=True)
+@message
 class ActionContext(Message):
     """What a worker needs to rebuild an action's ``ctx()``; ``run`` is ``RunFacts.to_wire()``."""
 
@@ -70,7 +93,7 @@ class ActionContext(Message):
     run: dict[str, Any]
 
 
-@dataclass(slots=True)
+@message
 class SecretGrant(Message):
     """A secret an action was granted, resolved when it starts. Only ever sent over private channels:
     never stored, logged or shown."""
@@ -86,7 +109,7 @@ class SecretGrant(Message):
         return f"SecretGrant(key={self.key!r}, group={self.group!r}, env={self.env!r}, mount={self.mount!r}, value=***)"
 
 
-@dataclass(slots=True)
+@message
 class StoreLocation(Message):
     """The run's store as a worker opens it: ROOST_HOME and the blob store's URL."""
 
@@ -95,7 +118,7 @@ class StoreLocation(Message):
 
 
 # -- controller <-> worker -------------------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class Setup(Message):
     """What a worker applies to its process before it runs any action: variables (set, and those of
     secrets it was not granted removed), secrets, limits, the run's store; Ray workers also add the
@@ -109,7 +132,7 @@ class Setup(Message):
     code_paths: list[str] = dataclasses.field(default_factory=list)
 
 
-@dataclass(slots=True)
+@message
 class RunRequest(Message):
     """Run one attempt of an action: its task, its packed inputs, its context; ``replay`` holds the
     traced calls a recovered run already finished (action id -> [helper name, packed outputs])."""
@@ -121,7 +144,7 @@ class RunRequest(Message):
     replay: dict[str, Any] | None = None
 
 
-@dataclass(slots=True)
+@message
 class CallRequest(Message):
     """A task called by an action's code: a child action of ``parent`` for the controller to run.
     ``call`` numbers it in its caller; ``attempt`` is the caller's (a reply to an ended attempt is
@@ -138,7 +161,7 @@ class CallRequest(Message):
     attempt: int = 0
 
 
-@dataclass(slots=True)
+@message
 class CallReply(Message):
     """How a child action ended: its packed outputs, or its error."""
 
@@ -147,12 +170,12 @@ class CallReply(Message):
     error: WireError | None = None
 
 
-@dataclass(slots=True)
+@message
 class Shutdown(Message):
     """Exit once nothing runs (controller -> worker or template)."""
 
 
-@dataclass(slots=True)
+@message
 class LogLine(Message):
     """A line of an action's output (stdout, stderr or a logging record)."""
 
@@ -163,19 +186,19 @@ class LogLine(Message):
     line: str
 
 
-@dataclass(slots=True)
+@message
 class ActionDone(Message):
     id: str
     outputs: bytes
 
 
-@dataclass(slots=True)
+@message
 class ActionFailed(Message):
     id: str
     error: WireError
 
 
-@dataclass(slots=True)
+@message
 class TraceBegin(Message):
     """A ``@flyte.trace`` call starting in an action's code (recorded as a child of ``parent``)."""
 
@@ -188,7 +211,7 @@ class TraceBegin(Message):
     hash: str
 
 
-@dataclass(slots=True)
+@message
 class TraceEnd(Message):
     """A traced call ending: its packed outputs (None for a generator, or on error), or its error."""
 
@@ -199,7 +222,7 @@ class TraceEnd(Message):
 
 
 # -- controller <-> template -----------------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class Fork(Message):
     """Import these modules (once), then fork a worker; ``limits`` ({"memory": bytes, "cpu":
     millicores}) become its cgroup where one can be made."""
@@ -209,13 +232,13 @@ class Fork(Message):
     limits: dict[str, int | None] | None
 
 
-@dataclass(slots=True)
+@message
 class Ready(Message):
     pid: int
     python: str
 
 
-@dataclass(slots=True)
+@message
 class Forked(Message):
     """The worker of request ``id`` (its socket travels beside this message), or why there is none."""
 
@@ -225,7 +248,7 @@ class Forked(Message):
     error: str | None = None
 
 
-@dataclass(slots=True)
+@message
 class Exited(Message):
     """A worker ended: its exit code, or -signal; ``oom``: the kernel killed it at its memory limit."""
 
@@ -235,7 +258,7 @@ class Exited(Message):
 
 
 # -- controller <-> Ray ------------------------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class RayRun(Message):
     """One attempt in a Ray task or on a replica actor: the request, what to apply around it, the
     driver's host (a file:// store is only visible there) and the name of the run's call broker."""
@@ -246,7 +269,7 @@ class RayRun(Message):
     broker: str
 
 
-@dataclass(slots=True)
+@message
 class RayReply(Message):
     """How an attempt in Ray ended, with what it said meanwhile: its output lines, its traced calls,
     where it ran."""
@@ -285,6 +308,7 @@ MESSAGES: tuple[type[Message], ...] = (
 _BY_KIND: dict[int, type[Message]] = {}
 _ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)
 _GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a list
+_NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names
 # kind -> the fields that hold messages: (position, whether a list of them)
 _NESTED: dict[int, tuple[tuple[int, bool], ...]] = {}
 
@@ -308,6 +332,7 @@ def _register() -> None:
         _BY_KIND[kind] = cls
         _ARITY[kind] = (sum(1 for f in fields if f.default is missing and f.default_factory is missing), len(fields))
         _GETTERS[kind] = _getter([f.name for f in fields])
+        _NAMES[kind] = tuple(f.name for f in fields)
         nested = []
         for position, f in enumerate(fields):
             words = set(str(f.type).replace("[", " ").replace("]", " ").replace("|", " ").split())

@@ -10,7 +10,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.core.compile import compile_task
 from roost.core.task_spec import TaskSpec
@@ -20,12 +20,9 @@ from roost.runtime.engine import secret_mounts
 from roost.runtime.engine.actions import ActionRun, RunScope
 from roost.runtime.engine.executors.contract import Attempt, Executor
 from roost.runtime.engine.executors.inline import InlineExecutor
-from roost.runtime.engine.executors.pool import PoolExecutor
-from roost.runtime.engine.executors.process import ProcessExecutor
 from roost.runtime.engine.policies import Next, compose
 from roost.runtime.engine.policies.cache import Cache
 from roost.runtime.engine.policies.deadline import Deadline
-from roost.runtime.engine.policies.machine_admission import machine
 from roost.runtime.engine.policies.recovery import Recovery
 from roost.runtime.engine.policies.retries import Retries
 from roost.runtime.engine.policies.run_slots import Admission
@@ -44,6 +41,9 @@ from roost.store.run_store import RunStore
 from roost.store.secret_store import derived_env_var
 from roost.store.store_config import StoreConfig
 from roost.task import TaskTemplate
+
+if TYPE_CHECKING:
+    from roost.runtime.engine.policies.machine_admission import ResourceAdmission
 
 logger = logging.getLogger("roost")
 
@@ -86,6 +86,14 @@ def _current_task(loop: asyncio.AbstractEventLoop | None) -> asyncio.Task[Any] |
     if _CURRENT_TASKS is not None and loop is not None:
         return _CURRENT_TASKS.get(loop)  # type: ignore[no-any-return]
     return asyncio.current_task()
+
+
+def _machine() -> ResourceAdmission:
+    """This machine's admission (imported on first use: a run whose actions declare no resources and
+    all run inline never needs it)."""
+    from roost.runtime.engine.policies.machine_admission import machine
+
+    return machine()
 
 
 _NO_LIMITS: dict[str, Any] = {}
@@ -154,10 +162,10 @@ class RunController(TaskCalls):
         self._per_spec: dict[int, tuple[TaskSpec, dict[str, str], tuple[str, ...], tuple[Any, ...] | None]] = {}
         self._order = itertools.count()
         self._inline = InlineExecutor()
-        self._process = ProcessExecutor()
-        self._pool = PoolExecutor()
+        # The others by isolation, each made when the run's first action needs it: a run whose actions
+        # all run inline imports none of the machinery of worker processes or Ray.
+        self._executors: dict[str | None, Executor] = {}
         self._ray: Any = None  # executors.ray.RayExecutor, made when the run's first action goes to Ray
-        self._ray_pool: Executor | None = None
         self._warned: set[str] = set()
         self._pickle_checked: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
@@ -183,11 +191,11 @@ class RunController(TaskCalls):
         """Run a child while its parent waits; the parent lends its CPU to the machine meanwhile."""
         if parent.grant is None:
             return await self.execute(child)
-        machine().lend(parent)
+        _machine().lend(parent)
         try:
             return await self.execute(child)
         finally:
-            machine().reclaim(parent)
+            _machine().reclaim(parent)
 
     def new_action(
         self,
@@ -279,15 +287,25 @@ class RunController(TaskCalls):
         isolation = action.record.isolation
         if isolation == "inline":
             return self._inline
-        if isolation == "ray":
-            return self.ray_executor()
-        if isolation == "ray-pool":
-            if self._ray_pool is None:
-                from roost.runtime.engine.executors.ray_pool import RayPoolExecutor
+        executor = self._executors.get(isolation)
+        if executor is None:
+            executor = self._executors[isolation] = self._new_executor(isolation)
+        return executor
 
-                self._ray_pool = RayPoolExecutor(self.ray_executor)
-            return self._ray_pool
-        return self._pool if isolation == "pool" else self._process
+    def _new_executor(self, isolation: str | None) -> Executor:
+        if isolation == "ray":
+            return self.ray_executor()  # type: ignore[no-any-return]
+        if isolation == "ray-pool":
+            from roost.runtime.engine.executors.ray_pool import RayPoolExecutor
+
+            return RayPoolExecutor(self.ray_executor)
+        if isolation == "pool":
+            from roost.runtime.engine.executors.pool import PoolExecutor
+
+            return PoolExecutor()
+        from roost.runtime.engine.executors.process import ProcessExecutor
+
+        return ProcessExecutor()
 
     def ray_executor(self) -> Any:  # executors.ray.RayExecutor (Ray is imported on first use)
         """This run's side of the Ray cluster (its broker of task calls), made on first use."""
@@ -372,7 +390,7 @@ class RunController(TaskCalls):
             if self._admission is not None:
                 policies.append(self._admission)
             if requests:
-                policies.append(machine())
+                policies.append(_machine())
             if not on_ray:
                 policies.append(_mark_running)
             pipeline = self._pipelines[key] = compose(policies, self._attempt)
@@ -476,7 +494,7 @@ class RunController(TaskCalls):
             context=action.wire_context(),
             env=env,
             unset=unset,
-            limits=action.limits if action.limits is not None else machine().default_limits(),
+            limits=action.limits if action.limits is not None else _machine().default_limits(),
             store=self.store_location,
             replays=self.traces.replays(action.id) or None,
             depth=depth,
