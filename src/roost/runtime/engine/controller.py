@@ -77,17 +77,6 @@ async def _mark_running(action: ActionRun, call_next: Next) -> Any:
     return await call_next(action)
 
 
-# The task running on ``loop``, as asyncio keeps it: one dict lookup, where asyncio.current_task
-# (a Python function) asks for the running loop first -- and this runs for every action.
-_CURRENT_TASKS: dict[Any, Any] | None = getattr(asyncio.tasks, "_current_tasks", None)
-
-
-def _current_task(loop: asyncio.AbstractEventLoop | None) -> asyncio.Task[Any] | None:
-    if _CURRENT_TASKS is not None and loop is not None:
-        return _CURRENT_TASKS.get(loop)  # type: ignore[no-any-return]
-    return asyncio.current_task()
-
-
 def _machine() -> ResourceAdmission:
     """This machine's admission (imported on first use: a run whose actions declare no resources and
     all run inline never needs it)."""
@@ -160,6 +149,8 @@ class RunController(TaskCalls):
         # Per task spec of this run (the spec is held, so its id is not reused): what every attempt
         # of it gets -- its variables, the secret variables it must not see, its pool.
         self._per_spec: dict[int, tuple[TaskSpec, dict[str, str], tuple[str, ...], tuple[Any, ...] | None]] = {}
+        # Per task spec: where its child actions run and why (the spec is held, so its id is not reused).
+        self._placements: dict[int, tuple[TaskSpec, str, str]] = {}
         self._order = itertools.count()
         self._inline = InlineExecutor()
         # The others by isolation, each made when the run's first action needs it: a run whose actions
@@ -175,9 +166,8 @@ class RunController(TaskCalls):
         self._cache = Cache(CacheStore(store), overwrite=options.overwrite_cache)
         self._pipelines: dict[tuple[bool, ...], Next] = {}
         self.traces = TraceRecords(store, run_name, self._order, self._recovery)
-        # The actions executing now and the asyncio task each runs in, so that one can be aborted
-        # alone (`roost abort action`); and those whose abort was requested.
-        self._live: dict[str, asyncio.Task[Any] | None] = {}
+        # The actions whose abort alone was requested (`roost abort action`), with why. Which asyncio
+        # task executes an action is looked up then, not registered for every action.
         self._aborting: dict[str, str] = {}
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
@@ -222,7 +212,14 @@ class RunController(TaskCalls):
             inputs=encoded.data,
             inputs_hash=encoded.hash,
         )
-        record.isolation, record.isolation_reason = self._placement(spec, root=parent is None)
+        if parent is None:
+            record.isolation, record.isolation_reason = self._placement(spec, root=True)
+        else:
+            # The same for every call of a task: decided once per task spec of the run.
+            placed = self._placements.get(id(spec))
+            if placed is None or placed[0] is not spec:
+                placed = self._placements[id(spec)] = (spec, *self._placement(spec))
+            record.isolation, record.isolation_reason = placed[1], placed[2]
         self.store.mark(record)
         action = ActionRun(self.scope, self.recorder, record, task, spec, parent, custom)
         action.reusable_inputs = encoded.reusable
@@ -398,17 +395,16 @@ class RunController(TaskCalls):
 
     async def execute(self, action: ActionRun) -> Any:
         """Run ``action`` through the pipeline; record how it ended; give the caller its value."""
-        task = _current_task(self.loop)
-        self._live[action.id] = task
         try:
-            value = await self._pipeline_for(action)(action)
+            return await self._pipeline_for(action)(action)
         except asyncio.CancelledError:
-            reason = self._aborting.pop(action.id, None)
-            if reason is not None and task is not None:
+            reason = self._aborting.pop(action.id, None) if self._aborting else None
+            if reason is not None:
                 # This action's own abort, not its run's: the caller gets an ActionAbortedError it may
                 # catch, and the task it shares with its caller goes on.
+                task = asyncio.current_task()
                 if hasattr(task, "uncancel"):  # Python 3.11+ counts cancellations; 3.10 has no count
-                    task.uncancel()
+                    task.uncancel()  # type: ignore[union-attr]
                 message = f"action {action.id} was aborted: {reason}"
                 action.record.error = ErrorInfo("ActionAbortedError", "user", message)
                 self.recorder.finish(action, ActionPhase.ABORTED)
@@ -424,9 +420,6 @@ class RunController(TaskCalls):
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             raise user_error_from(e, action.record.error.traceback if action.record.error else None) from None
-        finally:
-            self._live.pop(action.id, None)
-        return value
 
     def abort_action(self, action_id: str, reason: str) -> None:
         """Cancel one executing action and what it started (on the run's loop; from any thread)."""
@@ -434,11 +427,27 @@ class RunController(TaskCalls):
         self.loop.call_soon_threadsafe(self._abort_live, action_id, reason)
 
     def _abort_live(self, action_id: str, reason: str) -> None:
-        task = self._live.get(action_id)
-        if task is None:  # ended meanwhile: nothing to abort
+        task = self._task_executing(action_id)
+        if task is None:  # not executing (ended meanwhile): nothing to abort
             return
         self._aborting[action_id] = reason
         task.cancel()
+
+    def _task_executing(self, action_id: str) -> asyncio.Task[Any] | None:
+        """The asyncio task whose chain of awaits holds this controller's ``execute`` of the action.
+
+        A child awaited by its parent runs in the parent's task, so the chain of each task is followed
+        from its outermost coroutine inwards, past the executes of the action's ancestors."""
+        assert self.loop is not None
+        for task in asyncio.all_tasks(self.loop):
+            awaited: Any = task.get_coro()
+            while awaited is not None and getattr(awaited, "cr_frame", None) is not None:
+                if awaited.cr_code is _EXECUTE:
+                    frame_locals = awaited.cr_frame.f_locals
+                    if frame_locals.get("self") is self and frame_locals["action"].id == action_id:
+                        return task
+                awaited = awaited.cr_await
+        return None
 
     async def _attempt(self, action: ActionRun) -> Any:
         """One attempt: resolve it, have its executor run it, record success.
@@ -518,6 +527,9 @@ class RunController(TaskCalls):
             name = spec.env_name or spec.name
             pool_key = (name, variables, secrets, spec.resources, spec.image_uri, repr(policy), scope)
         return env, unset, pool_key
+
+
+_EXECUTE = RunController.execute.__code__
 
 
 class ActionReport:
