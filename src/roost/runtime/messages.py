@@ -307,20 +307,17 @@ MESSAGES: tuple[type[Message], ...] = (
 )
 _BY_KIND: dict[int, type[Message]] = {}
 _ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)
-_GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a list
+_GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a tuple
 _NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names
 # kind -> the fields that hold messages: (position, whether a list of them)
 _NESTED: dict[int, tuple[tuple[int, bool], ...]] = {}
 
 
 def _getter(names: list[str]) -> Any:
-    if not names:
-        return lambda message: []
-    if len(names) == 1:
-        one = attrgetter(names[0])
-        return lambda message: [one(message)]
-    many = attrgetter(*names)
-    return lambda message: list(many(message))
+    """A function giving a message's field values as a tuple (for two or more fields, attrgetter's own)."""
+    if len(names) >= 2:
+        return attrgetter(*names)
+    return lambda message: tuple(getattr(message, name) for name in names)
 
 
 def _register() -> None:
@@ -348,13 +345,12 @@ _register()
 # arrays (which message a field holds is known from its type, so nothing else marks them).
 def _tree(message: Message) -> list[Any]:
     kind = message.kind
-    values = _GETTERS[kind](message)
+    values = [kind, *_GETTERS[kind](message)]
     for position, many in _NESTED[kind]:
-        value = values[position]
+        value = values[position + 1]
         if value is not None:
-            values[position] = [_tree(v) for v in value] if many else _tree(value)
-    values.insert(0, kind)
-    return values  # type: ignore[no-any-return]
+            values[position + 1] = [_tree(v) for v in value] if many else _tree(value)
+    return values
 
 
 def _build(items: Any) -> Message:

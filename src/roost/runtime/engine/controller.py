@@ -77,14 +77,6 @@ async def _mark_running(action: ActionRun, call_next: Next) -> Any:
     return await call_next(action)
 
 
-def _machine() -> ResourceAdmission:
-    """This machine's admission (imported on first use: a run whose actions declare no resources and
-    all run inline never needs it)."""
-    from roost.runtime.engine.policies.machine_admission import machine
-
-    return machine()
-
-
 _NO_LIMITS: dict[str, Any] = {}
 _NO_ENV: dict[str, str] = {}  # an inline attempt applies none: it runs in the controller's process
 
@@ -157,6 +149,7 @@ class RunController(TaskCalls):
         # all run inline imports none of the machinery of worker processes or Ray.
         self._executors: dict[str | None, Executor] = {}
         self._ray: Any = None  # executors.ray.RayExecutor, made when the run's first action goes to Ray
+        self._resources: ResourceAdmission | None = None  # this machine's, looked up on first use
         self._warned: set[str] = set()
         self._pickle_checked: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
@@ -181,11 +174,11 @@ class RunController(TaskCalls):
         """Run a child while its parent waits; the parent lends its CPU to the machine meanwhile."""
         if parent.grant is None:
             return await self.execute(child)
-        _machine().lend(parent)
+        self._machine().lend(parent)
         try:
             return await self.execute(child)
         finally:
-            _machine().reclaim(parent)
+            self._machine().reclaim(parent)
 
     def new_action(
         self,
@@ -313,6 +306,15 @@ class RunController(TaskCalls):
             self._ray = RayExecutor(self.options.ray_address)
         return self._ray
 
+    def _machine(self) -> ResourceAdmission:
+        """This machine's admission, imported on first use: a run whose actions all run inline and
+        declare no resources never needs it."""
+        if self._resources is None:
+            from roost.runtime.engine.policies.machine_admission import machine
+
+            self._resources = machine()
+        return self._resources
+
     def close(self) -> None:
         """The run ended: release what it held outside this process (its Ray broker)."""
         if self._ray is not None:
@@ -387,7 +389,7 @@ class RunController(TaskCalls):
             if self._admission is not None:
                 policies.append(self._admission)
             if requests:
-                policies.append(_machine())
+                policies.append(self._machine())
             if not on_ray:
                 policies.append(_mark_running)
             pipeline = self._pipelines[key] = compose(policies, self._attempt)
@@ -503,7 +505,7 @@ class RunController(TaskCalls):
             context=action.wire_context(),
             env=env,
             unset=unset,
-            limits=action.limits if action.limits is not None else _machine().default_limits(),
+            limits=action.limits if action.limits is not None else self._machine().default_limits(),
             store=self.store_location,
             replays=self.traces.replays(action.id) or None,
             depth=depth,
