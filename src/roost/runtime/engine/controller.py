@@ -150,7 +150,7 @@ class RunController(TaskCalls):
         self._executors: dict[str | None, Executor] = {}
         self._ray: Any = None  # executors.ray.RayExecutor, made when the run's first action goes to Ray
         self._resources: ResourceAdmission | None = None  # this machine's, looked up on first use
-        self._warned: set[str] = set()
+        self._warned: set[tuple[str, str]] = set()  # (task, message) of the warnings given
         self._pickle_checked: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
         self._deadline = Deadline()
@@ -338,28 +338,28 @@ class RunController(TaskCalls):
     def _secret_mount_dir(self, action: ActionRun) -> Path:
         return secret_mounts.mount_dir(self.store_config.home, self.run_name, action.id, action.attempt)
 
+    def _warn_once(self, task_name: str, message: str, *args: Any) -> None:
+        """A warning about a task, logged once per run: here, in the one process that sees every action
+        (the type engine runs in every worker too, and a warning from there would repeat with each call)."""
+        if (task_name, message) not in self._warned:
+            self._warned.add((task_name, message))
+            logger.warning(message, *args)
+
     def _warn_unhonoured(self, task_name: str, reasons: tuple[str, ...]) -> None:
-        if task_name not in self._warned:
-            self._warned.add(task_name)
-            logger.warning(
-                "%s declares %s, which running inline (isolation='inline') cannot apply; "
-                "process isolation honours them",
-                task_name,
-                ", ".join(reasons),
-            )
+        message = (
+            "%s declares %s, which running inline (isolation='inline') cannot apply; process isolation honours them"
+        )
+        self._warn_once(task_name, message, task_name, ", ".join(reasons))
 
     def _warn_pickled(self, task: TaskTemplate[Any]) -> None:
-        # Here, in the one process that sees every action, and once per task: the type engine runs in
-        # every worker too, and a warning from there would repeat with each call.
         self._pickle_checked.add(task.name)
         parts = values.pickled_parts(task)
         if parts:
-            logger.warning(
-                "task %s: %s will be pickled (cloudpickle), which ties the values to this Python version "
-                "and code; declare a supported type, or flyte.types.FlytePickle to choose pickling",
-                task.name,
-                "; ".join(parts),
+            message = (
+                "task %s: %s will be pickled (cloudpickle), which ties the values to this Python version and "
+                "code; declare a supported type, or flyte.types.FlytePickle to choose pickling"
             )
+            self._warn_once(task.name, message, task.name, "; ".join(parts))
 
     # -- executing ---------------------------------------------------------------------------------
     def _pipeline_for(self, action: ActionRun) -> Next:
