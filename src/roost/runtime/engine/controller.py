@@ -21,7 +21,6 @@ from roost.runtime.engine.actions import ActionRun, RunScope
 from roost.runtime.engine.executors.contract import Attempt, Executor
 from roost.runtime.engine.executors.inline import InlineExecutor
 from roost.runtime.engine.policies import Next, compose
-from roost.runtime.engine.policies.cache import Cache
 from roost.runtime.engine.policies.deadline import Deadline
 from roost.runtime.engine.policies.recovery import Recovery
 from roost.runtime.engine.policies.retries import Retries
@@ -35,7 +34,6 @@ from roost.runtime.task_api.task_context import RunFacts
 from roost.runtime.wire import error_to_wire, task_from_wire
 from roost.spec.environment import list_loaded_environments
 from roost.spec.secrets import normalize_secrets
-from roost.store.cache_store import CacheStore
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, LogRecord
 from roost.store.run_store import RunStore
 from roost.store.secret_store import derived_env_var
@@ -43,6 +41,7 @@ from roost.store.store_config import StoreConfig
 from roost.task import TaskTemplate
 
 if TYPE_CHECKING:
+    from roost.runtime.engine.policies.cache import Cache
     from roost.runtime.engine.policies.machine_admission import ResourceAdmission
 
 logger = logging.getLogger("roost")
@@ -156,7 +155,7 @@ class RunController(TaskCalls):
         self._deadline = Deadline()
         self._retries = Retries()
         self._admission = Admission(options.max_action_concurrency) if options.max_action_concurrency else None
-        self._cache = Cache(CacheStore(store), overwrite=options.overwrite_cache)
+        self._cache: Cache | None = None  # the cache policy, made for the run's first cached task
         self._pipelines: dict[tuple[bool, ...], Next] = {}
         self.traces = TraceRecords(store, run_name, self._order, self._recovery)
         # The actions whose abort alone was requested (`roost abort action`), with why. Which asyncio
@@ -381,7 +380,7 @@ class RunController(TaskCalls):
         if pipeline is None:
             policies: list[Any] = [self._recovery] if self._recovery is not None else []
             if cached:
-                policies.append(self._cache)
+                policies.append(self._cache_policy())
             if deadline:
                 policies.append(self._deadline)
             if retries:
@@ -394,6 +393,14 @@ class RunController(TaskCalls):
                 policies.append(_mark_running)
             pipeline = self._pipelines[key] = compose(policies, self._attempt)
         return pipeline
+
+    def _cache_policy(self) -> Cache:
+        if self._cache is None:
+            from roost.runtime.engine.policies.cache import Cache
+            from roost.store.cache_store import CacheStore
+
+            self._cache = Cache(CacheStore(self.store), overwrite=self.options.overwrite_cache)
+        return self._cache
 
     async def execute(self, action: ActionRun) -> Any:
         """Run ``action`` through the pipeline; record how it ended; give the caller its value."""
