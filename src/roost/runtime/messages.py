@@ -305,12 +305,11 @@ MESSAGES: tuple[type[Message], ...] = (
     RayRun,
     RayReply,
 )
-_BY_KIND: dict[int, type[Message]] = {}
-_ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)
 _GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a tuple
 _NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names
-# kind -> the fields that hold messages: (position, whether a list of them)
-_NESTED: dict[int, tuple[tuple[int, bool], ...]] = {}
+# kind -> the class, its fields required and in all, and where in the message's array the fields
+# holding messages are: (index, whether a list of them)
+_SHAPES: dict[int, tuple[type[Message], int, int, tuple[tuple[int, bool], ...]]] = {}
 
 
 def _getter(names: list[str]) -> Any:
@@ -326,16 +325,15 @@ def _register() -> None:
         cls.kind = kind
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         missing = dataclasses.MISSING
-        _BY_KIND[kind] = cls
-        _ARITY[kind] = (sum(1 for f in fields if f.default is missing and f.default_factory is missing), len(fields))
+        required = sum(1 for f in fields if f.default is missing and f.default_factory is missing)
         _GETTERS[kind] = _getter([f.name for f in fields])
         _NAMES[kind] = tuple(f.name for f in fields)
         nested = []
-        for position, f in enumerate(fields):
+        for position, f in enumerate(fields, start=1):  # the array's first item is the kind
             words = set(str(f.type).replace("[", " ").replace("]", " ").replace("|", " ").split())
             if words & names:
                 nested.append((position, str(f.type).startswith("list[")))
-        _NESTED[kind] = tuple(nested)
+        _SHAPES[kind] = (cls, required, len(fields), tuple(nested))
 
 
 _register()
@@ -346,10 +344,10 @@ _register()
 def _tree(message: Message) -> list[Any]:
     kind = message.kind
     values = [kind, *_GETTERS[kind](message)]
-    for position, many in _NESTED[kind]:
-        value = values[position + 1]
+    for index, many in _SHAPES[kind][3]:
+        value = values[index]
         if value is not None:
-            values[position + 1] = [_tree(v) for v in value] if many else _tree(value)
+            values[index] = [_tree(v) for v in value] if many else _tree(value)
     return values
 
 
@@ -357,19 +355,19 @@ def _build(items: Any) -> Message:
     if not isinstance(items, list) or not items:
         raise ProtocolError(f"a message is a non-empty array, got {type(items).__name__}")
     kind = items[0]
-    cls = _BY_KIND.get(kind) if type(kind) is int else None
-    if cls is None:
+    shape = _SHAPES.get(kind) if type(kind) is int else None
+    if shape is None:
         raise ProtocolError(f"unknown message kind {kind!r}")
-    required, most = _ARITY[kind]
+    cls, required, most, nested = shape
     if not required <= len(items) - 1 <= most:
         raise ProtocolError(f"{cls.__name__} takes {required} to {most} fields, got {len(items) - 1}")
-    for position, many in _NESTED[kind]:
-        if position + 1 < len(items):
-            value = items[position + 1]
+    for index, many in nested:
+        if index < len(items):
+            value = items[index]
             if value is not None:
                 if many and not isinstance(value, list):
-                    raise ProtocolError(f"{cls.__name__}: field {position} must be an array of messages")
-                items[position + 1] = [_build(v) for v in value] if many else _build(value)
+                    raise ProtocolError(f"{cls.__name__}: field {index - 1} must be an array of messages")
+                items[index] = [_build(v) for v in value] if many else _build(value)
     return cls(*items[1:])
 
 

@@ -501,23 +501,12 @@ class RunController(TaskCalls):
             parent = action.parent
             while parent is not None:
                 depth, parent = depth + 1, parent.parent
+        limits = action.limits if action.limits is not None else self._machine().default_limits()
+        replays = self.traces.replays(record.action_id) or None
         return Attempt(
-            run_name=self.run_name,
-            action_id=action.id,
-            number=action.attempt,
-            task=action.task,
-            spec=spec,
-            placement=placement,
-            inputs=action.record.inputs,  # type: ignore[arg-type]
-            context=action.wire_context(),
-            env=env,
-            unset=unset,
-            limits=action.limits if action.limits is not None else self._machine().default_limits(),
-            store=self.store_location,
-            replays=self.traces.replays(action.id) or None,
-            depth=depth,
-            pool_key=pool_key,
-        )
+            self.run_name, record.action_id, action.attempt, action.task, spec, placement, record.inputs,  # type: ignore[arg-type]
+            action.wire_context(), env, unset, limits, self.store_location, replays, depth, pool_key,
+        )  # fmt: skip
 
     def _spec_settings(self, spec: TaskSpec) -> tuple[dict[str, str], tuple[str, ...], tuple[Any, ...] | None]:
         """A task's variables, the secret variables its workers must not see, its pool's key."""
