@@ -15,7 +15,6 @@ an action's way: the watchdog reads the stack only when the loop has stalled.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import sys
 import threading
@@ -110,6 +109,8 @@ class LoopWatch:
         return sys._current_frames().get(self._thread.ident or 0)
 
     def _interrupt(self, found: BlockingBody, reason: str) -> None:
+        import ctypes  # here: a process whose loop is never stuck does not pay for importing it
+
         # Checked again just before: the exception must land in the body, not in the loop's own code.
         again = _blocking_body(self._stack())
         if again is None or again.body is not found.body:

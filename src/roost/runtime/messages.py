@@ -26,9 +26,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import msgpack
+
+M = TypeVar("M", bound="Message")
 
 
 class ProtocolError(Exception):
@@ -36,14 +38,35 @@ class ProtocolError(Exception):
 
 
 class Message:
-    """Base of every message; ``kind`` is its number on the wire (set by ``_register``)."""
+    """Base of every message; ``kind`` is its number on the wire (set by ``_register``).
+
+    Equality and repr are written once here, from the fields the codec reads, rather than generated
+    for each class by ``@dataclass``: generating them costs milliseconds of every process's start.
+    """
 
     __slots__ = ()
     kind: ClassVar[int] = -1
 
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        values = _GETTERS[self.kind]
+        return values(self) == values(other)  # type: ignore[no-any-return]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass that compares its fields
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(_NAMES[self.kind], _GETTERS[self.kind](self)))
+        return f"{type(self).__name__}({shown})"
+
+
+def message(cls: type[M]) -> type[M]:
+    """A message class: a dataclass with slots, whose equality and repr are ``Message``'s."""
+    return dataclass(slots=True, repr=False, eq=False)(cls)
+
 
 # -- values carried inside messages ----------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class WireError(Message):
     """An error raised on the other side: what can be shown, and the exception itself when it pickles."""
 
@@ -54,7 +77,7 @@ class WireError(Message):
     pickle: bytes | None = None
 
 
-@dataclass(slots=True)
+@message
 class TaskRef(Message):
     """A task as the other side finds it: by module and name, or (a task no module defines under its
     name: an override, a task made in a function) pickled."""
@@ -64,7 +87,7 @@ class TaskRef(Message):
     pickle: bytes | None = None
 
 
-@dataclass(slots=True)
+@message
 class ActionContext(Message):
     """What a worker needs to rebuild an action's ``ctx()``; ``run`` is ``RunFacts.to_wire()``."""
 
@@ -75,7 +98,7 @@ class ActionContext(Message):
     run: dict[str, Any]
 
 
-@dataclass(slots=True)
+@message
 class SecretGrant(Message):
     """A secret an action was granted, resolved when it starts. Only ever sent over private channels:
     never stored, logged or shown."""
@@ -91,7 +114,7 @@ class SecretGrant(Message):
         return f"SecretGrant(key={self.key!r}, group={self.group!r}, env={self.env!r}, mount={self.mount!r}, value=***)"
 
 
-@dataclass(slots=True)
+@message
 class StoreLocation(Message):
     """The run's store as a worker opens it: ROOST_HOME and the blob store's URL."""
 
@@ -100,7 +123,7 @@ class StoreLocation(Message):
 
 
 # -- controller <-> worker -------------------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class Setup(Message):
     """What a worker applies to its process before it runs any action: variables (set, and those of
     secrets it was not granted removed), secrets, limits, the run's store; Ray workers also add the
@@ -114,7 +137,7 @@ class Setup(Message):
     code_paths: list[str] = dataclasses.field(default_factory=list)
 
 
-@dataclass(slots=True)
+@message
 class RunRequest(Message):
     """Run one attempt of an action: its task, its packed inputs, its context; ``replay`` holds the
     traced calls a recovered run already finished (action id -> [helper name, packed outputs])."""
@@ -126,7 +149,7 @@ class RunRequest(Message):
     replay: dict[str, Any] | None = None
 
 
-@dataclass(slots=True)
+@message
 class CallRequest(Message):
     """A task called by an action's code: a child action of ``parent`` for the controller to run.
     ``call`` numbers it in its caller; ``attempt`` is the caller's (a reply to an ended attempt is
@@ -143,7 +166,7 @@ class CallRequest(Message):
     attempt: int = 0
 
 
-@dataclass(slots=True)
+@message
 class CallReply(Message):
     """How a child action ended: its packed outputs, or its error."""
 
@@ -152,12 +175,12 @@ class CallReply(Message):
     error: WireError | None = None
 
 
-@dataclass(slots=True)
+@message
 class Shutdown(Message):
     """Exit once nothing runs (controller -> worker or template)."""
 
 
-@dataclass(slots=True)
+@message
 class LogLine(Message):
     """A line of an action's output (stdout, stderr or a logging record)."""
 
@@ -168,19 +191,19 @@ class LogLine(Message):
     line: str
 
 
-@dataclass(slots=True)
+@message
 class ActionDone(Message):
     id: str
     outputs: bytes
 
 
-@dataclass(slots=True)
+@message
 class ActionFailed(Message):
     id: str
     error: WireError
 
 
-@dataclass(slots=True)
+@message
 class TraceBegin(Message):
     """A ``@flyte.trace`` call starting in an action's code (recorded as a child of ``parent``)."""
 
@@ -193,7 +216,7 @@ class TraceBegin(Message):
     hash: str
 
 
-@dataclass(slots=True)
+@message
 class TraceEnd(Message):
     """A traced call ending: its packed outputs (None for a generator, or on error), or its error."""
 
@@ -204,7 +227,7 @@ class TraceEnd(Message):
 
 
 # -- controller <-> template -----------------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class Fork(Message):
     """Import these modules (once), then fork a worker; ``limits`` ({"memory": bytes, "cpu":
     millicores}) become its cgroup where one can be made."""
@@ -214,13 +237,13 @@ class Fork(Message):
     limits: dict[str, int | None] | None
 
 
-@dataclass(slots=True)
+@message
 class Ready(Message):
     pid: int
     python: str
 
 
-@dataclass(slots=True)
+@message
 class Forked(Message):
     """The worker of request ``id`` (its socket travels beside this message), or why there is none."""
 
@@ -230,7 +253,7 @@ class Forked(Message):
     error: str | None = None
 
 
-@dataclass(slots=True)
+@message
 class Exited(Message):
     """A worker ended: its exit code, or -signal; ``oom``: the kernel killed it at its memory limit."""
 
@@ -240,7 +263,7 @@ class Exited(Message):
 
 
 # -- controller <-> Ray ------------------------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class RayRun(Message):
     """One attempt in a Ray task or on a replica actor: the request, what to apply around it, the
     driver's host (a file:// store is only visible there) and the name of the run's call broker."""
@@ -251,7 +274,7 @@ class RayRun(Message):
     broker: str
 
 
-@dataclass(slots=True)
+@message
 class RayReply(Message):
     """How an attempt in Ray ended, with what it said meanwhile: its output lines, its traced calls,
     where it ran."""
@@ -264,7 +287,7 @@ class RayReply(Message):
 
 
 # -- client -> server -> bundle host ----------------------------------------------------------------------
-@dataclass(slots=True)
+@message
 class SubmitRun(Message):
     """A run of ``task`` (in ``module``: a dotted name, or a script's path inside the bundle) from the
     code bundle ``bundle`` (its digest; None: code the server can import already), with its packed
@@ -282,7 +305,7 @@ class SubmitRun(Message):
     resume: bool = False  # server -> host: the run exists, its host died; resume it (never from a client)
 
 
-@dataclass(slots=True)
+@message
 class RunAccepted(Message):
     """The run is recorded under ``name`` and started; ``url`` is its page on the server."""
 
@@ -290,7 +313,7 @@ class RunAccepted(Message):
     url: str = ""
 
 
-@dataclass(slots=True)
+@message
 class RunRefused(Message):
     """The run could not start (its module failed to import, no such task, the name is taken)."""
 
@@ -299,14 +322,14 @@ class RunRefused(Message):
     status: int = 400
 
 
-@dataclass(slots=True)
+@message
 class RunEnded(Message):
     """A bundle host's run ended (the store has how): the server wakes the clients waiting on it."""
 
     name: str
 
 
-@dataclass(slots=True)
+@message
 class RunMessages(Message):
     """Worker messages of the root action of a hybrid run (``mode="hybrid"`` on a server), which runs
     in the client: the client is that action's worker, reached through the server's API."""
@@ -346,21 +369,18 @@ MESSAGES: tuple[type[Message], ...] = (
     RunMessages,
     RunEnded,
 )
-_BY_KIND: dict[int, type[Message]] = {}
-_ARITY: dict[int, tuple[int, int]] = {}  # kind -> (required fields, all fields)
-_GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a list
-# kind -> the fields that hold messages: (position, whether a list of them)
-_NESTED: dict[int, tuple[tuple[int, bool], ...]] = {}
+_GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a tuple
+_NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names
+# kind -> the class, its fields required and in all, and where in the message's array the fields
+# holding messages are: (index, whether a list of them)
+_SHAPES: dict[int, tuple[type[Message], int, int, tuple[tuple[int, bool], ...]]] = {}
 
 
 def _getter(names: list[str]) -> Any:
-    if not names:
-        return lambda message: []
-    if len(names) == 1:
-        one = attrgetter(names[0])
-        return lambda message: [one(message)]
-    many = attrgetter(*names)
-    return lambda message: list(many(message))
+    """A function giving a message's field values as a tuple (for two or more fields, attrgetter's own)."""
+    if len(names) >= 2:
+        return attrgetter(*names)
+    return lambda message: tuple(getattr(message, name) for name in names)
 
 
 def _register() -> None:
@@ -369,15 +389,15 @@ def _register() -> None:
         cls.kind = kind
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         missing = dataclasses.MISSING
-        _BY_KIND[kind] = cls
-        _ARITY[kind] = (sum(1 for f in fields if f.default is missing and f.default_factory is missing), len(fields))
+        required = sum(1 for f in fields if f.default is missing and f.default_factory is missing)
         _GETTERS[kind] = _getter([f.name for f in fields])
+        _NAMES[kind] = tuple(f.name for f in fields)
         nested = []
-        for position, f in enumerate(fields):
+        for position, f in enumerate(fields, start=1):  # the array's first item is the kind
             words = set(str(f.type).replace("[", " ").replace("]", " ").replace("|", " ").split())
             if words & names:
                 nested.append((position, str(f.type).startswith("list[")))
-        _NESTED[kind] = tuple(nested)
+        _SHAPES[kind] = (cls, required, len(fields), tuple(nested))
 
 
 _register()
@@ -387,32 +407,31 @@ _register()
 # arrays (which message a field holds is known from its type, so nothing else marks them).
 def _tree(message: Message) -> list[Any]:
     kind = message.kind
-    values = _GETTERS[kind](message)
-    for position, many in _NESTED[kind]:
-        value = values[position]
+    values = [kind, *_GETTERS[kind](message)]
+    for index, many in _SHAPES[kind][3]:
+        value = values[index]
         if value is not None:
-            values[position] = [_tree(v) for v in value] if many else _tree(value)
-    values.insert(0, kind)
-    return values  # type: ignore[no-any-return]
+            values[index] = [_tree(v) for v in value] if many else _tree(value)
+    return values
 
 
 def _build(items: Any) -> Message:
     if not isinstance(items, list) or not items:
         raise ProtocolError(f"a message is a non-empty array, got {type(items).__name__}")
     kind = items[0]
-    cls = _BY_KIND.get(kind) if type(kind) is int else None
-    if cls is None:
+    shape = _SHAPES.get(kind) if type(kind) is int else None
+    if shape is None:
         raise ProtocolError(f"unknown message kind {kind!r}")
-    required, most = _ARITY[kind]
+    cls, required, most, nested = shape
     if not required <= len(items) - 1 <= most:
         raise ProtocolError(f"{cls.__name__} takes {required} to {most} fields, got {len(items) - 1}")
-    for position, many in _NESTED[kind]:
-        if position + 1 < len(items):
-            value = items[position + 1]
+    for index, many in nested:
+        if index < len(items):
+            value = items[index]
             if value is not None:
                 if many and not isinstance(value, list):
-                    raise ProtocolError(f"{cls.__name__}: field {position} must be an array of messages")
-                items[position + 1] = [_build(v) for v in value] if many else _build(value)
+                    raise ProtocolError(f"{cls.__name__}: field {index - 1} must be an array of messages")
+                items[index] = [_build(v) for v in value] if many else _build(value)
     return cls(*items[1:])
 
 

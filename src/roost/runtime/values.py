@@ -86,7 +86,9 @@ def decode_outputs(task: TaskTemplate[Any] | None, data: bytes, preserve_origina
         native = list(io.literals_to_native(literals).values())
         return None if not native else native[0] if len(native) == 1 else tuple(native)
     iface = task.interface
-    with io.frames_as_references(not preserve_original_types):
+    if preserve_original_types:  # as declared: every caller of a task (no block to enter on that path)
+        return io.literals_to_outputs(iface.outputs, literals, iface.return_type)
+    with io.frames_as_references():
         return io.literals_to_outputs(iface.outputs, literals, iface.return_type)
 
 

@@ -10,7 +10,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.core.compile import compile_task
 from roost.core.task_spec import TaskSpec
@@ -20,12 +20,8 @@ from roost.runtime.engine import secret_mounts
 from roost.runtime.engine.actions import ActionRun, RunScope
 from roost.runtime.engine.executors.contract import Attempt, Executor
 from roost.runtime.engine.executors.inline import InlineExecutor
-from roost.runtime.engine.executors.pool import PoolExecutor
-from roost.runtime.engine.executors.process import ProcessExecutor
 from roost.runtime.engine.policies import Next, compose
-from roost.runtime.engine.policies.cache import Cache
 from roost.runtime.engine.policies.deadline import Deadline
-from roost.runtime.engine.policies.machine_admission import machine
 from roost.runtime.engine.policies.recovery import Recovery
 from roost.runtime.engine.policies.retries import Retries
 from roost.runtime.engine.policies.run_slots import Admission
@@ -38,12 +34,15 @@ from roost.runtime.task_api.task_context import RunFacts
 from roost.runtime.wire import error_to_wire, task_from_wire
 from roost.spec.environment import list_loaded_environments
 from roost.spec.secrets import normalize_secrets
-from roost.store.cache_store import CacheStore
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, LogRecord
 from roost.store.run_store import RunStore
 from roost.store.secret_store import derived_env_var
 from roost.store.store_config import StoreConfig
 from roost.task import TaskTemplate
+
+if TYPE_CHECKING:
+    from roost.runtime.engine.policies.cache import Cache
+    from roost.runtime.engine.policies.machine_admission import ResourceAdmission
 
 logger = logging.getLogger("roost")
 
@@ -78,17 +77,6 @@ async def _mark_running(action: ActionRun, call_next: Next) -> Any:
     """With no admission limit, an attempt starts at once."""
     action.recorder.set_phase(action, ActionPhase.RUNNING)
     return await call_next(action)
-
-
-# The task running on ``loop``, as asyncio keeps it: one dict lookup, where asyncio.current_task
-# (a Python function) asks for the running loop first -- and this runs for every action.
-_CURRENT_TASKS: dict[Any, Any] | None = getattr(asyncio.tasks, "_current_tasks", None)
-
-
-def _current_task(loop: asyncio.AbstractEventLoop | None) -> asyncio.Task[Any] | None:
-    if _CURRENT_TASKS is not None and loop is not None:
-        return _CURRENT_TASKS.get(loop)  # type: ignore[no-any-return]
-    return asyncio.current_task()
 
 
 _NO_LIMITS: dict[str, Any] = {}
@@ -155,24 +143,26 @@ class RunController(TaskCalls):
         # Per task spec of this run (the spec is held, so its id is not reused): what every attempt
         # of it gets -- its variables, the secret variables it must not see, its pool.
         self._per_spec: dict[int, tuple[TaskSpec, dict[str, str], tuple[str, ...], tuple[Any, ...] | None]] = {}
+        # Per task spec: where its child actions run and why (the spec is held, so its id is not reused).
+        self._placements: dict[int, tuple[TaskSpec, str, str]] = {}
         self._order = itertools.count()
         self._inline = InlineExecutor()
-        self._process = ProcessExecutor()
-        self._pool = PoolExecutor()
+        # The others by isolation, each made when the run's first action needs it: a run whose actions
+        # all run inline imports none of the machinery of worker processes or Ray.
+        self._executors: dict[str | None, Executor] = {}
         self._ray: Any = None  # executors.ray.RayExecutor, made when the run's first action goes to Ray
-        self._ray_pool: Executor | None = None
-        self._warned: set[str] = set()
+        self._resources: ResourceAdmission | None = None  # this machine's, looked up on first use
+        self._warned: set[tuple[str, str]] = set()  # (task, message) of the warnings given
         self._pickle_checked: set[str] = set()
         self._recovery = Recovery(recovered) if recovered else None
         self._deadline = Deadline()
         self._retries = Retries()
         self._admission = Admission(options.max_action_concurrency) if options.max_action_concurrency else None
-        self._cache = Cache(CacheStore(store), overwrite=options.overwrite_cache)
+        self._cache: Cache | None = None  # the cache policy, made for the run's first cached task
         self._pipelines: dict[tuple[bool, ...], Next] = {}
         self.traces = TraceRecords(store, run_name, self._order, self._recovery)
-        # The actions executing now and the asyncio task each runs in, so that one can be aborted
-        # alone (`roost abort action`); and those whose abort was requested.
-        self._live: dict[str, asyncio.Task[Any] | None] = {}
+        # The actions whose abort alone was requested (`roost abort action`), with why. Which asyncio
+        # task executes an action is looked up then, not registered for every action.
         self._aborting: dict[str, str] = {}
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
@@ -186,11 +176,11 @@ class RunController(TaskCalls):
         """Run a child while its parent waits; the parent lends its CPU to the machine meanwhile."""
         if parent.grant is None:
             return await self.execute(child)
-        machine().lend(parent)
+        self._machine().lend(parent)
         try:
             return await self.execute(child)
         finally:
-            machine().reclaim(parent)
+            self._machine().reclaim(parent)
 
     def new_action(
         self,
@@ -217,7 +207,14 @@ class RunController(TaskCalls):
             inputs=encoded.data,
             inputs_hash=encoded.hash,
         )
-        record.isolation, record.isolation_reason = self._placement(spec, root=parent is None)
+        if parent is None:
+            record.isolation, record.isolation_reason = self._placement(spec, root=True)
+        else:
+            # The same for every call of a task: decided once per task spec of the run.
+            placed = self._placements.get(id(spec))
+            if placed is None or placed[0] is not spec:
+                placed = self._placements[id(spec)] = (spec, *self._placement(spec))
+            record.isolation, record.isolation_reason = placed[1], placed[2]
         self.store.mark(record)
         action = ActionRun(self.scope, self.recorder, record, task, spec, parent, custom)
         action.reusable_inputs = encoded.reusable
@@ -284,19 +281,29 @@ class RunController(TaskCalls):
         isolation = action.record.isolation
         if isolation == "inline":
             return self._inline
+        executor = self._executors.get(isolation)
+        if executor is None:
+            executor = self._executors[isolation] = self._new_executor(isolation)
+        return executor
+
+    def _new_executor(self, isolation: str | None) -> Executor:
         if isolation == "ray":
-            return self.ray_executor()
+            return self.ray_executor()  # type: ignore[no-any-return]
+        if isolation == "ray-pool":
+            from roost.runtime.engine.executors.ray_pool import RayPoolExecutor
+
+            return RayPoolExecutor(self.ray_executor)
         if isolation == "client":
             from roost.runtime.engine.executors.client import ClientExecutor
 
             return ClientExecutor()
-        if isolation == "ray-pool":
-            if self._ray_pool is None:
-                from roost.runtime.engine.executors.ray_pool import RayPoolExecutor
+        if isolation == "pool":
+            from roost.runtime.engine.executors.pool import PoolExecutor
 
-                self._ray_pool = RayPoolExecutor(self.ray_executor)
-            return self._ray_pool
-        return self._pool if isolation == "pool" else self._process
+            return PoolExecutor()
+        from roost.runtime.engine.executors.process import ProcessExecutor
+
+        return ProcessExecutor()
 
     def ray_executor(self) -> Any:  # executors.ray.RayExecutor (Ray is imported on first use)
         """This run's side of the Ray cluster (its broker of task calls), made on first use."""
@@ -306,6 +313,15 @@ class RunController(TaskCalls):
             assert self.options.ray_address, "isolation 'ray' is resolved with an address"
             self._ray = RayExecutor(self.options.ray_address)
         return self._ray
+
+    def _machine(self) -> ResourceAdmission:
+        """This machine's admission, imported on first use: a run whose actions all run inline and
+        declare no resources never needs it."""
+        if self._resources is None:
+            from roost.runtime.engine.policies.machine_admission import machine
+
+            self._resources = machine()
+        return self._resources
 
     def close(self) -> None:
         """The run ended: release what it held outside this process (its Ray broker)."""
@@ -330,28 +346,28 @@ class RunController(TaskCalls):
     def _secret_mount_dir(self, action: ActionRun) -> Path:
         return secret_mounts.mount_dir(self.store_config.home, self.run_name, action.id, action.attempt)
 
+    def _warn_once(self, task_name: str, message: str, *args: Any) -> None:
+        """A warning about a task, logged once per run: here, in the one process that sees every action
+        (the type engine runs in every worker too, and a warning from there would repeat with each call)."""
+        if (task_name, message) not in self._warned:
+            self._warned.add((task_name, message))
+            logger.warning(message, *args)
+
     def _warn_unhonoured(self, task_name: str, reasons: tuple[str, ...]) -> None:
-        if task_name not in self._warned:
-            self._warned.add(task_name)
-            logger.warning(
-                "%s declares %s, which running inline (isolation='inline') cannot apply; "
-                "process isolation honours them",
-                task_name,
-                ", ".join(reasons),
-            )
+        message = (
+            "%s declares %s, which running inline (isolation='inline') cannot apply; process isolation honours them"
+        )
+        self._warn_once(task_name, message, task_name, ", ".join(reasons))
 
     def _warn_pickled(self, task: TaskTemplate[Any]) -> None:
-        # Here, in the one process that sees every action, and once per task: the type engine runs in
-        # every worker too, and a warning from there would repeat with each call.
         self._pickle_checked.add(task.name)
         parts = values.pickled_parts(task)
         if parts:
-            logger.warning(
-                "task %s: %s will be pickled (cloudpickle), which ties the values to this Python version "
-                "and code; declare a supported type, or flyte.types.FlytePickle to choose pickling",
-                task.name,
-                "; ".join(parts),
+            message = (
+                "task %s: %s will be pickled (cloudpickle), which ties the values to this Python version and "
+                "code; declare a supported type, or flyte.types.FlytePickle to choose pickling"
             )
+            self._warn_once(task.name, message, task.name, "; ".join(parts))
 
     # -- executing ---------------------------------------------------------------------------------
     def _pipeline_for(self, action: ActionRun) -> Next:
@@ -373,7 +389,7 @@ class RunController(TaskCalls):
         if pipeline is None:
             policies: list[Any] = [self._recovery] if self._recovery is not None else []
             if cached:
-                policies.append(self._cache)
+                policies.append(self._cache_policy())
             if deadline:
                 policies.append(self._deadline)
             if retries:
@@ -381,25 +397,32 @@ class RunController(TaskCalls):
             if self._admission is not None:
                 policies.append(self._admission)
             if requests:
-                policies.append(machine())
+                policies.append(self._machine())
             if not on_ray:
                 policies.append(_mark_running)
             pipeline = self._pipelines[key] = compose(policies, self._attempt)
         return pipeline
 
+    def _cache_policy(self) -> Cache:
+        if self._cache is None:
+            from roost.runtime.engine.policies.cache import Cache
+            from roost.store.cache_store import CacheStore
+
+            self._cache = Cache(CacheStore(self.store), overwrite=self.options.overwrite_cache)
+        return self._cache
+
     async def execute(self, action: ActionRun) -> Any:
         """Run ``action`` through the pipeline; record how it ended; give the caller its value."""
-        task = _current_task(self.loop)
-        self._live[action.id] = task
         try:
-            value = await self._pipeline_for(action)(action)
+            return await self._pipeline_for(action)(action)
         except asyncio.CancelledError:
-            reason = self._aborting.pop(action.id, None)
-            if reason is not None and task is not None:
+            reason = self._aborting.pop(action.id, None) if self._aborting else None
+            if reason is not None:
                 # This action's own abort, not its run's: the caller gets an ActionAbortedError it may
                 # catch, and the task it shares with its caller goes on.
+                task = asyncio.current_task()
                 if hasattr(task, "uncancel"):  # Python 3.11+ counts cancellations; 3.10 has no count
-                    task.uncancel()
+                    task.uncancel()  # type: ignore[union-attr]
                 message = f"action {action.id} was aborted: {reason}"
                 action.record.error = ErrorInfo("ActionAbortedError", "user", message)
                 self.recorder.finish(action, ActionPhase.ABORTED)
@@ -415,9 +438,6 @@ class RunController(TaskCalls):
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             raise user_error_from(e, action.record.error.traceback if action.record.error else None) from None
-        finally:
-            self._live.pop(action.id, None)
-        return value
 
     def abort_action(self, action_id: str, reason: str) -> None:
         """Cancel one executing action and what it started (on the run's loop; from any thread)."""
@@ -425,11 +445,27 @@ class RunController(TaskCalls):
         self.loop.call_soon_threadsafe(self._abort_live, action_id, reason)
 
     def _abort_live(self, action_id: str, reason: str) -> None:
-        task = self._live.get(action_id)
-        if task is None:  # ended meanwhile: nothing to abort
+        task = self._task_executing(action_id)
+        if task is None:  # not executing (ended meanwhile): nothing to abort
             return
         self._aborting[action_id] = reason
         task.cancel()
+
+    def _task_executing(self, action_id: str) -> asyncio.Task[Any] | None:
+        """The asyncio task whose chain of awaits holds this controller's ``execute`` of the action.
+
+        A child awaited by its parent runs in the parent's task, so the chain of each task is followed
+        from its outermost coroutine inwards, past the executes of the action's ancestors."""
+        assert self.loop is not None
+        for task in asyncio.all_tasks(self.loop):
+            awaited: Any = task.get_coro()
+            while awaited is not None and getattr(awaited, "cr_frame", None) is not None:
+                if awaited.cr_code is _EXECUTE:
+                    frame_locals = awaited.cr_frame.f_locals
+                    if frame_locals.get("self") is self and frame_locals["action"].id == action_id:
+                        return task
+                awaited = awaited.cr_await
+        return None
 
     async def _attempt(self, action: ActionRun) -> Any:
         """One attempt: resolve it, have its executor run it, record success.
@@ -474,23 +510,12 @@ class RunController(TaskCalls):
             parent = action.parent
             while parent is not None:
                 depth, parent = depth + 1, parent.parent
+        limits = action.limits if action.limits is not None else self._machine().default_limits()
+        replays = self.traces.replays(record.action_id) or None
         return Attempt(
-            run_name=self.run_name,
-            action_id=action.id,
-            number=action.attempt,
-            task=action.task,
-            spec=spec,
-            placement=placement,
-            inputs=action.record.inputs,  # type: ignore[arg-type]
-            context=action.wire_context(),
-            env=env,
-            unset=unset,
-            limits=action.limits if action.limits is not None else machine().default_limits(),
-            store=self.store_location,
-            replays=self.traces.replays(action.id) or None,
-            depth=depth,
-            pool_key=pool_key,
-        )
+            self.run_name, record.action_id, action.attempt, action.task, spec, placement, record.inputs,  # type: ignore[arg-type]
+            action.wire_context(), env, unset, limits, self.store_location, replays, depth, pool_key,
+        )  # fmt: skip
 
     def _spec_settings(self, spec: TaskSpec) -> tuple[dict[str, str], tuple[str, ...], tuple[Any, ...] | None]:
         """A task's variables, the secret variables its workers must not see, its pool's key."""
@@ -509,6 +534,9 @@ class RunController(TaskCalls):
             name = spec.env_name or spec.name
             pool_key = (name, variables, secrets, spec.resources, spec.image_uri, repr(policy), scope)
         return env, unset, pool_key
+
+
+_EXECUTE = RunController.execute.__code__
 
 
 class ActionReport:

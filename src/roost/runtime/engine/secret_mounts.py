@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from roost.runtime.engine.reservations import pid_alive
 from roost.runtime.messages import SecretGrant
 from roost.store.secret_store import SecretStore
 
@@ -59,6 +58,10 @@ def sweep_stale(home: Path) -> list[Path]:
         entries = list(root.iterdir())
     except OSError:
         return removed
+    if not entries:
+        return removed
+    from roost.runtime.engine.reservations import pid_alive  # here: most runs find nothing to sweep
+
     for entry in entries:
         pid_text, _, host = entry.name.partition("@")
         if host and (host != HOST or not pid_text.isdigit() or pid_alive(int(pid_text))):

@@ -24,7 +24,6 @@ from typing import Any
 from roost.errors import RuntimeSystemError
 from roost.runtime import messages
 from roost.runtime.frames import MessageProtocol, connect
-from roost.runtime.host import cgroups
 from roost.runtime.messages import Exited, Fork, Forked, Message, Ready
 
 logger = logging.getLogger("roost")
@@ -192,6 +191,8 @@ class TemplateProcess:
         ``limits`` ({"memory": bytes, "cpu": millicores}) go to a cgroup of the worker's own where the
         template can make one and ``ROOST_CGROUPS`` does not say no; ``cgroup_of(pid)`` tells which
         did -- the others are the caller's to enforce (the memory watchdog, CPU affinity)."""
+        from roost.runtime.host import cgroups  # here: a process that forks no worker does not import it
+
         request_limits = dict(limits) if limits and cgroups.wanted() else None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()

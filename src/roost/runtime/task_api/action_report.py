@@ -11,6 +11,7 @@ page is written beside its final name and renamed into place.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from roost.runtime.syncify import dual
@@ -83,36 +84,31 @@ async def _flush_aio() -> None:
 flush = dual(_flush, _flush_aio)
 
 
-def _log(html: Any, do_flush: bool = False) -> None:
-    """Append HTML to the main tab of the current report (and write the report if ``do_flush``)."""
-    current_report().get_tab(MAIN_TAB).log(html)
-    if do_flush:
-        _flush()
+def _main_tab_edit(edit: Callable[[Tab, Any], None], doc: str) -> dual[None]:
+    """``flyte.report.log`` / ``replace``: ``edit`` the main tab of the current report with the HTML
+    given, then write the report if ``do_flush`` (blocking, or awaited with ``.aio``)."""
+
+    def blocking(html: Any, do_flush: bool = False) -> None:
+        edit(current_report().get_tab(MAIN_TAB), html)
+        if do_flush:
+            _flush()
+
+    async def awaitable(html: Any, do_flush: bool = False) -> None:
+        edit(current_report().get_tab(MAIN_TAB), html)
+        if do_flush:
+            await _flush_aio()
+
+    blocking.__name__ = blocking.__qualname__ = edit.__name__
+    blocking.__doc__ = doc
+    return dual(blocking, awaitable)
 
 
-async def _log_aio(html: Any, do_flush: bool = False) -> None:
-    current_report().get_tab(MAIN_TAB).log(html)
-    if do_flush:
-        await _flush_aio()
-
-
-log = dual(_log, _log_aio)
-
-
-def _replace(html: Any, do_flush: bool = False) -> None:
-    """Replace the main tab of the current report (and write the report if ``do_flush``)."""
-    current_report().get_tab(MAIN_TAB).replace(html)
-    if do_flush:
-        _flush()
-
-
-async def _replace_aio(html: Any, do_flush: bool = False) -> None:
-    current_report().get_tab(MAIN_TAB).replace(html)
-    if do_flush:
-        await _flush_aio()
-
-
-replace = dual(_replace, _replace_aio)
+log = _main_tab_edit(
+    Tab.log, "Append HTML to the main tab of the current report (and write the report if ``do_flush``)."
+)
+replace = _main_tab_edit(
+    Tab.replace, "Replace the main tab of the current report (and write the report if ``do_flush``)."
+)
 
 
 async def flush_declared(source: ContextSource) -> None:

@@ -17,11 +17,12 @@ as it comes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,16 @@ def _outputs(call: TraceCall, result: Any) -> bytes | None:
         return None
 
 
+@contextlib.contextmanager
+def _failure_recorded(handler: Any, call: TraceCall) -> Iterator[None]:
+    """Around a traced call's body: an exception that ends it is recorded as its end, then raised on."""
+    try:
+        yield
+    except BaseException as e:
+        handler.trace_end(call, None, e)
+        raise
+
+
 def _replayed(call: TraceCall, outputs: bytes) -> Any:
     return values.decode_outputs(call.traced, outputs)  # type: ignore[arg-type]
 
@@ -162,12 +173,8 @@ def trace(func: Callable[..., Any]) -> Callable[..., Any]:
             recorded = await handler.trace_begin(call)
             if recorded is not None:
                 return _replayed(call, recorded)
-            try:
-                with _no_tasks():
-                    result = await func(*args, **kwargs)
-            except BaseException as e:
-                handler.trace_end(call, None, e)
-                raise
+            with _failure_recorded(handler, call), _no_tasks():
+                result = await func(*args, **kwargs)
             handler.trace_end(call, _outputs(call, result), None)
             return result
 
@@ -183,12 +190,8 @@ def trace(func: Callable[..., Any]) -> Callable[..., Any]:
         recorded = handler.trace_begin_blocking(call)
         if recorded is not None:
             return _replayed(call, recorded)
-        try:
-            with _no_tasks():
-                result = func(*args, **kwargs)
-        except BaseException as e:
-            handler.trace_end(call, None, e)
-            raise
+        with _failure_recorded(handler, call), _no_tasks():
+            result = func(*args, **kwargs)
         handler.trace_end(call, _outputs(call, result), None)
         return result
 
@@ -204,11 +207,8 @@ def _trace_generator(func: Callable[..., Any], traced: TracedFunction) -> Callab
             return
         handler, call = begun
         handler.trace_begin_blocking(call, replay=False)
-        try:
+        with _failure_recorded(handler, call):
             yield from _steps(func(*args, **kwargs))
-        except BaseException as e:
-            handler.trace_end(call, None, e)
-            raise
         handler.trace_end(call, None, None)
 
     return wrapper
@@ -224,12 +224,9 @@ def _trace_async_generator(func: Callable[..., Any], traced: TracedFunction) -> 
             return
         handler, call = begun
         await handler.trace_begin(call, replay=False)
-        try:
+        with _failure_recorded(handler, call):
             async for item in _async_steps(func(*args, **kwargs)):
                 yield item
-        except BaseException as e:
-            handler.trace_end(call, None, e)
-            raise
         handler.trace_end(call, None, None)
 
     return wrapper

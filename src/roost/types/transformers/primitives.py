@@ -106,121 +106,79 @@ def as_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
-class BoolTransformer(ScalarTransformer[bool]):
-    def __init__(self) -> None:
-        super().__init__(bool, as_bool)
+class CodedTransformer(TypeTransformer[T]):
+    """A type whose literal of kind ``kind`` holds ``encode(value)`` -- which refuses a value of
+    another type -- and reads back as ``decode(literal value)``."""
 
-
-class IntTransformer(ScalarTransformer[int]):
-    def __init__(self) -> None:
-        super().__init__(int, as_int)
-
-
-class FloatTransformer(ScalarTransformer[float]):
-    def __init__(self) -> None:
-        super().__init__(float, as_float, "float", "int")  # an int literal reads as a float
-
-
-class StrTransformer(ScalarTransformer[str]):
-    def __init__(self) -> None:
-        super().__init__(str, as_str)
-
-
-class BytesTransformer(ScalarTransformer[bytes]):
-    def __init__(self) -> None:
-        super().__init__(bytes, as_bytes)
-
-
-class DatetimeTransformer(TypeTransformer[datetime.datetime]):
-    """Instants: a naive datetime is taken as UTC (as the platform does); values come back in UTC."""
-
-    def __init__(self) -> None:
-        super().__init__("datetime", datetime.datetime)
+    def __init__(self, kind: str, t: type[T], encode: Callable[[Any], Any], decode: Callable[[Any], T]) -> None:
+        super().__init__(kind, t)
+        self._encode = encode
+        self._decode = decode
 
     def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        if not isinstance(python_val, datetime.datetime):
-            raise _refuse("datetime", python_val)
-        if python_val.tzinfo is None or python_val.utcoffset() is None:
-            python_val = python_val.replace(tzinfo=datetime.timezone.utc)
-        delta = python_val - _EPOCH
-        return Literal("datetime", [delta.days * 86400 + delta.seconds, delta.microseconds])
+        return Literal(self._name, self._encode(python_val))
 
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> datetime.datetime:
-        expect_kind(lv, "datetime")
-        seconds, micros = lv.value
-        return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=micros)
+    def to_python_value(self, lv: Literal, expected_python_type: Any) -> T:
+        expect_kind(lv, self._name)
+        return self._decode(lv.value)
 
     def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return datetime.datetime
+        return self._t
 
 
-class DateTransformer(TypeTransformer[datetime.date]):
-    def __init__(self) -> None:
-        super().__init__("date", datetime.date)
-
-    def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        # A datetime is a date subclass, but passing one would silently drop its time of day.
-        if not isinstance(python_val, datetime.date) or isinstance(python_val, datetime.datetime):
-            raise _refuse("date", python_val)
-        return Literal("date", python_val.toordinal())
-
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> datetime.date:
-        expect_kind(lv, "date")
-        return datetime.date.fromordinal(lv.value)
-
-    def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return datetime.date
+def encode_datetime(value: Any) -> list[int]:
+    """An instant as [seconds, microseconds] since the epoch: a naive datetime is taken as UTC (as
+    the platform does); values come back in UTC."""
+    if not isinstance(value, datetime.datetime):
+        raise _refuse("datetime", value)
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    delta = value - _EPOCH
+    return [delta.days * 86400 + delta.seconds, delta.microseconds]
 
 
-class TimedeltaTransformer(TypeTransformer[datetime.timedelta]):
-    def __init__(self) -> None:
-        super().__init__("duration", datetime.timedelta)
-
-    def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        if not isinstance(python_val, datetime.timedelta):
-            raise _refuse("timedelta", python_val)
-        return Literal("duration", [python_val.days, python_val.seconds, python_val.microseconds])
-
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> datetime.timedelta:
-        expect_kind(lv, "duration")
-        days, seconds, micros = lv.value
-        return datetime.timedelta(days=days, seconds=seconds, microseconds=micros)
-
-    def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return datetime.timedelta
+def decode_datetime(value: list[int]) -> datetime.datetime:
+    seconds, micros = value
+    return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=micros)
 
 
-class DecimalTransformer(TypeTransformer[Decimal]):
-    """Decimals travel as their exact text (NaN, infinities, exponent and sign of zero included)."""
+def encode_date(value: Any) -> int:
+    # A datetime is a date subclass, but passing one would silently drop its time of day.
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise _refuse("date", value)
+    return value.toordinal()
 
-    def __init__(self) -> None:
-        super().__init__("decimal", Decimal)
 
-    def to_literal(self, python_val: Any, python_type: Any, expected: LiteralType | None = None) -> Literal:
-        if isinstance(python_val, Decimal):
-            return Literal("decimal", str(python_val))
-        if isinstance(python_val, int) and not isinstance(python_val, bool):
-            return Literal("decimal", str(Decimal(python_val)))
-        raise _refuse("Decimal", python_val)
+def encode_timedelta(value: Any) -> list[int]:
+    if not isinstance(value, datetime.timedelta):
+        raise _refuse("timedelta", value)
+    return [value.days, value.seconds, value.microseconds]
 
-    def to_python_value(self, lv: Literal, expected_python_type: Any) -> Decimal:
-        expect_kind(lv, "decimal")
-        return Decimal(lv.value)
 
-    def guess_python_type(self, literal_type: LiteralType) -> Any:
-        return Decimal
+def decode_timedelta(value: list[int]) -> datetime.timedelta:
+    days, seconds, micros = value
+    return datetime.timedelta(days=days, seconds=seconds, microseconds=micros)
+
+
+def encode_decimal(value: Any) -> str:
+    """A decimal as its exact text (NaN, infinities, exponent and sign of zero included)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(Decimal(value))
+    raise _refuse("Decimal", value)
 
 
 def builtin_primitives() -> list[TypeTransformer[Any]]:
     return [
         NoneTransformer(),
-        BoolTransformer(),
-        IntTransformer(),
-        FloatTransformer(),
-        StrTransformer(),
-        BytesTransformer(),
-        DatetimeTransformer(),
-        DateTransformer(),
-        TimedeltaTransformer(),
-        DecimalTransformer(),
+        ScalarTransformer(bool, as_bool),
+        ScalarTransformer(int, as_int),
+        ScalarTransformer(float, as_float, "float", "int"),  # an int literal reads as a float
+        ScalarTransformer(str, as_str),
+        ScalarTransformer(bytes, as_bytes),
+        CodedTransformer("datetime", datetime.datetime, encode_datetime, decode_datetime),
+        CodedTransformer("date", datetime.date, encode_date, datetime.date.fromordinal),
+        CodedTransformer("duration", datetime.timedelta, encode_timedelta, decode_timedelta),
+        CodedTransformer("decimal", Decimal, encode_decimal, Decimal),
     ]
