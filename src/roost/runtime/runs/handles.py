@@ -55,12 +55,10 @@ class Run:
         name: str,
         task: TaskTemplate[Any] | None = None,
         preserve_original_types: bool = True,
-        url: str | None = None,
     ):
         self._store = store
         self.name = name
         self._task = task
-        self._url = url
         # False (with_runcontext's default outside mode="local"): DataFrame outputs as flyte.io.DataFrame.
         self._preserve_original_types = preserve_original_types
 
@@ -141,9 +139,8 @@ class Run:
     @property
     def url(self) -> str:
         """The run's page on the server it runs on; a local run's folder of files."""
-        if self._url is not None:
-            return self._url
-        run_url = getattr(self._store, "run_url", None)  # read through a server: its page there
+        # Read through a server: its page there, at the address this client reaches the server by.
+        run_url = getattr(self._store, "run_url", None)
         if run_url is not None:
             return run_url(self.name)  # type: ignore[no-any-return]
         options = json.loads(self._record().options or "{}")

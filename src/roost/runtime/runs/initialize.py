@@ -230,17 +230,9 @@ def init_from_api_key(
             )
     parts = _api_key_parts(api_key)
     if parts is not None and parts[2].startswith(ROOST_KEY_PREFIX):
-        init(
-            project=project,
-            domain=domain,
-            root_dir=root_dir,
-            log_level=log_level,
-            storage=storage,
-            images=images,
-            endpoint=parts[0],
-            api_key=parts[2],
-            insecure=insecure_skip_verify or None,
-        )
+        endpoint, key = parts[0], parts[2]
+        where = {"project": project, "domain": domain, "root_dir": root_dir}
+        init(**where, log_level=log_level, storage=storage, images=images, endpoint=endpoint, api_key=key)
         return
     endpoint = parts[0] if parts is not None else "the endpoint in the key"
     raise control_plane_refused(endpoint, source, "call flyte.init() instead")

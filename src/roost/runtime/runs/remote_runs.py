@@ -97,7 +97,7 @@ async def submit(
             lambda module: module_in_bundle(module, root),
             server_client.ServerUnreachable,
         ).drive()
-    return Run(client, accepted.name, task, options.preserve_original_types, url=accepted.url)  # type: ignore[arg-type]
+    return Run(client, accepted.name, task, options.preserve_original_types)  # type: ignore[arg-type]
 
 
 def options_from(submitted: dict[str, Any], base: RunOptions) -> RunOptions:

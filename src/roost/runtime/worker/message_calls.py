@@ -13,17 +13,7 @@ import itertools
 import threading
 from typing import Any
 
-from roost.runtime import values
-from roost.runtime.messages import (
-    ActionContext,
-    ActionDone,
-    ActionFailed,
-    CallReply,
-    CallRequest,
-    LogLine,
-    Message,
-    RunRequest,
-)
+from roost.runtime import messages, values
 from roost.runtime.task_api import tracing
 from roost.runtime.task_api.calls import PreparedCall, TaskCalls, call_message
 from roost.runtime.task_api.logs import LogSink
@@ -52,7 +42,7 @@ class WorkerAction:
         "version",
     )
 
-    def __init__(self, wire: ActionContext, run: RunFacts, store: StoreConfig):
+    def __init__(self, wire: messages.ActionContext, run: RunFacts, store: StoreConfig):
         self.id = wire.id
         self.attempt = wire.attempt
         self.custom = dict(wire.custom)
@@ -81,13 +71,13 @@ class WorkerAction:
 
 class MessageCalls(TaskCalls):
     def __init__(self) -> None:
-        self._calls: dict[int, asyncio.Future[CallReply]] = {}
+        self._calls: dict[int, asyncio.Future[messages.CallReply]] = {}
         self._call_ids = itertools.count()
 
-    def send(self, message: Message) -> None:
+    def send(self, message: messages.Message) -> None:
         raise NotImplementedError
 
-    def call_request(self, prepared: PreparedCall, call_id: int) -> CallRequest:
+    def call_request(self, prepared: PreparedCall, call_id: int) -> messages.CallRequest:
         """The message of a task call (a subclass may say where the other side finds the task)."""
         return call_message(prepared, call_id)
 
@@ -98,7 +88,7 @@ class MessageCalls(TaskCalls):
     async def start(self, prepared: PreparedCall) -> Any:
         call_id = next(self._call_ids)
         assert self.loop is not None
-        future: asyncio.Future[CallReply] = self.loop.create_future()
+        future: asyncio.Future[messages.CallReply] = self.loop.create_future()
         self._calls[call_id] = future
         self.send(self.call_request(prepared, call_id))
         self.awaiting_reply()
@@ -107,7 +97,7 @@ class MessageCalls(TaskCalls):
             raise exception_from_wire(reply.error)
         return values.decode_outputs(prepared.task, reply.outputs)  # type: ignore[arg-type]
 
-    def on_reply(self, message: CallReply) -> None:
+    def on_reply(self, message: messages.CallReply) -> None:
         future = self._calls.pop(message.call, None)
         if future is not None and not future.done():
             future.set_result(message)
@@ -126,9 +116,9 @@ class MessageCalls(TaskCalls):
 
     # -- running an action ----------------------------------------------------------------------------------
     def emit_log(self, record: LogRecord) -> None:
-        self.send(LogLine(record.action_id, record.attempt, record.ts, record.stream, record.line))
+        self.send(messages.LogLine(record.action_id, record.attempt, record.ts, record.stream, record.line))
 
-    async def run_action(self, request: RunRequest, task: TaskTemplate[Any], action: WorkerAction) -> None:
+    async def run_action(self, request: messages.RunRequest, task: TaskTemplate[Any], action: WorkerAction) -> None:
         """Run one attempt's code to its end, told as ``ActionDone`` / ``ActionFailed`` (a
         cancellation is not told: whoever cancelled knows)."""
         try:
@@ -138,8 +128,8 @@ class MessageCalls(TaskCalls):
                 result = await run_code(self, task, action, inputs, sink)
             finally:
                 sink.close()
-            self.send(ActionDone(request.id, values.encode_outputs(task, result).data))
+            self.send(messages.ActionDone(request.id, values.encode_outputs(task, result).data))
         except asyncio.CancelledError:
             raise
         except BaseException as e:
-            self.send(ActionFailed(request.id, error_to_wire(e)))
+            self.send(messages.ActionFailed(request.id, error_to_wire(e)))
