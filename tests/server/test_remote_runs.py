@@ -306,6 +306,10 @@ def test_roost_get_reads_through_the_api(server: Server, project: Path, tmp_path
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "no run named 'nope'" in missing.stderr
     local = roost("get", "runs")
     assert "read-me-back" not in local.stdout
+    config = tmp_path / "config.yaml"
+    config.write_text(f"admin:\n  endpoint: {server.url}\n")
+    via_config = roost("-c", str(config), "get", "run", "read-me-back")
+    assert via_config.returncode == 0 and "SUCCEEDED" in via_config.stdout
 
 
 HYBRID = """

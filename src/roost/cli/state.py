@@ -37,6 +37,11 @@ def endpoint_option(command: Any) -> Any:
     """``--endpoint URL`` on a reading command: read a roost server's runs through its API."""
 
     def use(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if not value:  # `roost -c FILE get ...` with an admin.endpoint reads that server, as `flyte -c` does
+            from roost.runtime.runs import flyte_config
+
+            explicit = flyte_config._explicit_path
+            value = flyte_config.load(explicit).platform.endpoint if explicit is not None else None
         if value:
             read_from_server(value)
 
@@ -45,7 +50,8 @@ def endpoint_option(command: Any) -> Any:
         metavar="URL",
         expose_value=False,
         callback=use,
-        help="Read the runs of the roost server at URL (its API key: $ROOST_API_KEY) instead of ROOST_HOME's.",
+        help="Read the runs of the roost server at URL (its API key: $ROOST_API_KEY) instead of ROOST_HOME's "
+        "(default: the admin.endpoint of `roost -c FILE`).",
     )(command)
 
 
