@@ -1,5 +1,6 @@
-"""Handles on recorded runs and actions (``flyte.remote``): roost's runs are all local and recorded, so
-``Run.get``, ``Action.listall``, ``ActionDetails`` and the rest read the run store of ROOST_HOME."""
+"""Handles on recorded runs and actions (``flyte.remote``): ``Run.get``, ``Action.listall``,
+``ActionDetails`` and the rest read the run store of ROOST_HOME -- or, after ``init(endpoint=...)``,
+the roost server's API, which answers the same reads (docs/server.md)."""
 
 from roost.runtime.runs.action_details import AbortInfo, ActionDetails, ActionInputs, ActionOutputs
 from roost.runtime.runs.handles import Action, Run, RunDetails

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -53,37 +52,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.timeout(180)
-def test_kill_9_of_the_server_mid_run(tmp_path: Path):
+def pipeline_client(tmp_path: Path, url: str, start: str, n: int) -> tuple[Path, subprocess.Popen[str]]:
+    """A project whose steps append to its ledger, and a client process running ``pipeline(n)`` on the
+    server at ``url`` (``start`` is how it starts the run), waiting for its end through any restart."""
     project = tmp_path / "project"
     project.mkdir()
     # The ledger is a file of the project (not of the bundle the server unpacked): steps append to it.
     (project / "tasks.py").write_text(TASKS.replace("LEDGER_PATH", repr(str(project / "ledger.txt"))))
-    port = free_port()
-    home = tmp_path / "server-home"
-    server = start_server(home, "--port", str(port))
+    source = f"""
+import roost as flyte
+from tasks import pipeline
+flyte.init(endpoint="{url}")
+run = {start}.run(pipeline, n={n})
+run.wait(quiet=True)
+print("PHASE", run.phase, run.outputs()[0], flush=True)
+"""
     client = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import roost as flyte
-                from tasks import pipeline
-                flyte.init(endpoint="{server.url}")
-                run = flyte.run(pipeline, n=8)
-                print("RUN", run.name, flush=True)
-                run.wait(quiet=True)
-                print("PHASE", run.phase, run.outputs()[0], flush=True)
-                """
-            ),
-        ],
+        [sys.executable, "-c", source],
         cwd=project,
         env={**os.environ, "ROOST_HOME": str(tmp_path / "client-home")},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    return project, client
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_of_the_server_mid_run(tmp_path: Path):
+    port = free_port()
+    home = tmp_path / "server-home"
+    server = start_server(home, "--port", str(port))
+    project, client = pipeline_client(tmp_path, server.url, "flyte", 8)
     ledger = project / "ledger.txt"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < 2):
@@ -166,33 +166,11 @@ def test_a_run_whose_bundle_host_died_too_is_resumed_by_the_restarted_server(tmp
     import json
     import urllib.request
 
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "tasks.py").write_text(TASKS.replace("LEDGER_PATH", repr(str(project / "ledger.txt"))))
     port = free_port()
     home = tmp_path / "server-home"
     server = start_server(home, "--port", str(port))
-    client = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import roost as flyte
-                from tasks import pipeline
-                flyte.init(endpoint="{server.url}")
-                run = flyte.with_runcontext(name="survivor", env_vars={{"KEPT": "yes"}}).run(pipeline, n=6)
-                run.wait(quiet=True)
-                print("PHASE", run.phase, run.outputs()[0], flush=True)
-                """
-            ),
-        ],
-        cwd=project,
-        env={**os.environ, "ROOST_HOME": str(tmp_path / "client-home")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    start_run = 'flyte.with_runcontext(name="survivor", env_vars={"KEPT": "yes"})'
+    project, client = pipeline_client(tmp_path, server.url, start_run, 6)
     ledger = project / "ledger.txt"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < 3):
