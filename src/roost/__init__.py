@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from roost import errors
-from roost._stubs import deploy, serve, with_servecontext
+from roost._stubs import serve, with_servecontext
 from roost._version import __version__
 from roost.spec.app_environment import AppEnvironment
 from roost.spec.cache import Cache, CacheBehavior, CachePolicy, CacheRequest, FunctionBodyPolicy
@@ -140,6 +140,7 @@ _LAZY = {
     "rerun": "roost.runtime.runs.runner",
     "run": "roost.runtime.runs.runner",
     "with_runcontext": "roost.runtime.runs.runner",
+    "deploy": "roost.runtime.runs.deploy",
     "build": "roost.images.build",
     "build_images": "roost.images.build",
 }

@@ -1,5 +1,5 @@
-"""Names of the Flyte API that concern a Flyte control plane (deploying, serving), which roost does not
-talk to: they raise NotImplementedError saying so."""
+"""Names of the Flyte API that concern serving apps, which roost does not do yet: they raise
+NotImplementedError saying so."""
 
 from __future__ import annotations
 
@@ -22,6 +22,5 @@ def _not_yet(name: str) -> Callable[..., Any]:
     return stub
 
 
-deploy = _not_yet("deploy")
 serve = _not_yet("serve")
 with_servecontext = _not_yet("with_servecontext")

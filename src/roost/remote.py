@@ -3,6 +3,7 @@
 the roost server's API, which answers the same reads (docs/server.md)."""
 
 from roost.runtime.runs.action_details import AbortInfo, ActionDetails, ActionInputs, ActionOutputs
+from roost.runtime.runs.deployed_tasks import LazyEntity, Task, TaskDetails
 from roost.runtime.runs.handles import Action, Run, RunDetails
 from roost.runtime.runs.transitions import PhaseTransitionInfo
 
@@ -12,7 +13,10 @@ __all__ = [
     "ActionDetails",
     "ActionInputs",
     "ActionOutputs",
+    "LazyEntity",
     "PhaseTransitionInfo",
     "Run",
     "RunDetails",
+    "Task",
+    "TaskDetails",
 ]

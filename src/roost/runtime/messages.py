@@ -303,6 +303,9 @@ class SubmitRun(Message):
     options: dict[str, Any]
     version: str | None = None
     resume: bool = False  # server -> host: the run exists, its host died; resume it (never from a client)
+    # A client without the task's code (a deployed task, called by name) sends its inputs as plain
+    # values (msgpack of name -> value) for the host to convert to the declared types; ``inputs`` is empty.
+    values: bytes | None = None
 
 
 @message

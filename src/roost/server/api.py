@@ -12,6 +12,9 @@
     GET  /api/v1/runs/{run}/logs[?action&attempt]  log lines
     POST /api/v1/runs/{run}/abort                  ask the run to stop
     POST /api/v1/runs/{run}/actions/{id}/abort     ask one action to stop ({"reason": ...})
+    POST /api/v1/deployments                       register a version of deployed tasks
+    GET  /api/v1/tasks[?name]                      deployed tasks, newest first
+    GET  /api/v1/tasks/{name}[?version]            one deployed task (its newest version by default)
     GET  /runs/{run}                               the run's page (its URL): a JSON view for now
 
 Bodies are msgpack (the roost client) or JSON (anyone else: ``Accept: application/json``, the
@@ -25,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +47,7 @@ from roost.runtime.ids import check_run_name, new_run_name
 from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import HostGone, Hosts
+from roost.server.registry import DeployedTask, TaskRegistry, VersionConflict
 from roost.server.submissions import Submissions
 from roost.store.record_codec import to_json, to_wire
 from roost.store.records import ActionPhase
@@ -83,8 +88,17 @@ async def read_body(request: Request, limit: int) -> bytes:
 class Api:
     """The routes, over one store, bundle store and set of bundle hosts."""
 
-    def __init__(self, store: RunStore, bundles: BundleStore, hosts: Hosts, base_url: str, submissions: Submissions):
+    def __init__(
+        self,
+        store: RunStore,
+        bundles: BundleStore,
+        hosts: Hosts,
+        base_url: str,
+        submissions: Submissions,
+        registry: TaskRegistry,
+    ):
         self.submissions = submissions
+        self.registry = registry
         self.store = store
         self.bundles = bundles
         self.hosts = hosts
@@ -104,6 +118,9 @@ class Api:
             Route("/api/v1/runs/{run}/abort", self.abort_run, methods=["POST"]),
             Route("/api/v1/runs/{run}/actions/{action}/abort", self.abort_action, methods=["POST"]),
             Route("/api/v1/runs/{run}/exchange", self.exchange, methods=["POST"]),
+            Route("/api/v1/deployments", self.deploy, methods=["POST"]),
+            Route("/api/v1/tasks", self.list_tasks),
+            Route("/api/v1/tasks/{name}", self.get_task),
             Route("/runs/{run}", self.run_page),
         ]
 
@@ -245,6 +262,32 @@ class Api:
             raise BadRequest(f"no hybrid run named {name!r} is going on here", 404) from None
         return Response(messages.encode(messages.RunMessages(name, held)), media_type=MSGPACK)  # type: ignore[arg-type]
 
+    # -- deployed tasks --------------------------------------------------------------------------------
+    async def deploy(self, request: Request) -> Response:
+        body = _map(await read_body(request, MAX_SUBMISSION_BYTES), request)
+        tasks = check_deployment(body)
+        for task in tasks:
+            if task.bundle is not None and not self.bundles.has(task.bundle):
+                raise BadRequest(f"no code bundle {task.bundle} on this server: upload it first", 409)
+        try:
+            registered, existing = await run_in_threadpool(self.registry.register, tasks)
+        except VersionConflict as e:
+            raise BadRequest(str(e), 409) from None
+        return reply(request, {"version": tasks[0].version if tasks else None, "registered": registered,
+                               "existing": existing}, 201 if registered else 200)  # fmt: skip
+
+    def list_tasks(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        return reply(request, [t.to_wire() for t in self.registry.list(name)])
+
+    def get_task(self, request: Request) -> Response:
+        name, version = request.path_params["name"], request.query_params.get("version")
+        task = self.registry.get(name, version)
+        if task is None:
+            which = f"version {version!r} of " if version else ""
+            raise BadRequest(f"{which}task {name!r} is not deployed on this server", 404)
+        return reply(request, task.to_wire())
+
     def run_page(self, request: Request) -> Response:
         name = self._run_name(request)
         record = self.store.get_run(name)
@@ -279,6 +322,7 @@ def check_submission(body: bytes) -> messages.SubmitRun:
         (isinstance(s.options, dict) and all(isinstance(k, str) for k in s.options), "options must be a map"),
         (s.version is None or isinstance(s.version, str), "version must be text"),
         (s.resume is False, "resume is the server's own, not a client's"),
+        (s.values is None or isinstance(s.values, bytes), "values must be bytes"),
     )
     for ok, reason in checks:
         if not ok:
@@ -297,10 +341,7 @@ def check_submission(body: bytes) -> messages.SubmitRun:
             BundleStore.check_digest(s.bundle)
         except code_bundles.BundleError as e:
             raise BadRequest(str(e)) from None
-    # A path inside the bundle: relative and never out of it.
-    parts = s.module.replace("\\", "/").split("/")
-    if s.module.startswith("/") or ".." in parts or "\x00" in s.module:
-        raise BadRequest(f"module {s.module!r} is not a path inside the bundle")
+    _check_module(s.module)
     return submission
 
 
@@ -327,6 +368,44 @@ _OPTION_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "domain": (_text_or_none, "text"),
     "org": (_text_or_none, "text"),
 }
+
+
+_VERSION = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+
+def check_deployment(body: dict[str, Any]) -> list[DeployedTask]:
+    """A POST /api/v1/deployments body as the tasks to register, or a 400 saying what is wrong."""
+    version, tasks = body.get("version"), body.get("tasks")
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise BadRequest("version must be 1 to 128 letters, digits, '.', '_' or '-'")
+    if not isinstance(tasks, list) or not tasks or len(tasks) > 10_000:
+        raise BadRequest("tasks must be a non-empty list")
+    found = []
+    for item in tasks:
+        if not isinstance(item, dict):
+            raise BadRequest("each task is a map")
+        text = {k: item.get(k) for k in ("name", "env_name", "module", "content")}
+        if not all(isinstance(v, str) and 0 < len(v) <= 1000 for v in text.values()):
+            raise BadRequest("each task has a name, env_name, module and content (text)")
+        bundle, inputs = item.get("bundle"), item.get("inputs")
+        if bundle is not None:
+            try:
+                BundleStore.check_digest(bundle)
+            except code_bundles.BundleError as e:
+                raise BadRequest(str(e)) from None
+        if not isinstance(inputs, dict) or not all(isinstance(v, dict) for v in inputs.values()):
+            raise BadRequest(f"the inputs of {text['name']} must be a map of maps")
+        _check_module(text["module"])
+        found.append(DeployedTask(text["name"], version, text["env_name"], bundle, text["module"], inputs,
+                                  text["content"], time.time()))  # fmt: skip
+    return found
+
+
+def _check_module(module: str) -> None:
+    """A module name, or a path inside the bundle: relative and never out of it."""
+    parts = module.replace("\\", "/").split("/")
+    if module.startswith("/") or ".." in parts or "\x00" in module:
+        raise BadRequest(f"module {module!r} is not a path inside the bundle")
 
 
 def _map(body: bytes, request: Request) -> dict[str, Any]:

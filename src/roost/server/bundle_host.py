@@ -26,6 +26,8 @@ import threading
 import traceback
 from pathlib import Path
 
+import msgpack
+
 from roost.errors import BaseRuntimeError
 from roost.runtime import frames, messages, values
 from roost.runtime.engine.controller import RunOptions
@@ -99,7 +101,17 @@ class Host:
             logger.debug("run %s refused:\n%s", name, traceback.format_exc())
             self.refuse(name, e)
             return
-        encoded = values.EncodedInputs(submission.inputs, submission.inputs_hash)
+        if submission.values is not None:  # plain values from a client without the code: typed here
+            try:
+                given = msgpack.unpackb(submission.values, raw=False)
+                if not isinstance(given, dict):
+                    raise TypeError("the inputs of a deployed task are a map of name -> value")
+                encoded = values.encode_inputs(task, task.interface.bind((), given, task.name))
+            except Exception as e:
+                self.refuse(name, e)
+                return
+        else:
+            encoded = values.EncodedInputs(submission.inputs, submission.inputs_hash)
         claimed: list[str] = []
 
         def on_claimed(run_name: str) -> None:

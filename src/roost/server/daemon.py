@@ -29,6 +29,7 @@ from roost.server.api import Api, build_app
 from roost.server.api_keys import ApiKeys, keys_path
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import Hosts
+from roost.server.registry import TaskRegistry, registry_path
 from roost.server.submissions import Submissions, keep_sweeping
 from roost.store.open_stores import get_store
 from roost.store.store_config import StoreConfig
@@ -118,7 +119,8 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     store = get_store()
     submissions = Submissions(home)
     hosts = Hosts(BundleStore(home), home, run_options, on_run_ended=submissions.drop)
-    app = build_app(Api(store, BundleStore(home), hosts, url, submissions), Access(keys))
+    registry = TaskRegistry(registry_path(home))
+    app = build_app(Api(store, BundleStore(home), hosts, url, submissions, registry), Access(keys))
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -136,7 +136,13 @@ class Runner:
     async def run(self, task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
         if not isinstance(task, TaskTemplate):
             if getattr(task, "__roost_remote__", False):
-                raise ValueError("remote tasks can be run only in remote mode")
+                if self.options.mode != "remote" or not settings.current().endpoint:
+                    raise ValueError("remote tasks can be run only in remote mode")
+                if args:
+                    raise TypeError(f"a deployed task takes keyword inputs only, got {len(args)} positional")
+                from roost.runtime.runs.deployed_tasks import run_deployed
+
+                return await run_deployed(task, self.name, resolve_options(self.options), kwargs)  # type: ignore[arg-type]
             raise TypeError(
                 f"run() needs a task (a function decorated with @env.task), got {type(task).__name__}: {task!r}"
             )

@@ -153,6 +153,21 @@ class ServerClient:
             raise ServerError(f"{self.url}: unexpected reply to a run's messages: {type(reply).__name__}")
         return list(reply.messages)
 
+    # -- deployed tasks --------------------------------------------------------------------------------
+    def deploy(self, version: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+        """Register ``tasks`` under ``version``: what was registered and what existed already."""
+        body = msgpack.packb({"version": version, "tasks": tasks}, use_bin_type=True)
+        _, data = self.request("POST", f"{API}/deployments", body)
+        return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
+
+    def get_task(self, name: str, version: str | None = None) -> dict[str, Any] | None:
+        query = f"?version={urllib.parse.quote(version)}" if version else ""
+        status, data = self.request("GET", f"{API}/tasks/{_q(name)}{query}", ok=(404,))
+        return None if status == 404 else msgpack.unpackb(data, raw=False)
+
+    def list_tasks(self, name: str | None = None) -> list[dict[str, Any]]:
+        return self._get("/tasks", name=name)  # type: ignore[no-any-return]
+
     def run_url(self, run_name: str) -> str:
         return f"{self.url}/runs/{urllib.parse.quote(run_name)}"
 
