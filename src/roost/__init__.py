@@ -140,7 +140,7 @@ _LAZY = {
     "rerun": "roost.runtime.runs.runner",
     "run": "roost.runtime.runs.runner",
     "with_runcontext": "roost.runtime.runs.runner",
-    "deploy": "roost.runtime.runs.deploy",
+    "deploy": "roost.runtime.runs.deployments",
     "build": "roost.images.build",
     "build_images": "roost.images.build",
 }

@@ -21,6 +21,12 @@ def test_build_images_by_environment():
     assert flyte.build_images(plain, named) == {"build-plain": "python:3.12-slim"}
 
 
-def test_control_plane_names_say_what_roost_is():
+def test_serving_says_what_roost_is_and_deploy_needs_environments():
     with pytest.raises(NotImplementedError, match="control plane"):
+        flyte.serve(None)
+    with pytest.raises(ValueError, match="at least one environment"):
         flyte.deploy()
+    with pytest.raises(NotImplementedError, match="interactive_mode"):
+        flyte.deploy(flyte.TaskEnvironment(name="deploy-interactive"), interactive_mode=True)
+    with pytest.raises(flyte.errors.DeploymentError, match="copy_style='none'"):
+        flyte.deploy(flyte.TaskEnvironment(name="deploy-none"), copy_style="none")

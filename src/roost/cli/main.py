@@ -21,6 +21,7 @@ from roost.cli.abort import abort_group
 from roost.cli.build import build_command
 from roost.cli.cache import cache_group
 from roost.cli.delete import delete_group
+from roost.cli.deploy import deploy_command, get_tasks_command
 from roost.cli.get import get_group
 from roost.cli.render import one_line
 from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
@@ -121,6 +122,8 @@ main.add_command(delete_group)
 main.add_command(secret_group)
 main.add_command(build_command)
 main.add_command(server_group)
+main.add_command(deploy_command)
+get_group.add_command(get_tasks_command)
 
 
 if __name__ == "__main__":

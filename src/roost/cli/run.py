@@ -19,7 +19,7 @@ from roost.cli.remote_run import follow_remote, remote_endpoint, remote_runner_r
 from roost.cli.render import one_line, print_outputs
 from roost.cli.session import RunSession
 from roost.cli.state import find_action, require_run, store
-from roost.errors import StoreError
+from roost.errors import BaseRuntimeError, StoreError
 from roost.runtime.ids import new_run_name
 from roost.runtime.runs.handles import Run
 from roost.runtime.runs.initialize import init
@@ -142,8 +142,14 @@ def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: boo
     "running for ROOST_HOME (docs/server.md).",
 )
 @click.option("--endpoint", metavar="URL", help="The roost server for --remote (its key: $ROOST_API_KEY).")
-@click.argument("file")
-@click.argument("task")
+@click.option(
+    "--deployed",
+    metavar="NAME[@VERSION]",
+    help="Run a task deployed on the server (`roost get tasks`), its newest version unless @VERSION; "
+    "then no FILE TASK, only its inputs.",
+)
+@click.argument("file", required=False)
+@click.argument("task", required=False)
 @click.argument("task_args", nargs=-1, type=click.UNPROCESSED, metavar="[--INPUT VALUE]...")
 @click.pass_context
 def run_command(
@@ -160,8 +166,9 @@ def run_command(
     local: bool,
     remote: bool,
     endpoint: str | None,
-    file: str,
-    task: str,
+    deployed: str | None,
+    file: str | None,
+    task: str | None,
     task_args: tuple[str, ...],
 ) -> None:
     """Run TASK of FILE (a .py file or a module name) with the inputs given as options.
@@ -169,6 +176,14 @@ def run_command(
     Options of `roost run` come before FILE; after TASK come the task's inputs. `roost run FILE TASK
     --help` lists them with their types and defaults.
     """
+    if deployed is not None:
+        if local:
+            raise click.UsageError("--deployed runs on a server: it contradicts --local")
+        given = [a for a in (file, task) if a is not None] + list(task_args)
+        run_deployed_command(deployed, given, endpoint, run_name, env, follow)
+        return
+    if file is None or task is None:
+        raise click.UsageError("give FILE and TASK (or --deployed NAME)")
     if file.startswith("-"):
         # FILE swallows what click could not place (options are left unparsed for the task's inputs);
         # a dash there is an option of `roost run` that does not exist, not a file name.
@@ -213,6 +228,25 @@ def run_command(
     if store().get_run(name) is not None:
         raise click.UsageError(f"a run named {name!r} already exists; choose another --name")
     _watch(name, template.name, lambda: runner.run(template, **inputs), no_live or follow)
+
+
+def run_deployed_command(
+    deployed: str, args: list[str], endpoint: str | None, run_name: str | None, env: tuple[str, ...], follow: bool
+) -> None:
+    """``roost run --deployed NAME[@VERSION] --x 1``: the task as deployed, on the server."""
+    from roost.cli.deploy import deployed_inputs
+    from roost.runtime.runs.deployed_tasks import Task
+
+    name, _, version = deployed.partition("@")
+    init(endpoint=remote_endpoint(True, endpoint))
+    lazy = Task.get(name, version=version) if version else Task.get(name, auto_version="latest")
+    try:
+        details = lazy.fetch()
+    except BaseRuntimeError as e:
+        raise click.UsageError(one_line(e.message)) from None
+    inputs = deployed_inputs(details.inputs, args)
+    runner = _runner(mode="remote", name=run_name, env_vars=_env_vars(env))
+    follow_remote(lambda: runner.run(lazy, **inputs), follow)
 
 
 @click.command("rerun", short_help="Run a recorded run's task again (--recover resumes it).")

@@ -1,5 +1,5 @@
 """``flyte.remote.Task.get`` and ``LazyEntity``: a deployed task by name, fetched from the roost server
-when first needed (SPEC.md §22), and run there with ``flyte.run(lazy, **inputs)``.
+when first needed (once, under a lock), and run there with ``flyte.run(lazy, **inputs)``.
 
 The client has no code of a deployed task: its inputs go as plain values (msgpack of name -> value),
 which the server's bundle host converts to the declared types -- a dict for a dataclass input, a
@@ -103,7 +103,7 @@ class Task:
         if version is None and auto_version == "current":
             from roost.runtime.task_api.task_context import current_action
 
-            action = current_action()
+            action = current_action.get()
             if action is None:
                 raise ValueError("auto_version='current' takes the calling task's version: call it inside a task")
             version = action.task_context().version or None

@@ -95,7 +95,7 @@ async def deploy(
     copy_style: str = "loaded_modules",
     dryrun: bool | None = None,
 ) -> list[Deployment]:
-    """Register the tasks of ``envs`` and of the environments they depend on (SPEC.md §24)."""
+    """Register the tasks of ``envs`` and of the environments they depend on, in dependency order."""
     dry_run = bool(dry_run or dryrun)
     if interactive_mode:
         raise NotImplementedError("interactive_mode deployments are not supported")
