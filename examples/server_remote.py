@@ -18,10 +18,11 @@ import roost as flyte
 
 ROOST = str(Path(sys.executable).with_name("roost"))
 
-env = flyte.TaskEnvironment(name="server_example")
 # Replicas of a reusable environment stay up on the server between runs: run this twice and the
 # second run's calls land on the same warm process (see the pid in the output).
 warm = flyte.TaskEnvironment(name="server_warm", reusable=flyte.ReusePolicy(replicas=1, concurrency=8, idle_ttl=300))
+# On a server, a task calls the tasks of another environment only when its own depends on it.
+env = flyte.TaskEnvironment(name="server_example", depends_on=[warm])
 
 
 @warm.task

@@ -143,3 +143,49 @@ def test_deploy_and_run_deployed_from_the_command_line(server: Server, project: 
     assert bad.returncode == 2 and "--x must be of type int" in bad.stderr and bad.stderr.count("\n") == 1
     missing = roost("run", "--endpoint", server.url, "--deployed", "nope.task")
     assert missing.returncode == 2 and "not deployed" in missing.stderr
+
+
+def test_a_server_run_calls_another_environment_only_through_depends_on(server: Server, project: Path):
+    (project / "envs.py").write_text(
+        """
+import roost as flyte
+
+helper_env = flyte.TaskEnvironment(name="dep_helper")
+loose = flyte.TaskEnvironment(name="dep_loose")
+declared = flyte.TaskEnvironment(name="dep_declared", depends_on=[helper_env])
+
+
+@helper_env.task
+async def helper(x: int) -> int:
+    return x + 1
+
+
+@loose.task
+async def undeclared(x: int) -> int:
+    return await helper(x)
+
+
+@declared.task
+async def fine(x: int) -> int:
+    return await helper(x)
+"""
+    )
+    done = run_client(
+        project,
+        """
+        import sys
+        import roost as flyte
+        from envs import fine, undeclared
+
+        flyte.init(endpoint=sys.argv[1])
+        print("FINE", flyte.run(fine, x=1).wait(quiet=True).outputs()[0])
+        run = flyte.run(undeclared, x=1).wait(quiet=True)
+        error = run._record().error
+        print("LOOSE", run.phase, error.code)
+        print("WHY", error.message)
+        """,
+        server.url,
+    )
+    assert "FINE 2" in done.stdout
+    assert "LOOSE failed MissingEnvironment" in done.stdout
+    assert "add depends_on=[dep_helper] to the environment 'dep_loose'" in done.stdout

@@ -184,7 +184,7 @@ def main() -> None:
     channel = socket.socket(fileno=int(sys.argv[1]))
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))  # the bundle's modules import as they do in the project
-    base = RunOptions(mode="remote", **json.loads(os.environ.pop(BASE_OPTIONS_ENV, "{}")))
+    base = RunOptions(mode="remote", on_server=True, **json.loads(os.environ.pop(BASE_OPTIONS_ENV, "{}")))
     host = Host(channel, base)
     client.set_channel(_ClientChannel(host))
     host.serve()

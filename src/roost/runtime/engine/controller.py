@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from roost.core.compile import compile_task
 from roost.core.task_spec import TaskSpec
-from roost.errors import ActionAbortedError, escaped_task, user_error_from
+from roost.errors import ActionAbortedError, RuntimeUserError, escaped_task, user_error_from
 from roost.runtime import values
 from roost.runtime.engine import secret_mounts
 from roost.runtime.engine.actions import ActionRun, RunScope
@@ -71,6 +71,9 @@ class RunOptions:
     # mode="hybrid" on a roost server: the root action runs in the client that started the run (its
     # worker, reached through the server), its children here (executors/client.py).
     root_on_client: bool = False
+    # A run on a roost server: what runs is what was sent, so a task may call the tasks of another
+    # environment only when its environment lists that one in depends_on (as a Flyte deployment needs).
+    on_server: bool = False
 
 
 async def _mark_running(action: ActionRun, call_next: Next) -> Any:
@@ -99,6 +102,26 @@ def declared_secret_variables() -> frozenset[str]:
                     names.add(secret.as_env_var or derived_env_var(secret.key, secret.group))
         _SECRET_VARIABLES = (len(envs), frozenset(names))
     return _SECRET_VARIABLES[1]
+
+
+def _check_depends_on(caller: TaskTemplate[Any], callee: TaskTemplate[Any]) -> None:
+    """A task of a server run calls a task of another environment only through ``depends_on``."""
+    here, there = caller.env, callee.env
+    if here is None or there is None or here.name == there.name:
+        return
+    reachable: set[str] = set()
+    pending = list(here.depends_on)
+    while pending:
+        env = pending.pop()
+        if env.name not in reachable:
+            reachable.add(env.name)
+            pending.extend(env.depends_on)
+    if there.name not in reachable:
+        raise RuntimeUserError(
+            "MissingEnvironment",
+            f"{caller.name} (environment {here.name!r}) calls {callee.name} of environment {there.name!r}, which "
+            f"{here.name!r} does not depend on: add depends_on=[{there.name}] to the environment {here.name!r}",
+        )
 
 
 class RunController(TaskCalls):
@@ -194,6 +217,8 @@ class RunController(TaskCalls):
         spec = compile_task(task)
         if task.name not in self._pickle_checked:
             self._warn_pickled(task)
+        if parent is not None and self.options.on_server:
+            _check_depends_on(parent.task, task)
         record = ActionRecord(
             run_name=self.run_name,
             action_id=action_id,
