@@ -304,6 +304,9 @@ def test_roost_get_reads_through_the_api(server: Server, project: Path, tmp_path
     assert "Hello, 0!" in io.stdout
     missing = roost("get", "run", "nope", "--endpoint", server.url)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "no run named 'nope'" in missing.stderr
+    unreachable = roost("get", "runs", "--endpoint", "http://127.0.0.1:9")
+    assert unreachable.returncode == 1 and unreachable.stderr.count("\n") == 1
+    assert "cannot reach the roost server" in unreachable.stderr and "Traceback" not in unreachable.stderr
     local = roost("get", "runs")
     assert "read-me-back" not in local.stdout
     config = tmp_path / "config.yaml"

@@ -28,6 +28,7 @@ from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
 from roost.cli.secret import secret_group
 from roost.cli.server import server_group
 from roost.errors import StoreError
+from roost.runtime.runs.server_client import ServerError
 
 
 def _error(message: str) -> None:
@@ -52,6 +53,9 @@ def _finish(invoke: Callable[[], Any]) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
+    except ServerError as e:  # a roost server that cannot be reached, or refused the request
+        _error(e.message)
+        return 1
     except StoreError as e:
         _error(e.message)
         # The store's own exit hook would meet the same failure and print it as a traceback.
