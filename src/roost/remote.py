@@ -4,6 +4,7 @@ the roost server's API, which answers the same reads (docs/server.md)."""
 
 from roost.runtime.runs.action_details import AbortInfo, ActionDetails, ActionInputs, ActionOutputs
 from roost.runtime.runs.deployed_tasks import LazyEntity, Task, TaskDetails
+from roost.runtime.runs.deployed_triggers import Trigger, TriggerDetails
 from roost.runtime.runs.handles import Action, Run, RunDetails
 from roost.runtime.runs.transitions import PhaseTransitionInfo
 
@@ -19,4 +20,6 @@ __all__ = [
     "RunDetails",
     "Task",
     "TaskDetails",
+    "Trigger",
+    "TriggerDetails",
 ]

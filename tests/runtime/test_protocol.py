@@ -100,7 +100,9 @@ SAMPLES: dict[type[m.Message], m.Message] = {
         [m.TraceBegin("a1", "a1-t", "h", "h", "g", None, "x"), m.TraceEnd("a1", "a1-t", b"o", None)],
         "ray node abc",
     ),
-    m.SubmitRun: m.SubmitRun(None, "sha256:ab", "pkg.mod", "env.t", b"\x00in", "h", {"env_vars": {"A": "1"}}, "v1"),
+    m.SubmitRun: m.SubmitRun(
+        None, "sha256:ab", "pkg.mod", "env.t", b"\x00in", "h", {"env_vars": {"A": "1"}}, "v1", trigger="t.x/daily"
+    ),
     m.RunAccepted: m.RunAccepted("r-1", "http://127.0.0.1:8686/runs/r-1"),
     m.RunRefused: m.RunRefused("r-1", ERROR, 409),
     m.RunEnded: m.RunEnded("r-1"),

@@ -72,6 +72,8 @@ def _run_json(run: RunRecord, gone: bool) -> dict[str, Any]:
         "ended_at": run.ended_at,
         "controller_gone": gone,
         "recovered_from": run.recovered_from,
+        "version": render.run_origin(run).get("version"),
+        "trigger": render.run_origin(run).get("trigger"),
         "error": _error_json(run.error),
     }
 

@@ -6,6 +6,7 @@ Everything here is a pure function from store records to rich renderables, so th
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
@@ -100,6 +101,15 @@ def runs_table(runs: Sequence[RunRecord], gone: set[str]) -> Table:
     return table
 
 
+def run_origin(run: RunRecord) -> dict[str, str]:
+    """The deployed version a run ran and the trigger that fired it, where it has them."""
+    try:
+        options = json.loads(run.options or "{}")
+    except ValueError:
+        return {}
+    return {k: options[k] for k in ("version", "trigger") if isinstance(options.get(k), str)}
+
+
 def run_header(run: RunRecord, controller_gone: bool) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -113,6 +123,10 @@ def run_header(run: RunRecord, controller_gone: bool) -> Table:
     grid.add_row("mode", run.mode)
     if run.recovered_from:
         grid.add_row("rerun of", run.recovered_from)
+    made_by = run_origin(run)
+    for what in ("version", "trigger"):
+        if made_by.get(what):
+            grid.add_row(what, made_by[what])
     if controller_gone:
         grid.add_row("hint", f"its process died; `roost rerun {run.name} --recover` resumes it")
     return grid

@@ -306,6 +306,8 @@ class SubmitRun(Message):
     # A client without the task's code (a deployed task, called by name) sends its inputs as plain
     # values (msgpack of name -> value) for the host to convert to the declared types; ``inputs`` is empty.
     values: bytes | None = None
+    # server -> host: the trigger that fired this run ("TASK/TRIGGER"), recorded on it (never a client's)
+    trigger: str | None = None
 
 
 @message

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -97,13 +98,15 @@ class Host:
                 location = str(Path.cwd() / location)
             task = find_task(load_module(location), submission.task)
             options = remote_runs.options_from(submission.options, self._base)
+            options = dataclasses.replace(options, deployed_version=submission.version, trigger=submission.trigger)
         except Exception as e:  # the bundle's code: any error it raises on import is the user's
             logger.debug("run %s refused:\n%s", name, traceback.format_exc())
             self.refuse(name, e)
             return
         if submission.values is not None:  # plain values from a client without the code: typed here
             try:
-                given = msgpack.unpackb(submission.values, raw=False)
+                # timestamp=3: a time (a trigger's firing time) arrives as a datetime, in UTC
+                given = msgpack.unpackb(submission.values, raw=False, timestamp=3)
                 if not isinstance(given, dict):
                     raise TypeError("the inputs of a deployed task are a map of name -> value")
                 encoded = values.encode_inputs(task, task.interface.bind((), given, task.name))

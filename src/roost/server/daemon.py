@@ -30,7 +30,9 @@ from roost.server.api_keys import ApiKeys, keys_path
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import Hosts
 from roost.server.registry import TaskRegistry, registry_path
+from roost.server.scheduler import Scheduler
 from roost.server.submissions import Submissions, keep_sweeping
+from roost.server.trigger_table import TriggerTable
 from roost.store.open_stores import get_store
 from roost.store.store_config import StoreConfig
 
@@ -120,7 +122,10 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     submissions = Submissions(home)
     hosts = Hosts(BundleStore(home), home, run_options, on_run_ended=submissions.drop)
     registry = TaskRegistry(registry_path(home))
-    app = build_app(Api(store, BundleStore(home), hosts, url, submissions, registry), Access(keys))
+    triggers = TriggerTable(registry_path(home))
+    scheduler = Scheduler(triggers, registry, store, submissions, hosts)
+    api = Api(store, BundleStore(home), hosts, url, submissions, registry, triggers, scheduler)
+    app = build_app(api, Access(keys))
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,10 +140,13 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     async def main() -> None:
         # Runs whose bundle host died (with the machine, or killed) are resumed, now and later.
         sweeper = asyncio.ensure_future(keep_sweeping(submissions, store, hosts))
+        # Triggers fire from the start: a time missed while the server was down fires now (once).
+        firing = asyncio.ensure_future(scheduler.run())
         try:
             await server.serve(sockets=[sock])
         finally:
             sweeper.cancel()
+            firing.cancel()
             await hosts.close()
 
     try:

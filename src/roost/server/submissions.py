@@ -18,14 +18,22 @@ import os
 from pathlib import Path
 
 from roost.runtime import messages
-from roost.runtime.ids import check_run_name
+from roost.runtime.ids import check_run_name, new_run_name
 from roost.runtime.runs.run_liveness import controller_gone
-from roost.server.hosts import Hosts
+from roost.server.hosts import HostGone, Hosts
 from roost.store.run_store import RunStore
 
 logger = logging.getLogger("roost.server")
 
 SWEEP_S = 30.0
+
+
+class Refused(Exception):
+    """A run that did not start: ``status`` is the HTTP status that says why."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 class Submissions:
@@ -48,6 +56,25 @@ class Submissions:
         finally:
             os.unlink(tmp)
         return True
+
+    async def start(self, hosts: Hosts, submission: messages.SubmitRun) -> messages.RunAccepted:
+        """Keep ``submission`` (named now if it has no name) and hand it to its bundle's host: its
+        answer once the run is recorded, or ``Refused``."""
+        if submission.name is None:
+            submission.name = new_run_name()
+        name = submission.name
+        # Kept until it ends, to resume it if its host dies; a name kept already is another run's.
+        if not await asyncio.to_thread(self.keep, submission):
+            raise Refused(f"a run named {name!r} exists already", 409)
+        try:
+            answer = await hosts.submit(submission)
+        except HostGone as e:
+            self.drop(name)
+            raise Refused(f"{e}: see the server log", 503) from None
+        if isinstance(answer, messages.RunRefused):
+            self.drop(name)  # ours: a name another run holds was refused above
+            raise Refused(answer.error.message, answer.status)
+        return answer
 
     def drop(self, name: str) -> None:
         with contextlib.suppress(OSError):

@@ -295,3 +295,23 @@ class Trigger:
     ) -> Trigger:
         """The 1st of every month at midnight (UTC)."""
         return cls._every("0 0 1 * *", trigger_time_input_key, name, description, inputs, **settings)
+
+
+def check_binding(
+    trigger: str, task: str, given: list[str], time_input: str | None, inputs: Mapping[str, bool]
+) -> None:
+    """The inputs a trigger gives (``given``, and ``time_input`` for the firing time) against those of
+    its task (name -> has a default): each is one of the task's, and every input without a default
+    gets a value -- or a ValueError naming what is wrong, at deploy rather than at every firing."""
+    known = ", ".join(inputs) or "none"
+    for name in [*given, *([time_input] if time_input else [])]:
+        if name not in inputs:
+            raise ValueError(
+                f"trigger {trigger!r} of {task} gives input {name!r}, which the task does not have ({known})"
+            )
+    unbound = [n for n, has_default in inputs.items() if not has_default and n not in given and n != time_input]
+    if unbound:
+        raise ValueError(
+            f"trigger {trigger!r} of {task} leaves input(s) {', '.join(unbound)} without a value: "
+            "give them in the trigger's inputs (or bind one to flyte.TriggerTime)"
+        )

@@ -74,6 +74,9 @@ class RunOptions:
     # A run on a roost server: what runs is what was sent, so a task may call the tasks of another
     # environment only when its environment lists that one in depends_on (as a Flyte deployment needs).
     on_server: bool = False
+    # Recorded on the run (``roost get run``): the deployed version it runs, and the trigger that fired it.
+    deployed_version: str | None = None
+    trigger: str | None = None
 
 
 async def _mark_running(action: ActionRun, call_next: Next) -> Any:

@@ -8,8 +8,11 @@ list for a list, as ``flyte.run`` accepts them.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import msgpack
@@ -131,6 +134,28 @@ class Task:
     listall = dual_classmethod(_listall, _listall_aio)
 
 
+def pack_values(values: dict[str, Any]) -> bytes:
+    """Input values as plain data for a server that converts them to a task's declared types: a
+    dataclass or model as its fields, an enum as its value, a time as a timestamp (UTC when it
+    names no zone)."""
+    aware = {k: v.replace(tzinfo=timezone.utc) if isinstance(v, datetime) and v.tzinfo is None else v
+             for k, v in values.items()}  # fmt: skip
+    try:
+        return msgpack.packb(aware, use_bin_type=True, datetime=True, default=_plain)  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"the inputs must be plain values ({e})") from None
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"a {type(value).__name__} value cannot be sent")
+
+
 async def run_deployed(lazy: LazyEntity, name: str | None, options: RunOptions, inputs: dict[str, Any]) -> Run:
     """Run a deployed task on the server (its version's code bundle), with plain input values."""
     if lazy._overrides:
@@ -155,7 +180,7 @@ async def run_deployed(lazy: LazyEntity, name: str | None, options: RunOptions, 
             inputs_hash="",
             options=run_options,
             version=details.version,
-            values=msgpack.packb(inputs, use_bin_type=True),
+            values=pack_values(inputs),
         )
     )
     return Run(client, accepted.name, None, options.preserve_original_types)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Any
 
 from roost.core.compile import compile_task
@@ -20,9 +21,11 @@ from roost.interface import EMPTY
 from roost.runtime import code_bundles
 from roost.runtime.loop import on_runtime
 from roost.runtime.runs import server_client
+from roost.runtime.runs.deployed_tasks import pack_values
 from roost.runtime.runs.remote_runs import module_in_bundle, project_root
 from roost.spec.dependencies import deployment_order
 from roost.spec.environment import Environment
+from roost.spec.triggers import Cron, FixedRate, Trigger, TriggeredArtifact, TriggerTime, check_binding
 from roost.task import TaskTemplate
 
 
@@ -79,6 +82,47 @@ def inputs_of(task: TaskTemplate[Any]) -> dict[str, Any]:
     }
 
 
+def trigger_wire(trigger: Trigger, task: str, declared: dict[str, bool]) -> dict[str, Any]:
+    """A trigger of ``task`` as the server registers it (its fixed inputs packed, the input bound to
+    the firing time named), after checking its inputs against the task's (name -> has a default)."""
+    given = dict(trigger.inputs or {})
+    time_input = next((k for k, v in given.items() if v is TriggerTime), None)
+    fixed = {k: v for k, v in given.items() if v is not TriggerTime and v is not TriggeredArtifact}
+    check_binding(trigger.name, task, list(fixed), time_input, declared)
+    automation = trigger.automation
+    if isinstance(automation, Cron):
+        wire = {"kind": "cron", "expression": automation.expression, "timezone": automation.timezone}
+    elif isinstance(automation, FixedRate):
+        start = automation.start_time
+        if start is not None and start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)  # a time without a zone is UTC, as Flyte reads it
+        wire = {"kind": "fixed_rate", "interval_minutes": automation.interval_minutes,
+                "start_time": start.timestamp() if start is not None else None}  # fmt: skip
+    else:
+        wire = {"kind": "artifact", "name": automation.name, "version": automation.version}
+    options: dict[str, Any] = {"overwrite_cache": trigger.overwrite_cache}
+    if trigger.env_vars:
+        options["env_vars"] = dict(trigger.env_vars)
+    if trigger.custom_context:
+        options["custom_context"] = dict(trigger.custom_context)
+    if trigger.max_action_concurrency:
+        options["max_action_concurrency"] = trigger.max_action_concurrency
+    try:
+        packed = pack_values(fixed)
+    except TypeError as e:
+        raise ValueError(f"trigger {trigger.name!r} of {task}: {e}") from None
+    return {
+        "task": task,
+        "name": trigger.name,
+        "automation": wire,
+        "description": trigger.description,
+        "auto_activate": trigger.auto_activate,
+        "inputs": packed,
+        "time_input": time_input,
+        "options": options,
+    }
+
+
 def _declared(task: TaskTemplate[Any]) -> str:
     """What a task's registration stands for besides its code: its compiled spec."""
     spec = compile_task(task)
@@ -107,8 +151,14 @@ async def deploy(
     root = project_root()
     bundle = code_bundles.pack(copy_style, root)
     rows: list[tuple[str, dict[str, Any]]] = []
+    triggers: list[dict[str, Any]] = []
     for env in ordered:
         for task in getattr(env, "tasks", {}).values():
+            try:
+                declared = {name: info["default"] for name, info in inputs_of(task).items()}
+                triggers += [trigger_wire(trigger, task.name, declared) for trigger in task.triggers]
+            except ValueError as e:
+                raise DeploymentError(str(e)) from None
             row = {
                 "name": task.name,
                 "env_name": env.name,
@@ -134,7 +184,7 @@ async def deploy(
             )
         if bundle is not None:
             client.upload_bundle(bundle.digest, bundle.data)
-        answer = client.deploy(version, [row for _, row in rows])
+        answer = client.deploy(version, [row for _, row in rows], triggers)
         existing = set(answer.get("existing", []))
     deployed: dict[str, DeployedEnvironment] = {env.name: DeployedEnvironment(env) for env in ordered}
     for env_name, row in rows:

@@ -376,6 +376,8 @@ async def execute_run(
                     "isolation": options.isolation,
                     "max_action_concurrency": options.max_action_concurrency,
                     "env_var_names": sorted(options.env_vars),
+                    **({"version": options.deployed_version} if options.deployed_version else {}),
+                    **({"trigger": options.trigger} if options.trigger else {}),
                 }
             ),
         )

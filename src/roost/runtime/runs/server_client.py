@@ -154,9 +154,12 @@ class ServerClient:
         return list(reply.messages)
 
     # -- deployed tasks --------------------------------------------------------------------------------
-    def deploy(self, version: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
-        """Register ``tasks`` under ``version``: what was registered and what existed already."""
-        body = msgpack.packb({"version": version, "tasks": tasks}, use_bin_type=True)
+    def deploy(
+        self, version: str, tasks: list[dict[str, Any]], triggers: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Register ``tasks`` (and their ``triggers``) under ``version``: what was registered and what
+        existed already."""
+        body = msgpack.packb({"version": version, "tasks": tasks, "triggers": triggers or []}, use_bin_type=True)
         _, data = self.request("POST", f"{API}/deployments", body)
         return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
 
@@ -167,6 +170,34 @@ class ServerClient:
 
     def list_tasks(self, name: str | None = None) -> list[dict[str, Any]]:
         return self._get("/tasks", name=name)  # type: ignore[no-any-return]
+
+    # -- triggers ---------------------------------------------------------------------------------------
+    def list_triggers(self, task: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+        return self._get("/triggers", task=task, name=name)  # type: ignore[no-any-return]
+
+    def _trigger_path(self, task: str, name: str) -> str:
+        return f"{API}/triggers/{_q(task)}/{_q(name)}"
+
+    def get_trigger(self, task: str, name: str) -> dict[str, Any] | None:
+        status, data = self.request("GET", self._trigger_path(task, name), ok=(404,))
+        return None if status == 404 else msgpack.unpackb(data, raw=False)
+
+    def create_trigger(self, trigger: dict[str, Any], version: str | None) -> dict[str, Any]:
+        body = msgpack.packb({"trigger": trigger, "version": version}, use_bin_type=True)
+        return msgpack.unpackb(self.request("POST", f"{API}/triggers", body)[1], raw=False)  # type: ignore[no-any-return]
+
+    def set_trigger_active(self, task: str, name: str, active: bool) -> dict[str, Any]:
+        body = msgpack.packb({"active": active})
+        _, data = self.request("POST", f"{self._trigger_path(task, name)}/active", body)
+        return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
+
+    def delete_trigger(self, task: str, name: str) -> None:
+        self.request("DELETE", self._trigger_path(task, name))
+
+    def backfill(self, task: str, name: str, start: float, end: float, concurrency: int) -> dict[str, list[str]]:
+        body = msgpack.packb({"from": start, "to": end, "concurrency": concurrency})
+        _, data = self.request("POST", f"{self._trigger_path(task, name)}/backfill", body)
+        return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
 
     def run_url(self, run_name: str) -> str:
         return f"{self.url}/runs/{urllib.parse.quote(run_name)}"
