@@ -106,6 +106,8 @@ SAMPLES: dict[type[m.Message], m.Message] = {
     m.RunAccepted: m.RunAccepted("r-1", "http://127.0.0.1:8686/runs/r-1"),
     m.RunRefused: m.RunRefused("r-1", ERROR, 409),
     m.RunEnded: m.RunEnded("r-1"),
+    m.CallDeployed: m.CallDeployed("r-1", "a0", "a0-x", "lib.double", None, b"\x81\xa1x\x01", None, {}),
+    m.DeployedCallEnded: m.DeployedCallEnded("r-1", "a0-x", error=m.WireError("E", "user", "boom")),
     m.RunMessages: m.RunMessages(
         "r-1", [m.CallRequest(1, "a0", "a0-c", m.TaskRef("m", "t"), b"i", "h", None, {}), m.ActionDone("a0", b"o")]
     ),

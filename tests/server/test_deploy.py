@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,6 +111,16 @@ def test_lazy_entity_rules_and_local_mode_errors():
     with pytest.raises(RemoteTaskUsageError):
         lazy(x=1)
 
+    # Inside a task of a local run: refused too (a deployed task runs where its code is, on a server).
+    env = flyte.TaskEnvironment(name="lazy_local")
+
+    @env.task
+    async def calls_deployed() -> int:
+        return await flyte.remote.Task.get("env.t", auto_version="latest")(x=1)
+
+    with pytest.raises(RemoteTaskUsageError, match="only in a run on a roost server"):
+        flyte.run(calls_deployed)
+
 
 def test_fetching_a_task_that_is_not_deployed(server: Server):
     try:
@@ -189,3 +200,103 @@ async def fine(x: int) -> int:
     assert "FINE 2" in done.stdout
     assert "LOOSE failed MissingEnvironment" in done.stdout
     assert "add depends_on=[dep_helper] to the environment 'dep_loose'" in done.stdout
+
+
+LIBRARY = """
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="lib_sq")
+
+
+@env.task
+async def square(x: int) -> int:
+    if x < 0:
+        raise ValueError(f"no square of {x} here")
+    return x * x
+
+
+@env.task
+async def sum_squares(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += await square(i)
+    return total
+"""
+
+CALLER = """
+import sys
+
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="caller")
+# Its code runs in a worker process (it declares variables): the call goes through the worker protocol.
+in_process = flyte.TaskEnvironment(name="caller_proc", env_vars={"WHERE": "worker"})
+
+
+@in_process.task
+async def via_worker(n: int) -> int:
+    return await flyte.remote.Task.get("lib_sq.sum_squares", auto_version="latest")(n=n)
+
+
+@env.task
+async def main(n: int = 4) -> list[str]:
+    total = await flyte.remote.Task.get("lib_sq.sum_squares", auto_version="latest")(n=n)
+    heard = [str(total)]
+    try:
+        await flyte.remote.Task.get("lib_sq.square", auto_version="latest")(x=-1)
+    except Exception as e:
+        heard.append(f"CAUGHT {e}")
+    try:
+        await flyte.remote.Task.get("lib_sq.nothing", auto_version="latest")(x=1)
+    except flyte.errors.RemoteTaskNotFoundError as e:
+        heard.append(f"MISSING {e}")
+    return heard
+
+
+if __name__ == "__main__":
+    flyte.init(endpoint=sys.argv[1])
+    for task, kwargs in ((main, {"n": 4}), (via_worker, {"n": 3})):
+        run = flyte.run(task, **kwargs)
+        run.wait(quiet=True)
+        print("RUN", run.name, repr(run.outputs()[0]).replace(" ", "_"))
+"""
+
+
+def test_a_deployed_task_called_inside_a_task_is_a_child_of_the_same_run(server: Server, tmp_path: Path):
+    library, caller = tmp_path / "library", tmp_path / "caller"
+    library.mkdir()
+    caller.mkdir()
+    (library / "lib.py").write_text(LIBRARY)
+    env = {**os.environ, "ROOST_HOME": str(tmp_path / "client-home")}
+    deployed = subprocess.run(
+        [sys.executable, "-m", "roost.cli.main", "deploy", "lib.py", "--endpoint", server.url],
+        cwd=library, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    # The caller is another project (another code bundle): it has none of the library's code.
+    done = run_client(caller, CALLER, server.url)
+    runs = dict(line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RUN "))
+    main_run, worker_run = runs
+    assert runs[worker_run] == "5", done.stdout
+    heard = runs[main_run]
+    assert heard.startswith("['14',") and "CAUGHT" in heard and "no_square_of_-1_here" in heard, heard
+    assert "MISSING" in heard and "not_deployed" in heard, heard
+
+    def actions(run: str) -> dict[str, dict]:
+        shown = subprocess.run(
+            [sys.executable, "-m", "roost.cli.main", "get", "run", run, "--endpoint", server.url, "--json"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return {a["id"]: a for a in json.loads(shown.stdout)["actions"]}
+
+    shown = actions(main_run)
+    sum_action = next(a for a in shown.values() if a["task"] == "lib_sq.sum_squares")
+    assert sum_action["parent"] == "a0" and "deployed version" in sum_action["isolation_reason"]
+    squares = [a for a in shown.values() if a["task"] == "lib_sq.square"]
+    assert len(squares) == 5  # four inside sum_squares, one called (and failing) by main itself
+    assert {a["parent"] for a in squares} == {"a0", sum_action["id"]}
+    failed = [a for a in shown.values() if a["phase"] == "failed"]
+    assert len(failed) == 1 and "no square of -1 here" in failed[0]["error"]["message"]
+    in_worker = actions(worker_run)
+    assert {a["task"] for a in in_worker.values()} == {"caller_proc.via_worker", "lib_sq.sum_squares", "lib_sq.square"}
+    assert in_worker["a0"]["isolation"] == "process"

@@ -85,6 +85,10 @@ class TaskRef(Message):
     module: str | None = None
     name: str | None = None
     pickle: bytes | None = None
+    # A task deployed on the server (``flyte.remote.Task.get``): by ``name`` and ``version`` (None: the
+    # newest); its caller has none of its code, and its inputs are plain values.
+    version: str | None = None
+    deployed: bool = False
 
 
 @message
@@ -346,6 +350,35 @@ class RunMessages(Message):
 
 
 # -- the codec ---------------------------------------------------------------------------------------------
+# -- a deployed task called by a run's action: bundle host -> server -> the bundle host of its code ------
+@message
+class CallDeployed(Message):
+    """Run the deployed ``task`` (``version``; None: the newest) as the child ``action_id`` of
+    ``parent`` in ``run``, with plain input ``values``. The server fills ``bundle`` and ``module``
+    (and ``version``) from its registry before it hands the call to the host of that bundle."""
+
+    run: str
+    parent: str
+    action_id: str
+    task: str
+    version: str | None
+    values: bytes
+    group: str | None
+    custom: dict[str, str]
+    bundle: str | None = None
+    module: str = ""
+
+
+@message
+class DeployedCallEnded(Message):
+    """How a deployed task's action ended: its packed outputs, or its error."""
+
+    run: str
+    action_id: str
+    outputs: bytes | None = None
+    error: WireError | None = None
+
+
 MESSAGES: tuple[type[Message], ...] = (
     WireError,
     TaskRef,
@@ -373,6 +406,8 @@ MESSAGES: tuple[type[Message], ...] = (
     RunRefused,
     RunMessages,
     RunEnded,
+    CallDeployed,
+    DeployedCallEnded,
 )
 _GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a tuple
 _NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names

@@ -8,8 +8,13 @@ if they had crossed a process or a machine, so local runs behave as cluster runs
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
+
+import msgpack
 
 from roost.task import TaskTemplate
 from roost.types import task_io as io
@@ -106,3 +111,25 @@ def pickled_parts(task: TaskTemplate[Any]) -> list[str]:
 def interface_hash(task: TaskTemplate[Any]) -> str:
     """The hash of the task's typed interface (cache key part 3)."""
     return io.interface_hash(task.interface.inputs, task.interface.outputs)
+
+
+def pack_plain(values: dict[str, Any]) -> bytes:
+    """Input values as plain data for a server that converts them to a task's declared types: a
+    dataclass or model as its fields, an enum as its value, a time as a timestamp (UTC when it
+    names no zone)."""
+    aware = {k: v.replace(tzinfo=timezone.utc) if isinstance(v, datetime) and v.tzinfo is None else v
+             for k, v in values.items()}  # fmt: skip
+    try:
+        return msgpack.packb(aware, use_bin_type=True, datetime=True, default=_plain)  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"the inputs must be plain values ({e})") from None
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"a {type(value).__name__} value cannot be sent")

@@ -29,14 +29,16 @@ from pathlib import Path
 
 import msgpack
 
-from roost.errors import BaseRuntimeError
+from roost.errors import ActionAbortedError, BaseRuntimeError
 from roost.runtime import frames, messages, values
+from roost.runtime.engine import deployed_calls
 from roost.runtime.engine.controller import RunOptions
 from roost.runtime.engine.executors import client
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import runtime_loop
 from roost.runtime.runs import remote_runs
-from roost.runtime.runs.runner import execute_run
+from roost.runtime.runs.runner import execute_action, execute_run
+from roost.runtime.wire import error_to_wire
 from roost.store.open_stores import get_store
 from roost.store.run_store import RunNameTaken
 
@@ -73,6 +75,10 @@ class Host:
             elif isinstance(message, messages.RunMessages):
                 for each in message.messages:  # in order: a call's reply is sent when it ends
                     asyncio.run_coroutine_threadsafe(client.deliver(message.run, each), runtime_loop())
+            elif isinstance(message, messages.CallDeployed):
+                self.start_deployed(message)
+            elif isinstance(message, messages.DeployedCallEnded):
+                runtime_loop().call_soon_threadsafe(deployed_calls.deliver, message)
             elif isinstance(message, messages.Shutdown):
                 # Runs in flight go on (a hybrid run's client still talks to them through here).
                 with self._idle:
@@ -86,6 +92,52 @@ class Host:
         text = f"{type(error).__name__}: {error}".splitlines()[0]
         code = error.code if isinstance(error, BaseRuntimeError) else type(error).__name__
         self.send(messages.RunRefused(name, messages.WireError(code, "user", text), status))
+
+    def start_deployed(self, call: messages.CallDeployed) -> None:
+        """A deployed task of this bundle called by an action of a run (of this or another host): run it
+        as that action's child, and say how it ended."""
+
+        def ended(outputs: bytes | None = None, error: BaseException | None = None) -> None:
+            wire = error_to_wire(error) if error is not None else None
+            self.send(messages.DeployedCallEnded(call.run, call.action_id, outputs, wire))
+
+        try:
+            location = str(Path.cwd() / call.module) if call.module.endswith(".py") else call.module
+            task = find_task(load_module(location), call.task)
+            given = msgpack.unpackb(call.values, raw=False, timestamp=3)
+            if not isinstance(given, dict):
+                raise TypeError("the inputs of a deployed task are a map of name -> value")
+            encoded = values.encode_inputs(task, task.interface.bind((), given, task.name))
+        except Exception as e:
+            ended(error=e)
+            return
+        options = dataclasses.replace(self._base, deployed_version=call.version)
+        future = asyncio.run_coroutine_threadsafe(
+            execute_action(task, encoded, call.run, call.action_id, call.parent, call.group, call.custom, options),
+            runtime_loop(),
+        )
+        with self._idle:
+            self._running.add(future)  # type: ignore[arg-type]
+
+        def done(finished: concurrent.futures.Future[bytes]) -> None:
+            if finished.cancelled():
+                ended(error=ActionAbortedError(f"action {call.action_id} was aborted"))
+            elif finished.exception() is not None:
+                ended(error=finished.exception())
+            else:
+                ended(outputs=finished.result())
+            self._finished(finished)  # type: ignore[arg-type]
+
+        future.add_done_callback(done)
+
+    def _finished(self, future: concurrent.futures.Future[object]) -> None:
+        """A run or deployed action ended: a draining host with nothing left exits."""
+        with self._idle:
+            self._running.discard(future)
+            self._idle.notify_all()
+            if self._draining and not self._running:
+                with contextlib.suppress(OSError):  # the reading loop sees the end, and exits
+                    self._channel.shutdown(socket.SHUT_RDWR)
 
     def start(self, submission: messages.SubmitRun) -> None:
         name = submission.name or ""
@@ -139,12 +191,7 @@ class Host:
                     self.refuse(name, ValueError(f"a run named {name!r} exists already"), 409)
                 else:
                     self.refuse(name, error or RuntimeError("the run did not start"))
-            with self._idle:
-                self._running.discard(done)
-                self._idle.notify_all()
-                if self._draining and not self._running:
-                    with contextlib.suppress(OSError):  # the reading loop sees the end, and exits
-                        self._channel.shutdown(socket.SHUT_RDWR)
+            self._finished(done)
 
         future.add_done_callback(ended)  # type: ignore[arg-type]
 
@@ -190,6 +237,7 @@ def main() -> None:
     base = RunOptions(mode="remote", on_server=True, **json.loads(os.environ.pop(BASE_OPTIONS_ENV, "{}")))
     host = Host(channel, base)
     client.set_channel(_ClientChannel(host))
+    deployed_calls.set_channel(host.send)
     host.serve()
 
 

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from roost.errors import RemoteTaskNotFoundError
 from roost.runtime import messages
 from roost.runtime.frames import MessageProtocol, encode
 from roost.runtime.ids import ROOT_ACTION
+from roost.runtime.wire import error_to_wire
 from roost.server.bundle_host import BASE_OPTIONS_ENV
 from roost.server.bundle_store import BundleStore
 
@@ -55,8 +57,14 @@ class Hosts:
         home: Path,
         run_options: dict[str, Any] | None = None,
         on_run_ended: Callable[[str], None] | None = None,
+        deployed: Callable[[str, str | None], Any] | None = None,
     ):
         self._on_run_ended = on_run_ended
+        # Deployed tasks by (name, version; None: the newest): registry.DeployedTask or None.
+        self._deployed = deployed
+        # Calls of deployed tasks in flight: (run, action) -> (the host that called, the host running it).
+        self._deployed_calls: dict[tuple[str, str], tuple[_Host, _Host | None]] = {}
+        self._routing: set[asyncio.Task[None]] = set()
         self._bundles = bundles
         self._home = home
         self._run_options = run_options or {}
@@ -162,10 +170,42 @@ class Hosts:
         elif isinstance(message, messages.RunMessages):
             self._for_client.setdefault(message.run, []).extend(message.messages)
             self._arrived.setdefault(message.run, asyncio.Event()).set()
+        elif isinstance(message, messages.CallDeployed):
+            routing = asyncio.ensure_future(self._call_deployed(host, message))
+            self._routing.add(routing)  # held until done: the loop keeps only weak references
+            routing.add_done_callback(self._routing.discard)
+        elif isinstance(message, messages.DeployedCallEnded):
+            caller, _ = self._deployed_calls.pop((message.run, message.action_id), (None, None))
+            if caller is not None:
+                self._send(caller, message)
         elif isinstance(message, (messages.RunAccepted, messages.RunRefused)):
             future = host.waiting.get(message.name)
             if future is not None and not future.done():
                 future.set_result(message)
+
+    async def _call_deployed(self, caller: _Host, call: messages.CallDeployed) -> None:
+        """An action of a run ``caller`` drives calls a deployed task: the host of that task's code runs
+        it (started if need be), and ``caller`` hears how it ended."""
+        key = (call.run, call.action_id)
+        self._deployed_calls[key] = (caller, None)
+        try:
+            task = self._deployed(call.task, call.version) if self._deployed is not None else None
+            if task is None:
+                which = f"version {call.version!r} of " if call.version else ""
+                raise RemoteTaskNotFoundError(f"{which}task {call.task!r} is not deployed on this server")
+            call.bundle, call.module, call.version = task.bundle, task.module, task.version
+            target = await self._host_for(task.bundle)
+        except Exception as e:
+            self._deployed_calls.pop(key, None)
+            self._send(caller, messages.DeployedCallEnded(call.run, call.action_id, error=error_to_wire(e)))
+            return
+        if key in self._deployed_calls:  # its caller may have gone meanwhile
+            self._deployed_calls[key] = (caller, target)
+            self._send(target, call)
+
+    def _send(self, host: _Host, message: messages.Message) -> None:
+        if host.protocol.transport is not None and not host.gone:
+            host.protocol.transport.write(encode(message))
 
     def _on_close(self, host: _Host) -> None:
         host.gone = True
@@ -179,6 +219,13 @@ class Hosts:
         for future in host.waiting.values():
             if not future.done():
                 future.set_exception(gone)
+        for key, (caller, target) in list(self._deployed_calls.items()):
+            if caller is host:  # its run goes on in no process of this host: nobody waits for the answer
+                del self._deployed_calls[key]
+            elif target is host:  # the action it ran is lost with it: its caller hears so
+                del self._deployed_calls[key]
+                lost = messages.WireError("DeployedTaskHostGone", "system", f"{gone}: it was running action {key[1]}")
+                self._send(caller, messages.DeployedCallEnded(key[0], key[1], error=lost))
 
     def ending(self, run: str) -> asyncio.Event:
         """Set when a host says ``run`` ended (runs of other processes are not announced)."""

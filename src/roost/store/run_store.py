@@ -536,6 +536,13 @@ class RunStore:
         rows = self._query(sql, (run_name, action_id))
         return action_from(rows[0]) if rows else None
 
+    def action_abort_reason(self, run_name: str, action_id: str) -> str | None:
+        """Why the abort of this action was requested, if it was."""
+        rows = self._query(
+            "SELECT reason FROM action_aborts WHERE run_name = ? AND action_id = ?", (run_name, action_id)
+        )
+        return rows[0]["reason"] if rows else None
+
     def succeeded_actions(self, run_name: str) -> dict[str, ActionRecord]:
         """The actions of a run that finished successfully, by id (what a recovery may reuse)."""
         sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND phase IN ('succeeded', 'recovered')"

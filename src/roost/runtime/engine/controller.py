@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from roost.core.compile import compile_task
 from roost.core.task_spec import TaskSpec
-from roost.errors import ActionAbortedError, RuntimeUserError, escaped_task, user_error_from
+from roost.errors import ActionAbortedError, RemoteTaskUsageError, RuntimeUserError, escaped_task, user_error_from
 from roost.runtime import values
-from roost.runtime.engine import secret_mounts
+from roost.runtime.engine import deployed_calls, secret_mounts
 from roost.runtime.engine.actions import ActionRun, RunScope
 from roost.runtime.engine.executors.contract import Attempt, Executor
 from roost.runtime.engine.executors.inline import InlineExecutor
@@ -28,10 +28,18 @@ from roost.runtime.engine.policies.run_slots import Admission
 from roost.runtime.engine.recording import RunRecorder, error_info, failure_phase
 from roost.runtime.engine.trace_records import TraceRecords
 from roost.runtime.ids import ROOT_ACTION
-from roost.runtime.messages import CallReply, CallRequest, SecretGrant, StoreLocation, TraceBegin, TraceEnd
-from roost.runtime.task_api.calls import PreparedCall, TaskCalls
+from roost.runtime.messages import (
+    CallDeployed,
+    CallReply,
+    CallRequest,
+    SecretGrant,
+    StoreLocation,
+    TraceBegin,
+    TraceEnd,
+)
+from roost.runtime.task_api.calls import DeployedCall, PreparedCall, TaskCalls
 from roost.runtime.task_api.task_context import RunFacts
-from roost.runtime.wire import error_to_wire, task_from_wire
+from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.spec.environment import list_loaded_environments
 from roost.spec.secrets import normalize_secrets
 from roost.store.records import ActionPhase, ActionRecord, ErrorInfo, LogRecord
@@ -208,6 +216,45 @@ class RunController(TaskCalls):
         finally:
             self._machine().reclaim(parent)
 
+    async def start_deployed(self, call: DeployedCall) -> Any:
+        outputs = await self.run_deployed(call.parent, call.action_id, call.name, call.version, call.data,
+                                          call.group, call.custom)  # fmt: skip
+        return values.decode_outputs(None, outputs)
+
+    async def run_deployed(
+        self,
+        parent: ActionRun,
+        action_id: str,
+        name: str,
+        version: str | None,
+        data: bytes,
+        group: str | None,
+        custom: dict[str, str],
+    ) -> bytes:
+        """Run the deployed task ``name`` as a child of ``parent``: the server runs it where its code is
+        (another bundle host), recorded in this run; its packed outputs."""
+        if not (self.options.on_server and deployed_calls.available()):
+            raise RemoteTaskUsageError(
+                f"the deployed task {name!r} can be called from a task only in a run on a roost server"
+            )
+        done = self.store.get_action(self.run_name, action_id)
+        if done is not None and done.phase == ActionPhase.SUCCEEDED:  # a resumed run: it ran already
+            return done.outputs or b""
+        request = CallDeployed(self.run_name, parent.id, action_id, name, version, data, group, custom)
+        if parent.grant is not None:
+            self._machine().lend(parent)
+        try:
+            reply = await deployed_calls.call(request)
+        except asyncio.CancelledError:
+            self.store.request_action_abort(self.run_name, action_id, f"its caller {parent.id} was cancelled")
+            raise
+        finally:
+            if parent.grant is not None:
+                self._machine().reclaim(parent)
+        if reply.error is not None:
+            raise exception_from_wire(reply.error)
+        return reply.outputs or b""
+
     def new_action(
         self,
         task: TaskTemplate[Any],
@@ -216,7 +263,10 @@ class RunController(TaskCalls):
         parent: ActionRun | None,
         group: str | None,
         custom: dict[str, str],
+        parent_id: str | None = None,
     ) -> ActionRun:
+        """A new action of ``task``; without ``parent``, the root of what this controller runs -- of the
+        run, or (``parent_id``) of a deployed task called by an action another controller runs."""
         spec = compile_task(task)
         if task.name not in self._pickle_checked:
             self._warn_pickled(task)
@@ -236,6 +286,7 @@ class RunController(TaskCalls):
             inputs_hash=encoded.hash,
         )
         if parent is None:
+            record.parent_id = parent_id
             record.isolation, record.isolation_reason = self._placement(spec, root=True)
         else:
             # The same for every call of a task: decided once per task spec of the run.
@@ -605,6 +656,11 @@ class ActionReport:
     async def call(self, request: CallRequest) -> CallReply:
         controller, parent = self._controller, self._action
         try:
+            if request.task.deployed:
+                outputs = await controller.run_deployed(parent, request.action_id, request.task.name or "",
+                                                        request.task.version, request.inputs, request.group,
+                                                        dict(request.custom))  # fmt: skip
+                return CallReply(request.call, outputs=outputs)
             task = task_from_wire(request.task)
             encoded = values.EncodedInputs(request.inputs, request.hash)
             custom = dict(request.custom)

@@ -8,22 +8,18 @@ list for a list, as ``flyte.run`` accepts them.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-import msgpack
-
 from roost.errors import InitializationError, RemoteTaskNotFoundError, RemoteTaskUsageError
-from roost.runtime import messages
+from roost.runtime import messages, values
 from roost.runtime.engine.controller import RunOptions
 from roost.runtime.runs import server_client
 from roost.runtime.runs.handles import Run
 from roost.runtime.runs.remote_runs import SUBMITTED_OPTIONS
 from roost.runtime.syncify import dual_classmethod
+from roost.task import call_handler
 
 AUTO_VERSIONS = ("latest", "current")
 
@@ -78,10 +74,19 @@ class LazyEntity:
         return LazyEntity(self.name, self._version, {**self._overrides, **kwargs})
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise RemoteTaskUsageError(
-            f"the deployed task {self.name!r} cannot be called here: run it with flyte.run(task, ...) in "
-            "remote mode (calling it from inside a task is not supported yet)"
-        )
+        """Inside a task of a run on a roost server: the deployed task as a child action of the same run
+        (``await lazy(x=1)``; keyword inputs only, as Flyte)."""
+        handler = call_handler.get()
+        if handler is None:
+            raise RemoteTaskUsageError(
+                f"the deployed task {self.name!r} cannot be called here: run it with flyte.run(task, ...) in "
+                "remote mode, or call it from a task of a run on a roost server"
+            )
+        if args:
+            raise TypeError(f"the deployed task {self.name!r} takes keyword inputs only, got {len(args)} positional")
+        if self._overrides:
+            raise ValueError("a deployed task runs as it was deployed: override() is not supported when calling it")
+        return handler.call_deployed(self.name, self._version, kwargs)  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         return f"LazyEntity({self.name!r}, version={self._version or 'latest'!r})"
@@ -134,28 +139,6 @@ class Task:
     listall = dual_classmethod(_listall, _listall_aio)
 
 
-def pack_values(values: dict[str, Any]) -> bytes:
-    """Input values as plain data for a server that converts them to a task's declared types: a
-    dataclass or model as its fields, an enum as its value, a time as a timestamp (UTC when it
-    names no zone)."""
-    aware = {k: v.replace(tzinfo=timezone.utc) if isinstance(v, datetime) and v.tzinfo is None else v
-             for k, v in values.items()}  # fmt: skip
-    try:
-        return msgpack.packb(aware, use_bin_type=True, datetime=True, default=_plain)  # type: ignore[no-any-return]
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"the inputs must be plain values ({e})") from None
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, enum.Enum):
-        return value.value
-    raise TypeError(f"a {type(value).__name__} value cannot be sent")
-
-
 async def run_deployed(lazy: LazyEntity, name: str | None, options: RunOptions, inputs: dict[str, Any]) -> Run:
     """Run a deployed task on the server (its version's code bundle), with plain input values."""
     if lazy._overrides:
@@ -180,7 +163,7 @@ async def run_deployed(lazy: LazyEntity, name: str | None, options: RunOptions, 
             inputs_hash="",
             options=run_options,
             version=details.version,
-            values=pack_values(inputs),
+            values=values.pack_plain(inputs),
         )
     )
     return Run(client, accepted.name, None, options.preserve_original_types)  # type: ignore[arg-type]

@@ -18,10 +18,9 @@ from typing import Any
 from roost.core.compile import compile_task
 from roost.errors import DeploymentError, InitializationError
 from roost.interface import EMPTY
-from roost.runtime import code_bundles
+from roost.runtime import code_bundles, values
 from roost.runtime.loop import on_runtime
 from roost.runtime.runs import server_client
-from roost.runtime.runs.deployed_tasks import pack_values
 from roost.runtime.runs.remote_runs import module_in_bundle, project_root
 from roost.spec.dependencies import deployment_order
 from roost.spec.environment import Environment
@@ -108,7 +107,7 @@ def trigger_wire(trigger: Trigger, task: str, declared: dict[str, bool]) -> dict
     if trigger.max_action_concurrency:
         options["max_action_concurrency"] = trigger.max_action_concurrency
     try:
-        packed = pack_values(fixed)
+        packed = values.pack_plain(fixed)
     except TypeError as e:
         raise ValueError(f"trigger {trigger.name!r} of {task}: {e}") from None
     return {

@@ -477,6 +477,58 @@ async def execute_run(
     return Run(store, run_name, task, options.preserve_original_types)
 
 
+async def execute_action(
+    task: TaskTemplate[Any],
+    encoded: values.EncodedInputs,
+    run_name: str,
+    action_id: str,
+    parent_id: str,
+    group: str | None,
+    custom: dict[str, str],
+    options: RunOptions,
+) -> bytes:
+    """Run ``task`` as the action ``action_id``, a child of ``parent_id``, in the run ``run_name`` that
+    another controller drives: a deployed task called by one of its actions, run here where its code
+    is. Recorded in that run; its packed outputs. Its abort is asked through the store, as any
+    action's is (its caller asks when it is cancelled)."""
+    store = get_store()
+    config = store_config.current()
+    record = store.get_run(run_name)
+    if record is None or record.phase.is_terminal:
+        raise ValueError(f"run {run_name!r} is not going on")
+    recorded = json.loads(record.options or "{}")
+    controller = RunController(
+        store,
+        run_name,
+        options,
+        run_base_dir=recorded.get("run_base_dir") or str(config.home / "runs" / run_name),
+        raw_data_path=recorded.get("raw_data_path") or config.raw_data_url,
+        store_config=config,
+    )
+    controller.bind_loop(asyncio.get_running_loop())
+    logs.install()
+    action = controller.new_action(task, action_id, encoded, None, group, custom, parent_id=parent_id)
+    if options.deployed_version:
+        action.record.isolation_reason = f"{action.record.isolation_reason}; deployed version {options.deployed_version}"
+
+    async def watch_abort() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            reason = await asyncio.to_thread(store.action_abort_reason, run_name, action_id)
+            if reason is not None:
+                controller.abort_action(action_id, reason)
+                return
+
+    watcher = asyncio.ensure_future(watch_abort())
+    try:
+        await controller.execute(action)
+        return action.record.outputs or b""
+    finally:
+        watcher.cancel()
+        controller.close()
+        store.flush()
+
+
 def load_task(location: str, name: str) -> TaskTemplate[Any]:
     task = find_task(load_module(location), name)
     if getattr(task, "__roost_remote__", False):

@@ -9,16 +9,17 @@ and apply the same rules for sync and async callers; they differ only in how the
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from roost.core.compile import compile_task
-from roost.errors import SyncTaskCallInAsyncContextError
+from roost.errors import RemoteTaskUsageError, SyncTaskCallInAsyncContextError
 from roost.runtime import values
 from roost.runtime.ids import child_action_id
-from roost.runtime.messages import CallRequest
+from roost.runtime.messages import CallRequest, TaskRef
 from roost.runtime.task_api.task_context import current_action, current_custom, current_group
 from roost.runtime.wire import task_to_wire
 from roost.task import TaskTemplate
@@ -44,6 +45,26 @@ class PreparedCall:
     action_id: str
     group: str | None
     custom: dict[str, str]
+
+
+@dataclass(slots=True)
+class DeployedCall:
+    """A call of a task deployed on the server (``flyte.remote.Task.get``): by name and version, with
+    plain input values packed, since its caller has none of its code."""
+
+    name: str
+    version: str | None
+    data: bytes
+    parent: Any
+    action_id: str
+    group: str | None
+    custom: dict[str, str]
+
+
+def deployed_message(call: DeployedCall, call_id: Any, attempt: int = 0) -> CallRequest:
+    """A deployed task's call as it travels to the controller."""
+    ref = TaskRef(name=call.name, version=call.version, deployed=True)
+    return CallRequest(call_id, call.parent.id, call.action_id, ref, call.data, "", call.group, call.custom, attempt)
 
 
 def call_message(prepared: PreparedCall, call: Any, attempt: int = 0) -> CallRequest:
@@ -116,6 +137,36 @@ class TaskCalls:
         # itself must start on the run's loop.
         assert self.loop is not None
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.start(prepared), self.loop))
+
+    # -- deployed tasks (``await flyte.remote.Task.get(...)(x=1)``) -------------------------------------
+    def call_deployed(self, name: str, version: str | None, kwargs: dict[str, Any]) -> Any:
+        """A deployed task called from running code: an awaitable on the event loop, else its value."""
+        parent = current_action.get()
+        if parent is None:
+            raise RuntimeError(f"{name} was called through a run's handler outside any action")
+        data = values.pack_plain(kwargs)
+        digest = hashlib.sha256(data).hexdigest()
+        group = current_group.get()
+        seq = parent.next_seq(name, digest, group)  # type: ignore[attr-defined]
+        custom = current_custom.get()
+        call = DeployedCall(
+            name,
+            version,
+            data,
+            parent,
+            child_action_id(parent.id, digest, name, seq, group),  # type: ignore[attr-defined]
+            group,
+            parent.custom if custom is None else custom,  # type: ignore[attr-defined]
+        )
+        if threading.get_ident() == self._loop_thread:
+            return self.start_deployed(call)
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(self.start_deployed(call), self.loop).result()
+
+    async def start_deployed(self, call: DeployedCall) -> Any:
+        raise RemoteTaskUsageError(
+            f"the deployed task {call.name!r} can be called from a task only in a run on a roost server"
+        )
 
     def prepare(self, task: TaskTemplate[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PreparedCall:
         """Bind and convert the inputs and give the call its deterministic id -- in the caller, at call

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from roost.runtime import messages, values
 from roost.runtime.task_api import tracing
-from roost.runtime.task_api.calls import PreparedCall, TaskCalls, call_message
+from roost.runtime.task_api.calls import DeployedCall, PreparedCall, TaskCalls, call_message, deployed_message
 from roost.runtime.task_api.logs import LogSink
 from roost.runtime.task_api.task_context import RunFacts, TaskContext, make_task_context
 from roost.runtime.wire import error_to_wire, exception_from_wire
@@ -86,16 +87,25 @@ class MessageCalls(TaskCalls):
 
     # -- task calls --------------------------------------------------------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
+        outputs = await self._call(lambda call_id: self.call_request(prepared, call_id))
+        return values.decode_outputs(prepared.task, outputs)
+
+    async def start_deployed(self, call: DeployedCall) -> Any:
+        # Its caller has no code of it: its outputs come back as the plain values they pack.
+        return values.decode_outputs(None, await self._call(lambda call_id: deployed_message(call, call_id)))
+
+    async def _call(self, request: Callable[[int], messages.CallRequest]) -> bytes:
+        """Send the call made by ``request(call id)``; its packed outputs, or its error raised."""
         call_id = next(self._call_ids)
         assert self.loop is not None
         future: asyncio.Future[messages.CallReply] = self.loop.create_future()
         self._calls[call_id] = future
-        self.send(self.call_request(prepared, call_id))
+        self.send(request(call_id))
         self.awaiting_reply()
         reply = await future
         if reply.error is not None:
             raise exception_from_wire(reply.error)
-        return values.decode_outputs(prepared.task, reply.outputs)  # type: ignore[arg-type]
+        return reply.outputs  # type: ignore[return-value]
 
     def on_reply(self, message: messages.CallReply) -> None:
         future = self._calls.pop(message.call, None)
