@@ -108,6 +108,8 @@ SAMPLES: dict[type[m.Message], m.Message] = {
     m.RunEnded: m.RunEnded("r-1"),
     m.CallDeployed: m.CallDeployed("r-1", "a0", "a0-x", "lib.double", None, b"\x81\xa1x\x01", None, {}),
     m.DeployedCallEnded: m.DeployedCallEnded("r-1", "a0-x", error=m.WireError("E", "user", "boom")),
+    m.BuildImages: m.BuildImages("b1", {"wf": ["wf.main"]}),
+    m.ImagesBuilt: m.ImagesBuilt("b1", ["wf.main: up to date"], []),
     m.RunMessages: m.RunMessages(
         "r-1", [m.CallRequest(1, "a0", "a0-c", m.TaskRef("m", "t"), b"i", "h", None, {}), m.ActionDone("a0", b"o")]
     ),

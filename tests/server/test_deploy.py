@@ -300,3 +300,55 @@ def test_a_deployed_task_called_inside_a_task_is_a_child_of_the_same_run(server:
     in_worker = actions(worker_run)
     assert {a["task"] for a in in_worker.values()} == {"caller_proc.via_worker", "lib_sq.sum_squares", "lib_sq.square"}
     assert in_worker["a0"]["isolation"] == "process"
+
+
+IMAGES = """
+import roost as flyte
+
+BASE = flyte.Image.from_debian_base()
+env = flyte.TaskEnvironment(name="with_image", image=BASE.with_pip_packages("pyjokes==0.8.3"))
+bad = flyte.TaskEnvironment(name="bad_image", image=BASE.with_pip_packages("roost-test-no-such-package-3f9a==1.0"))
+
+
+@env.task
+async def joke() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("pyjokes")
+
+
+@bad.task
+async def never() -> int:
+    return 1
+"""
+
+
+def test_deploy_builds_the_images_first_and_registers_nothing_when_one_fails(server: Server, project: Path):
+    (project / "imgs.py").write_text(IMAGES)
+    done = run_client(
+        project,
+        """
+        import sys
+        import roost as flyte
+        import imgs
+
+        flyte.init(endpoint=sys.argv[1])
+        try:
+            flyte.deploy(imgs.bad)
+        except flyte.errors.DeploymentError as e:
+            print("REFUSED", e)
+        print("AFTER", [t.name for t in flyte.remote.Task.listall("bad_image.never")])
+        deployment = flyte.deploy(imgs.env)[0]
+        print("IMAGES", deployment.images)
+        run = flyte.run(flyte.remote.Task.get("with_image.joke", auto_version="latest"))
+        run.wait(quiet=True)
+        print("RAN", run.outputs()[0])
+        """,
+        server.url,
+    )
+    assert "REFUSED the images of bad_image.never did not build, nothing was deployed" in done.stdout
+    assert "roost-test-no-such-package-3f9a" in done.stdout
+    assert "AFTER []" in done.stdout
+    images = next(line for line in done.stdout.splitlines() if line.startswith("IMAGES"))
+    assert "with_image.joke: built the local virtualenv" in images and str(server.home / "venvs") in images
+    assert "RAN 0.8.3" in done.stdout

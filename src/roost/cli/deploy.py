@@ -3,6 +3,7 @@ deployed tasks on a roost server (docs/deploy.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -64,10 +65,16 @@ def deploy_command(
     if not dry_run:
         init(endpoint=remote_endpoint(True, endpoint))
     chosen = _environments(file, envs)
+    progress = Console(file=sys.stderr)
+    # Building the images (once, on the server) may take minutes the first time: say so meanwhile.
+    building = progress.status("building images and registering tasks...")
     try:
-        deployment = deploy(*chosen, dry_run=dry_run, version=version, copy_style=copy_style)[0]
+        with building if progress.is_terminal and not dry_run else contextlib.nullcontext():
+            deployment = deploy(*chosen, dry_run=dry_run, version=version, copy_style=copy_style)[0]
     except (BaseRuntimeError, ValueError) as e:
         raise click.ClickException(one_line(getattr(e, "message", None) or str(e))) from None
+    for line in deployment.images:
+        click.echo(f"image {line}", err=True)
     table = Table(box=None, header_style="bold", pad_edge=False, title=None)
     for column in ("environment", "task", "version", "state"):
         table.add_column(column, no_wrap=True)

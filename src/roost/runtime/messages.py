@@ -379,6 +379,24 @@ class DeployedCallEnded(Message):
     error: WireError | None = None
 
 
+# -- a deployment's images, built before its tasks are registered: server -> bundle host -> server ------
+@message
+class BuildImages(Message):
+    """Build the images of these tasks (module -> task names) as their runs will use them."""
+
+    build: str
+    modules: dict[str, list[str]]
+
+
+@message
+class ImagesBuilt(Message):
+    """What ``BuildImages`` did, one line per image (``failed`` names those that did not build)."""
+
+    build: str
+    lines: list[str]
+    failed: list[str]
+
+
 MESSAGES: tuple[type[Message], ...] = (
     WireError,
     TaskRef,
@@ -408,6 +426,8 @@ MESSAGES: tuple[type[Message], ...] = (
     RunEnded,
     CallDeployed,
     DeployedCallEnded,
+    BuildImages,
+    ImagesBuilt,
 )
 _GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a tuple
 _NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names

@@ -12,6 +12,8 @@
     GET  /api/v1/runs/{run}/logs[?action&attempt]  log lines
     POST /api/v1/runs/{run}/abort                  ask the run to stop
     POST /api/v1/runs/{run}/actions/{id}/abort     ask one action to stop ({"reason": ...})
+    POST /api/v1/images                            build the images of tasks about to be deployed -> {"build"}
+    GET  /api/v1/images/{build}                    {"done", "lines", "failed"}
     POST /api/v1/deployments                       register a version of deployed tasks
     GET  /api/v1/tasks[?name]                      deployed tasks, newest first
     GET  /api/v1/tasks/{name}[?version]            one deployed task (its newest version by default)
@@ -52,7 +54,7 @@ from roost.runtime import code_bundles, messages
 from roost.runtime.ids import check_run_name
 from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
-from roost.server.hosts import Hosts
+from roost.server.hosts import HostGone, Hosts
 from roost.server.registry import DeployedTask, TaskRegistry, VersionConflict
 from roost.server.scheduler import Scheduler
 from roost.server.submissions import Refused, Submissions
@@ -132,6 +134,8 @@ class Api:
             Route("/api/v1/runs/{run}/actions/{action}/abort", self.abort_action, methods=["POST"]),
             Route("/api/v1/runs/{run}/exchange", self.exchange, methods=["POST"]),
             Route("/api/v1/deployments", self.deploy, methods=["POST"]),
+            Route("/api/v1/images", self.build_images, methods=["POST"]),
+            Route("/api/v1/images/{build}", self.image_build),
             Route("/api/v1/tasks", self.list_tasks),
             Route("/api/v1/tasks/{name}", self.get_task),
             Route("/api/v1/triggers", self.list_triggers),
@@ -295,6 +299,39 @@ class Api:
         self.scheduler.changed()
         return reply(request, {"version": version, "registered": registered, "existing": existing,
                                "triggers": changed}, 201 if registered else 200)  # fmt: skip
+
+    async def build_images(self, request: Request) -> Response:
+        """Build (in the bundle's host, in the background) the images of the tasks about to be deployed."""
+        body = _map(await read_body(request, MAX_SUBMISSION_BYTES), request)
+        bundle, modules = body.get("bundle"), body.get("modules")
+        if bundle is not None:
+            try:
+                BundleStore.check_digest(bundle)
+            except code_bundles.BundleError as e:
+                raise BadRequest(str(e)) from None
+            if not self.bundles.has(bundle):
+                raise BadRequest(f"no code bundle {bundle} on this server: upload it first", 409)
+        if not isinstance(modules, dict) or not all(
+            isinstance(m, str) and isinstance(n, list) and all(isinstance(t, str) for t in n)
+            for m, n in modules.items()
+        ):
+            raise BadRequest("modules must map each module to the names of its tasks")
+        for module in modules:
+            _check_module(module)
+        try:
+            build = await self.hosts.build_images(bundle, modules)
+        except HostGone as e:
+            raise BadRequest(f"{e}: see the server log", 503) from None
+        return reply(request, {"build": build}, 202)
+
+    def image_build(self, request: Request) -> Response:
+        try:
+            state = self.hosts.build_state(request.path_params["build"])
+        except KeyError:
+            raise BadRequest(f"no image build {request.path_params['build'][:40]!r} on this server", 404) from None
+        if state is None:
+            return reply(request, {"done": False})
+        return reply(request, {"done": True, "lines": state.lines, "failed": state.failed})
 
     def list_tasks(self, request: Request) -> Response:
         name = request.query_params.get("name")

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import msgpack
 
+from roost.core.compile import compile_task
 from roost.errors import ActionAbortedError, BaseRuntimeError
+from roost.images.build import build_image
 from roost.runtime import frames, messages, values
 from roost.runtime.engine import deployed_calls
 from roost.runtime.engine.controller import RunOptions
@@ -75,6 +77,8 @@ class Host:
             elif isinstance(message, messages.RunMessages):
                 for each in message.messages:  # in order: a call's reply is sent when it ends
                     asyncio.run_coroutine_threadsafe(client.deliver(message.run, each), runtime_loop())
+            elif isinstance(message, messages.BuildImages):
+                threading.Thread(target=self.build_images, args=(message,), daemon=True).start()
             elif isinstance(message, messages.CallDeployed):
                 self.start_deployed(message)
             elif isinstance(message, messages.DeployedCallEnded):
@@ -92,6 +96,32 @@ class Host:
         text = f"{type(error).__name__}: {error}".splitlines()[0]
         code = error.code if isinstance(error, BaseRuntimeError) else type(error).__name__
         self.send(messages.RunRefused(name, messages.WireError(code, "user", text), status))
+
+    def build_images(self, request: messages.BuildImages) -> None:
+        """Build the images the tasks of a deployment run in -- each once -- as their runs find them:
+        the local virtualenv of an image that adds packages. One line per image."""
+        lines, failed, seen = [], [], set()
+        for module, names in request.modules.items():
+            try:
+                location = str(Path.cwd() / module) if module.endswith(".py") else module
+                loaded = load_module(location)
+                images = [(name, compile_task(find_task(loaded, name)).image) for name in names]
+            except Exception as e:
+                failed.append(module)
+                lines.append(f"{module}: {type(e).__name__}: {e}".splitlines()[0])
+                continue
+            for name, image in images:
+                if image is None or id(image) in seen:
+                    continue
+                seen.add(id(image))
+                try:
+                    outcome = build_image(image, local_only=True)
+                    if outcome.local is None or outcome.local.venv is not None:  # an image with packages
+                        lines.append(f"{name}: {outcome.detail}")
+                except Exception as e:
+                    failed.append(name)
+                    lines.append(f"{name}: {type(e).__name__}: {e}".splitlines()[0])
+        self.send(messages.ImagesBuilt(request.build, lines, failed))
 
     def start_deployed(self, call: messages.CallDeployed) -> None:
         """A deployed task of this bundle called by an action of a run (of this or another host): run it

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ class Hosts:
         # Calls of deployed tasks in flight: (run, action) -> (the host that called, the host running it).
         self._deployed_calls: dict[tuple[str, str], tuple[_Host, _Host | None]] = {}
         self._routing: set[asyncio.Task[None]] = set()
+        # Image builds of deployments: id -> None while building, then what it did.
+        self._builds: dict[str, messages.ImagesBuilt | None] = {}
+        self._build_hosts: dict[str, _Host] = {}
         self._bundles = bundles
         self._home = home
         self._run_options = run_options or {}
@@ -170,6 +174,10 @@ class Hosts:
         elif isinstance(message, messages.RunMessages):
             self._for_client.setdefault(message.run, []).extend(message.messages)
             self._arrived.setdefault(message.run, asyncio.Event()).set()
+        elif isinstance(message, messages.ImagesBuilt):
+            if message.build in self._builds:
+                self._builds[message.build] = message
+            self._build_hosts.pop(message.build, None)
         elif isinstance(message, messages.CallDeployed):
             routing = asyncio.ensure_future(self._call_deployed(host, message))
             self._routing.add(routing)  # held until done: the loop keeps only weak references
@@ -203,6 +211,22 @@ class Hosts:
             self._deployed_calls[key] = (caller, target)
             self._send(target, call)
 
+    async def build_images(self, bundle: str | None, modules: dict[str, list[str]]) -> str:
+        """Have the host of ``bundle`` build the images of these tasks (module -> names); the build's id."""
+        build = uuid.uuid4().hex
+        host = await self._host_for(bundle)
+        if len(self._builds) >= 1000:  # what old builds did is forgotten (their clients have read it)
+            for old in [b for b, state in self._builds.items() if state is not None][:500]:
+                del self._builds[old]
+        self._builds[build] = None
+        self._build_hosts[build] = host
+        self._send(host, messages.BuildImages(build, modules))
+        return build
+
+    def build_state(self, build: str) -> messages.ImagesBuilt | None:
+        """What the build did; None while it goes on; KeyError for no such build."""
+        return self._builds[build]
+
     def _send(self, host: _Host, message: messages.Message) -> None:
         if host.protocol.transport is not None and not host.gone:
             host.protocol.transport.write(encode(message))
@@ -219,6 +243,10 @@ class Hosts:
         for future in host.waiting.values():
             if not future.done():
                 future.set_exception(gone)
+        for build, builder in list(self._build_hosts.items()):
+            if builder is host:
+                del self._build_hosts[build]
+                self._builds[build] = messages.ImagesBuilt(build, [f"{gone} while it built images"], ["*"])
         for key, (caller, target) in list(self._deployed_calls.items()):
             if caller is host:  # its run goes on in no process of this host: nobody waits for the answer
                 del self._deployed_calls[key]

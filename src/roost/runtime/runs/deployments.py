@@ -55,6 +55,7 @@ class Deployment:
     envs: dict[str, DeployedEnvironment]
     version: str
     dry_run: bool = False
+    images: list[str] = field(default_factory=list)  # what the server did for each image, one line each
 
     def summary_repr(self) -> str:
         head = f"{'planned' if self.dry_run else 'deployed'} version {self.version}:"
@@ -175,6 +176,7 @@ async def deploy(
             digest.update(row["content"].encode())
         version = digest.hexdigest()[:20]
     existing: set[str] = set()
+    images: list[str] = []
     if not dry_run:
         client = server_client.configured()
         if client is None:
@@ -183,9 +185,22 @@ async def deploy(
             )
         if bundle is not None:
             client.upload_bundle(bundle.digest, bundle.data)
+        # Images first: a deployment whose images do not build registers nothing.
+        modules: dict[str, list[str]] = {}
+        for _, row in rows:
+            modules.setdefault(row["module"], []).append(row["name"])
+        built = client.build_images(bundle.digest if bundle is not None else None, modules)
+        images = list(built["lines"])
+        if built["failed"]:
+            problems = "; ".join(
+                line for line in images if line.split(":")[0] in built["failed"] or "*" in built["failed"]
+            )
+            raise DeploymentError(
+                f"the images of {', '.join(built['failed'])} did not build, nothing was deployed: {problems}"
+            )
         answer = client.deploy(version, [row for _, row in rows], triggers)
         existing = set(answer.get("existing", []))
     deployed: dict[str, DeployedEnvironment] = {env.name: DeployedEnvironment(env) for env in ordered}
     for env_name, row in rows:
         deployed[env_name].deployed_entities.append(DeployedTask(row["name"], version, row["name"] in existing))
-    return [Deployment(deployed, version, dry_run)]
+    return [Deployment(deployed, version, dry_run, images)]

@@ -509,7 +509,9 @@ async def execute_action(
     logs.install()
     action = controller.new_action(task, action_id, encoded, None, group, custom, parent_id=parent_id)
     if options.deployed_version:
-        action.record.isolation_reason = f"{action.record.isolation_reason}; deployed version {options.deployed_version}"
+        action.record.isolation_reason = (
+            f"{action.record.isolation_reason}; deployed version {options.deployed_version}"
+        )
 
     async def watch_abort() -> None:
         while True:

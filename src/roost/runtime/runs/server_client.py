@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import os
 import threading
+import time
 import urllib.parse
 from typing import Any
 
@@ -162,6 +163,17 @@ class ServerClient:
         body = msgpack.packb({"version": version, "tasks": tasks, "triggers": triggers or []}, use_bin_type=True)
         _, data = self.request("POST", f"{API}/deployments", body)
         return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
+
+    def build_images(self, bundle: str | None, modules: dict[str, list[str]], poll: float = 0.25) -> dict[str, Any]:
+        """Have the server build the images of these tasks (module -> names), and wait until it has:
+        ``{"lines": [...], "failed": [...]}``."""
+        body = msgpack.packb({"bundle": bundle, "modules": modules}, use_bin_type=True)
+        build = msgpack.unpackb(self.request("POST", f"{API}/images", body)[1], raw=False)["build"]
+        while True:
+            state = self._get(f"/images/{_q(build)}")
+            if state["done"]:
+                return state  # type: ignore[no-any-return]
+            time.sleep(poll)
 
     def get_task(self, name: str, version: str | None = None) -> dict[str, Any] | None:
         query = f"?version={urllib.parse.quote(version)}" if version else ""
