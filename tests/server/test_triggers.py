@@ -257,6 +257,20 @@ def test_activate_deactivate_and_flyte_remote_trigger(clocked: str, tmp_path: Pa
         assert "REFUSED" in done.stdout and "'nope'" in done.stdout
         first = wait_for(lambda: trigger_runs(server), 20, "a firing after activation")
         assert len(first) == 1
+
+        # On demand: fired now, from the CLI and with flyte.run(trigger), with the trigger's inputs.
+        fired = cli(project, cli_home, "trigger", "fire", "every_minute", "--endpoint", server.url)
+        assert fired.returncode == 0, fired.stderr
+        assert api(server, f"/api/v1/runs/{fired.stdout.strip()}?wait=30")["phase"] == "succeeded"  # type: ignore[index]
+        script.write_text(
+            "import sys\nimport roost as flyte\nflyte.init(endpoint=sys.argv[1])\n"
+            "run = flyte.run(flyte.remote.Trigger.get(name='every_minute', task_name='sched.stamp'))\n"
+            "run.wait(quiet=True)\nprint('FIRED', run.name, run.outputs()[0])\n"
+        )
+        done = subprocess.run([sys.executable, str(script), server.url], cwd=project, capture_output=True, text=True,
+                              env={**os.environ, "ROOST_HOME": str(cli_home)}, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "FIRED sched.stamp-every_minute-" in done.stdout and "tick@" in done.stdout
     finally:
         stop_server(server)
 

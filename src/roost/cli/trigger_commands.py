@@ -120,6 +120,17 @@ def delete_command(name: str, task: str | None, endpoint: str | None) -> None:
     click.echo(f"trigger {found['name']} of {found['task']} deleted")
 
 
+@trigger_group.command("fire")
+@click.argument("name")
+@TASK
+@ENDPOINT
+def fire_command(name: str, task: str | None, endpoint: str | None) -> None:
+    """Fire trigger NAME now, with its inputs (active or not); prints its run's name."""
+    client = _client(endpoint)
+    found = _one(client, name, task)
+    click.echo(client.fire_trigger(found["task"], found["name"]))
+
+
 def _when(text: str, option: str) -> float:
     """An ISO 8601 time (UTC unless it names an offset) as a Unix time."""
     try:

@@ -23,6 +23,7 @@
     DELETE /api/v1/triggers/{task}/{name}          delete it
     POST /api/v1/triggers/{task}/{name}/active     activate or deactivate it ({"active": bool})
     POST /api/v1/triggers/{task}/{name}/backfill   a run per missed time ({"from", "to", "concurrency"})
+    POST /api/v1/triggers/{task}/{name}/fire       fire it now -> {"name", "url"}
     GET  /runs/{run}                               the run's page (its URL): a JSON view for now
 
 Bodies are msgpack (the roost client) or JSON (anyone else: ``Accept: application/json``, the
@@ -56,7 +57,7 @@ from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import HostGone, Hosts
 from roost.server.registry import DeployedTask, TaskRegistry, VersionConflict
-from roost.server.scheduler import Scheduler
+from roost.server.scheduler import Scheduler, fire_run_name
 from roost.server.submissions import Refused, Submissions
 from roost.server.trigger_table import DeployedTrigger, TriggerTable
 from roost.spec.triggers import Cron, check_binding
@@ -144,6 +145,7 @@ class Api:
             Route("/api/v1/triggers/{task}/{name}", self.delete_trigger, methods=["DELETE"]),
             Route("/api/v1/triggers/{task}/{name}/active", self.activate_trigger, methods=["POST"]),
             Route("/api/v1/triggers/{task}/{name}/backfill", self.backfill, methods=["POST"]),
+            Route("/api/v1/triggers/{task}/{name}/fire", self.fire_trigger, methods=["POST"]),
             Route("/runs/{run}", self.run_page),
         ]
 
@@ -391,6 +393,17 @@ class Api:
         self.triggers.set_active(found.task, found.name, active, self.scheduler.clock.now())
         self.scheduler.changed()
         return reply(request, self._trigger(request).to_wire())
+
+    async def fire_trigger(self, request: Request) -> Response:
+        """Fire the trigger now, active or not (its run named after this second, as any firing's)."""
+        found = self._trigger(request)
+        at = float(int(self.scheduler.clock.now()))
+        name = fire_run_name(found.task, found.name, at)
+        try:
+            answer = await self.submissions.start(self.hosts, self.scheduler.submission(found, name, at))
+        except Refused as e:
+            raise BadRequest(str(e), e.status) from None
+        return reply(request, {"name": answer.name, "url": self.run_url(answer.name)}, 201)
 
     async def backfill(self, request: Request) -> Response:
         found = self._trigger(request)

@@ -34,6 +34,8 @@ class TriggerDetails:
     """A deployed trigger as the server has it: its automation, the version of its task it runs,
     whether it is active, and when it fired last and fires next."""
 
+    __roost_trigger__ = True  # flyte.run(trigger) fires it now
+
     name: str
     task_name: str
     task_version: str
@@ -65,6 +67,11 @@ class TriggerDetails:
     @property
     def id(self) -> str:
         return f"{self.task_name}/{self.name}"
+
+
+def fire(trigger: TriggerDetails) -> str:
+    """Fire ``trigger`` now (``flyte.run(trigger)``), with its own inputs; its run's name."""
+    return _client().fire_trigger(trigger.task_name, trigger.name)
 
 
 class Trigger:

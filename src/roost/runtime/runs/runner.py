@@ -135,6 +135,13 @@ class Runner:
     @on_runtime
     async def run(self, task: TaskTemplate[Any], *args: Any, **kwargs: Any) -> Run:
         if not isinstance(task, TaskTemplate):
+            if getattr(task, "__roost_trigger__", False):
+                if args or kwargs:
+                    raise TypeError("a trigger runs with its own inputs: flyte.run(trigger) takes no inputs")
+                from roost.runtime.runs import deployed_triggers, server_client
+
+                name = deployed_triggers.fire(task)  # type: ignore[arg-type]
+                return Run(server_client.configured(), name, None, self.options.preserve_original_types)  # type: ignore[arg-type]
             if getattr(task, "__roost_remote__", False):
                 if self.options.mode != "remote" or not settings.current().endpoint:
                     raise ValueError("remote tasks can be run only in remote mode")

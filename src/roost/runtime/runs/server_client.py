@@ -206,6 +206,11 @@ class ServerClient:
     def delete_trigger(self, task: str, name: str) -> None:
         self.request("DELETE", self._trigger_path(task, name))
 
+    def fire_trigger(self, task: str, name: str) -> str:
+        """Fire the trigger now; its run's name."""
+        _, data = self.request("POST", f"{self._trigger_path(task, name)}/fire", msgpack.packb({}))
+        return msgpack.unpackb(data, raw=False)["name"]  # type: ignore[no-any-return]
+
     def backfill(self, task: str, name: str, start: float, end: float, concurrency: int) -> dict[str, list[str]]:
         body = msgpack.packb({"from": start, "to": end, "concurrency": concurrency})
         _, data = self.request("POST", f"{self._trigger_path(task, name)}/backfill", body)
