@@ -144,10 +144,10 @@ _LAZY = {
     "build": "roost.images.build",
     "build_images": "roost.images.build",
 }
-_LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types", "storage", "config")
+_LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types", "storage", "config", "durable")
 
 if TYPE_CHECKING:
-    from roost import app, config, extend, io, models, remote, report, storage, types
+    from roost import app, config, durable, extend, io, models, remote, report, storage, types
     from roost.images.build import build, build_images
     from roost.runtime.runs.initialize import (
         current_domain,

@@ -80,6 +80,7 @@ NAMES: dict[str, tuple[str, ...]] = {
         "with_runcontext",
         "with_servecontext",
     ),
+    "flyte.durable": ("now", "sleep", "time"),
     "flyte.io": (
         "DataFrame",
         "Dir",
@@ -276,7 +277,6 @@ MODULES_ABSENT: tuple[str, ...] = (
     "flyte.artifacts",
     "flyte.clustered",
     "flyte.connectors",
-    "flyte.durable",
     "flyte.extras",
     "flyte.git",
     "flyte.notify",
