@@ -51,6 +51,7 @@ __all__ = [
     "CachePolicy",
     "CacheRequest",
     "Checkpoint",
+    "ConditionWebhook",
     "Cron",
     "Device",
     "DeviceClass",
@@ -99,6 +100,7 @@ __all__ = [
     "logger",
     "map",
     "models",
+    "new_condition",
     "remote",
     "report",
     "rerun",
@@ -129,6 +131,8 @@ _LAZY = {
     "trace": "roost.runtime.task_api.tracing",
     "Checkpoint": "roost.runtime.task_api.checkpoint",
     "BaseCheckpoint": "roost.runtime.task_api.checkpoint",
+    "ConditionWebhook": "roost.runtime.task_api.conditions",
+    "new_condition": "roost.runtime.task_api.conditions",
     "latest_checkpoint": "roost.runtime.task_api.checkpoint",
     "init": "roost.runtime.runs.initialize",
     "init_from_config": "roost.runtime.runs.initialize",
@@ -147,7 +151,8 @@ _LAZY = {
 _LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types", "storage", "config", "durable")
 
 if TYPE_CHECKING:
-    from roost import app, config, durable, extend, io, models, remote, report, storage, types
+    from roost import app, config, extend, io, models, remote, report, storage, types
+    from roost import durable as durable
     from roost.images.build import build, build_images
     from roost.runtime.runs.initialize import (
         current_domain,
@@ -160,6 +165,7 @@ if TYPE_CHECKING:
     )
     from roost.runtime.runs.runner import rerun, run, with_runcontext
     from roost.runtime.task_api.checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
+    from roost.runtime.task_api.conditions import ConditionWebhook, new_condition
     from roost.runtime.task_api.logs import user_logger as logger
     from roost.runtime.task_api.mapping import map
     from roost.runtime.task_api.task_context import ctx, custom_context, get_custom_context, group

@@ -3,6 +3,7 @@
 the roost server's API, which answers the same reads (docs/server.md)."""
 
 from roost.runtime.runs.action_details import AbortInfo, ActionDetails, ActionInputs, ActionOutputs
+from roost.runtime.runs.condition_answers import Condition
 from roost.runtime.runs.deployed_tasks import LazyEntity, Task, TaskDetails
 from roost.runtime.runs.deployed_triggers import Trigger, TriggerDetails
 from roost.runtime.runs.handles import Action, Run, RunDetails
@@ -14,6 +15,7 @@ __all__ = [
     "ActionDetails",
     "ActionInputs",
     "ActionOutputs",
+    "Condition",
     "LazyEntity",
     "PhaseTransitionInfo",
     "Run",

@@ -27,6 +27,7 @@ from roost.cli.render import one_line
 from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
 from roost.cli.secret import secret_group
 from roost.cli.server import server_group
+from roost.cli.signal_command import get_conditions_command, signal_command
 from roost.cli.trigger_commands import get_triggers_command, trigger_group
 from roost.errors import StoreError
 from roost.runtime.runs.server_client import ServerError
@@ -130,6 +131,8 @@ main.add_command(server_group)
 main.add_command(deploy_command)
 get_group.add_command(get_tasks_command)
 get_group.add_command(get_triggers_command)
+get_group.add_command(get_conditions_command)
+main.add_command(signal_command)
 main.add_command(trigger_group)
 
 

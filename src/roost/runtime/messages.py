@@ -85,10 +85,11 @@ class TaskRef(Message):
     module: str | None = None
     name: str | None = None
     pickle: bytes | None = None
-    # A task deployed on the server (``flyte.remote.Task.get``): by ``name`` and ``version`` (None: the
-    # newest); its caller has none of its code, and its inputs are plain values.
+    # ``role``, for a call of no task of the caller's code: "deployed" -- a task deployed on the server
+    # (``flyte.remote.Task.get``) by ``name`` and ``version`` (None: the newest), its inputs plain values;
+    # "condition" / "condition_wait" -- registering / waiting on the condition ``name`` (``new_condition``).
     version: str | None = None
-    deployed: bool = False
+    role: str | None = None
 
 
 @message

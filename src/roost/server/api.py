@@ -12,6 +12,8 @@
     GET  /api/v1/runs/{run}/logs[?action&attempt]  log lines
     POST /api/v1/runs/{run}/abort                  ask the run to stop
     POST /api/v1/runs/{run}/actions/{id}/abort     ask one action to stop ({"reason": ...})
+    POST /api/v1/runs/{run}/conditions/{name}/signal  answer a condition ({"value": ...} or {"fail": reason})
+    GET  /api/v1/conditions[?run&pending]          conditions, newest first
     POST /api/v1/images                            build the images of tasks about to be deployed -> {"build"}
     GET  /api/v1/images/{build}                    {"done", "lines", "failed"}
     POST /api/v1/deployments                       register a version of deployed tasks
@@ -51,8 +53,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from roost._version import __version__
+from roost.errors import ConditionNotFoundError
 from roost.runtime import code_bundles, messages
 from roost.runtime.ids import check_run_name
+from roost.runtime.runs import condition_answers
 from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import HostGone, Hosts
@@ -134,6 +138,8 @@ class Api:
             Route("/api/v1/runs/{run}/abort", self.abort_run, methods=["POST"]),
             Route("/api/v1/runs/{run}/actions/{action}/abort", self.abort_action, methods=["POST"]),
             Route("/api/v1/runs/{run}/exchange", self.exchange, methods=["POST"]),
+            Route("/api/v1/runs/{run}/conditions/{condition}/signal", self.signal_condition, methods=["POST"]),
+            Route("/api/v1/conditions", self.list_conditions),
             Route("/api/v1/deployments", self.deploy, methods=["POST"]),
             Route("/api/v1/images", self.build_images, methods=["POST"]),
             Route("/api/v1/images/{build}", self.image_build),
@@ -277,6 +283,42 @@ class Api:
         except KeyError:
             raise BadRequest(f"no hybrid run named {name!r} is going on here", 404) from None
         return Response(messages.encode(messages.RunMessages(name, held)), media_type=MSGPACK)  # type: ignore[arg-type]
+
+    # -- conditions --------------------------------------------------------------------------------------
+    def list_conditions(self, request: Request) -> Response:
+        query = request.query_params
+        run = query.get("run")
+        if run is not None:
+            try:
+                check_run_name(run)
+            except ValueError as e:
+                raise BadRequest(str(e)) from None
+        found = self.store.list_conditions(run, pending=query.get("pending") in ("1", "true"))
+        return reply(request, [condition_answers.to_wire(c) for c in found])
+
+    async def signal_condition(self, request: Request) -> Response:
+        """Answer a condition: ``{"value": ...}`` (read as its type), or ``{"fail": reason}``. JSON from
+        anyone (a webhook's callback), msgpack from roost's client; recorded as answered by the caller."""
+        name = self._run_name(request)
+        body = _map(await read_body(request, 64 * 1024), request)
+        fail = body.get("fail")
+        if fail is not None and not isinstance(fail, str):
+            raise BadRequest("fail must be the reason, as text")
+        value = body.get("value")
+        if fail is None and (value is None or not isinstance(value, (bool, int, float, str))):
+            raise BadRequest("value must be a bool, a number or text (or give fail: REASON)")
+        by = request.scope.get("state", {}).get("caller", "local")
+        try:
+            done = await run_in_threadpool(
+                condition_answers.answer, self.store, name, request.path_params["condition"], value, fail, by
+            )
+        except ConditionNotFoundError as e:
+            raise BadRequest(str(e), 404) from None
+        except condition_answers.AlreadyAnswered as e:
+            raise BadRequest(str(e), 409) from None
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+        return reply(request, condition_answers.to_wire(done))
 
     # -- deployed tasks --------------------------------------------------------------------------------
     async def deploy(self, request: Request) -> Response:

@@ -122,6 +122,7 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     submissions = Submissions(home)
     registry = TaskRegistry(registry_path(home))
     hosts = Hosts(BundleStore(home), home, run_options, on_run_ended=submissions.drop, deployed=registry.get)
+    hosts.url = url
     triggers = TriggerTable(registry_path(home))
     scheduler = Scheduler(triggers, registry, store, submissions, hosts)
     api = Api(store, BundleStore(home), hosts, url, submissions, registry, triggers, scheduler)

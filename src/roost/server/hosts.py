@@ -19,6 +19,7 @@ from typing import Any
 
 from roost.errors import RemoteTaskNotFoundError
 from roost.runtime import messages
+from roost.runtime.engine.condition_waits import SERVER_URL_ENV
 from roost.runtime.frames import MessageProtocol, encode
 from roost.runtime.ids import ROOT_ACTION
 from roost.runtime.wire import error_to_wire
@@ -61,6 +62,7 @@ class Hosts:
         deployed: Callable[[str, str | None], Any] | None = None,
     ):
         self._on_run_ended = on_run_ended
+        self.url = ""  # the server's own URL, once it is bound
         # Deployed tasks by (name, version; None: the newest): registry.DeployedTask or None.
         self._deployed = deployed
         # Calls of deployed tasks in flight: (run, action) -> (the host that called, the host running it).
@@ -138,6 +140,8 @@ class Hosts:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env[BASE_OPTIONS_ENV] = json.dumps(self._run_options)
+        if self.url:
+            env[SERVER_URL_ENV] = self.url  # where a condition's webhook callback signals it
         env["ROOST_HOME"] = str(self._home)
         process = subprocess.Popen(
             [sys.executable, "-m", "roost.server.bundle_host", str(theirs.fileno())],

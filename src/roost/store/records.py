@@ -138,3 +138,26 @@ class CacheReservation:
     pid: int
     acquired_at: float
     heartbeat_at: float
+
+
+@dataclass
+class ConditionRecord:
+    """A condition an action waits on (``flyte.new_condition``): what it asks, and how it was answered.
+    ``state`` is waiting, signalled, failed or timed_out; ``value`` is the answer as JSON."""
+
+    run_name: str
+    action_id: str
+    parent_id: str
+    name: str
+    prompt: str
+    prompt_type: str
+    data_type: str
+    description: str
+    created_at: float
+    timeout_at: float | None = None
+    webhook: str | None = None  # JSON: {"url", "payload"}
+    state: str = "waiting"
+    value: str | None = None
+    reason: str | None = None
+    signalled_by: str | None = None
+    signalled_at: float | None = None

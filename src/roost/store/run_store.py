@@ -13,6 +13,7 @@ tables (the cache's too), their statements and the conversion between records an
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sqlite3
@@ -25,7 +26,7 @@ from typing import Any
 
 from roost.errors import StoreError
 from roost.store import write_failures
-from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, LogRecord, RunRecord
+from roost.store.records import ActionRecord, AttemptRecord, CacheEntry, ConditionRecord, LogRecord, RunRecord
 from roost.store.run_tables import (
     ACTION_COLUMNS,
     ACTION_UPSERT,
@@ -475,6 +476,48 @@ class RunStore:
             self._reader().execute(
                 "INSERT OR REPLACE INTO action_aborts VALUES (?, ?, ?, ?)", (run_name, action_id, reason, time.time())
             )
+
+    # -- conditions (human in the loop): written at once, read by whoever answers or waits ------------
+    def put_condition(self, condition: ConditionRecord) -> bool:
+        """Record a condition an action waits on; False (and nothing changed) when it is recorded
+        already -- a resumed run registering it again keeps its answer."""
+        values = tuple(getattr(condition, f.name) for f in dataclasses.fields(ConditionRecord))
+        marks = ", ".join("?" * len(values))
+        with self._translate_errors():
+            cursor = self._reader().execute(f"INSERT OR IGNORE INTO conditions VALUES ({marks})", values)
+        return cursor.rowcount > 0
+
+    def get_condition(self, run_name: str, action_id: str) -> ConditionRecord | None:
+        rows = self._query("SELECT * FROM conditions WHERE run_name = ? AND action_id = ?", (run_name, action_id))
+        return ConditionRecord(**dict(rows[0])) if rows else None
+
+    def list_conditions(
+        self, run_name: str | None = None, name: str | None = None, pending: bool = False, limit: int = 1000
+    ) -> list[ConditionRecord]:
+        """Conditions, newest first: of one run, by name, only those still waiting."""
+        clauses, args = [], []
+        for column, value in (("run_name", run_name), ("name", name)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if pending:
+            clauses.append("state = 'waiting'")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM conditions {where} ORDER BY created_at DESC LIMIT ?"
+        return [ConditionRecord(**dict(r)) for r in self._query(sql, (*args, limit))]
+
+    def answer_condition(
+        self, run_name: str, action_id: str, state: str, value: str | None, reason: str | None, by: str | None
+    ) -> bool:
+        """Answer a waiting condition (signalled with ``value``, failed or timed out with ``reason``);
+        False when it was answered already -- the first answer stands."""
+        with self._translate_errors():
+            cursor = self._reader().execute(
+                "UPDATE conditions SET state = ?, value = ?, reason = ?, signalled_by = ?, signalled_at = ? "
+                "WHERE run_name = ? AND action_id = ? AND state = 'waiting'",
+                (state, value, reason, by, time.time(), run_name, action_id),
+            )
+        return cursor.rowcount > 0
 
     def claim_run(self, run: RunRecord) -> None:
         """Record a new run at once, or raise RunNameTaken when its name is recorded already.

@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS action_aborts (
     run_name TEXT NOT NULL, action_id TEXT NOT NULL, reason TEXT NOT NULL, requested_at REAL NOT NULL,
     PRIMARY KEY (run_name, action_id)
 ) WITHOUT ROWID;
+-- Conditions actions wait on (human in the loop): answered here by whoever can reach the store.
+CREATE TABLE IF NOT EXISTS conditions (
+    run_name TEXT NOT NULL, action_id TEXT NOT NULL, parent_id TEXT NOT NULL, name TEXT NOT NULL,
+    prompt TEXT NOT NULL, prompt_type TEXT NOT NULL, data_type TEXT NOT NULL, description TEXT NOT NULL,
+    created_at REAL NOT NULL, timeout_at REAL, webhook TEXT, state TEXT NOT NULL, value TEXT, reason TEXT,
+    signalled_by TEXT, signalled_at REAL,
+    PRIMARY KEY (run_name, action_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conditions_pending ON conditions (state, created_at);
 CREATE TABLE IF NOT EXISTS logs (
     run_name TEXT NOT NULL, action_id TEXT NOT NULL, attempt INTEGER NOT NULL,
     ts REAL NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL

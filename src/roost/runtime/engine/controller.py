@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgpack
+
 from roost.core.compile import compile_task
 from roost.core.task_spec import TaskSpec
 from roost.errors import ActionAbortedError, RemoteTaskUsageError, RuntimeUserError, escaped_task, user_error_from
 from roost.runtime import values
 from roost.runtime.engine import deployed_calls, secret_mounts
 from roost.runtime.engine.actions import ActionRun, RunScope
+from roost.runtime.engine.condition_waits import ConditionWaits
 from roost.runtime.engine.executors.contract import Attempt, Executor
 from roost.runtime.engine.executors.inline import InlineExecutor
 from roost.runtime.engine.policies import Next, compose
@@ -38,7 +41,7 @@ from roost.runtime.messages import (
     TraceEnd,
 )
 from roost.runtime.task_api.calls import DeployedCall, PreparedCall, TaskCalls
-from roost.runtime.task_api.task_context import RunFacts
+from roost.runtime.task_api.task_context import RunFacts, current_action
 from roost.runtime.wire import error_to_wire, exception_from_wire, task_from_wire
 from roost.spec.environment import list_loaded_environments
 from roost.spec.secrets import normalize_secrets
@@ -149,6 +152,7 @@ class RunController(TaskCalls):
         store_config: StoreConfig,
         recovered: dict[str, ActionRecord] | None = None,
         recovered_base_dir: str | None = None,
+        recovered_from: str | None = None,
     ):
         self.store = store
         self.run_name = run_name
@@ -198,6 +202,8 @@ class RunController(TaskCalls):
         # The actions whose abort alone was requested (`roost abort action`), with why. Which asyncio
         # task executes an action is looked up then, not registered for every action.
         self._aborting: dict[str, str] = {}
+        self.recovered_from = recovered_from
+        self._waits: ConditionWaits | None = None  # made for the run's first condition
 
     # -- starting children (the call rules are in TaskCalls) ---------------------------------------
     async def start(self, prepared: PreparedCall) -> Any:
@@ -254,6 +260,38 @@ class RunController(TaskCalls):
         if reply.error is not None:
             raise exception_from_wire(reply.error)
         return reply.outputs or b""
+
+    # -- conditions: recorded and answered through the store (engine/condition_waits.py) ---------------
+    def _condition_waits(self) -> ConditionWaits:
+        if self._waits is None:
+            self._waits = ConditionWaits(self.store, self.run_name, self.recovered_from)
+        return self._waits
+
+    def register_condition(self, condition: Any, parent: ActionRun, data: bytes, group: str | None) -> None:
+        self.register_condition_spec(parent, condition._action_id, data, group)
+
+    def register_condition_spec(self, parent: ActionRun, action_id: str, data: bytes, group: str | None) -> None:
+        spec = msgpack.unpackb(data, raw=False)
+        self._condition_waits().register(parent.id, action_id, spec, next(self._order), group)
+
+    async def wait_condition(self, condition: Any) -> Any:
+        parent = current_action.get()
+        return values.decode_outputs(None, await self.wait_condition_id(parent, condition._action_id))  # type: ignore[arg-type]
+
+    async def wait_condition_id(self, parent: ActionRun, action_id: str) -> bytes:
+        """The answer, packed; the waiting parent lends its share of the machine and its run slot
+        meanwhile (a condition may wait for days)."""
+        if parent.grant is not None:
+            self._machine().lend(parent)
+        if self._admission is not None:
+            self._admission.lend()
+        try:
+            return await self._condition_waits().wait(action_id)
+        finally:
+            if self._admission is not None:
+                await self._admission.reclaim()
+            if parent.grant is not None:
+                self._machine().reclaim(parent)
 
     def new_action(
         self,
@@ -656,7 +694,12 @@ class ActionReport:
     async def call(self, request: CallRequest) -> CallReply:
         controller, parent = self._controller, self._action
         try:
-            if request.task.deployed:
+            if request.task.role == "condition":
+                controller.register_condition_spec(parent, request.action_id, request.inputs, request.group)
+                return CallReply(request.call, outputs=b"")
+            if request.task.role == "condition_wait":
+                return CallReply(request.call, outputs=await controller.wait_condition_id(parent, request.action_id))
+            if request.task.role == "deployed":
                 outputs = await controller.run_deployed(parent, request.action_id, request.task.name or "",
                                                         request.task.version, request.inputs, request.group,
                                                         dict(request.custom))  # fmt: skip

@@ -423,6 +423,7 @@ async def execute_run(
             store_config=config,
             recovered=recovered,
             recovered_base_dir=_base_dir_of(store, recovered_from),
+            recovered_from=recovered_from,
         )
         loop = asyncio.get_running_loop()
         controller.bind_loop(loop)

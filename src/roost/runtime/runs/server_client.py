@@ -183,6 +183,15 @@ class ServerClient:
     def list_tasks(self, name: str | None = None) -> list[dict[str, Any]]:
         return self._get("/tasks", name=name)  # type: ignore[no-any-return]
 
+    # -- conditions ---------------------------------------------------------------------------------------
+    def list_conditions(self, run_name: str | None = None, pending: bool = False) -> list[dict[str, Any]]:
+        return self._get("/conditions", run=run_name, pending="1" if pending else None)  # type: ignore[no-any-return]
+
+    def signal_condition(self, run_name: str, condition: str, value: Any, fail: str | None = None) -> dict[str, Any]:
+        body = msgpack.packb({"value": value, "fail": fail}, use_bin_type=True)
+        _, data = self.request("POST", f"{API}/runs/{_q(run_name)}/conditions/{_q(condition)}/signal", body)
+        return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
+
     # -- triggers ---------------------------------------------------------------------------------------
     def list_triggers(self, task: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
         return self._get("/triggers", task=task, name=name)  # type: ignore[no-any-return]

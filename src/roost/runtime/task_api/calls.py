@@ -63,7 +63,7 @@ class DeployedCall:
 
 def deployed_message(call: DeployedCall, call_id: Any, attempt: int = 0) -> CallRequest:
     """A deployed task's call as it travels to the controller."""
-    ref = TaskRef(name=call.name, version=call.version, deployed=True)
+    ref = TaskRef(name=call.name, version=call.version, role="deployed")
     return CallRequest(call_id, call.parent.id, call.action_id, ref, call.data, "", call.group, call.custom, attempt)
 
 
@@ -167,6 +167,15 @@ class TaskCalls:
         raise RemoteTaskUsageError(
             f"the deployed task {call.name!r} can be called from a task only in a run on a roost server"
         )
+
+    # -- conditions (``flyte.new_condition``; runtime/task_api/conditions.py) --------------------------
+    def register_condition(self, condition: Any, parent: Any, data: bytes, group: str | None) -> None:
+        """Record ``condition`` (its id given) as a child of ``parent``; returns at once."""
+        raise RuntimeError("conditions are not supported in tasks run by this executor (Ray)")
+
+    async def wait_condition(self, condition: Any) -> Any:
+        """The answer to ``condition``, once given (on the run's loop)."""
+        raise RuntimeError("conditions are not supported in tasks run by this executor (Ray)")
 
     def prepare(self, task: TaskTemplate[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PreparedCall:
         """Bind and convert the inputs and give the call its deterministic id -- in the caller, at call

@@ -17,8 +17,9 @@ from typing import Any
 from roost.runtime import messages, values
 from roost.runtime.task_api import tracing
 from roost.runtime.task_api.calls import DeployedCall, PreparedCall, TaskCalls, call_message, deployed_message
+from roost.runtime.task_api.conditions import condition_message
 from roost.runtime.task_api.logs import LogSink
-from roost.runtime.task_api.task_context import RunFacts, TaskContext, make_task_context
+from roost.runtime.task_api.task_context import RunFacts, TaskContext, current_action, make_task_context
 from roost.runtime.wire import error_to_wire, exception_from_wire
 from roost.runtime.worker.action_code import run_code
 from roost.store.records import LogRecord
@@ -93,6 +94,17 @@ class MessageCalls(TaskCalls):
     async def start_deployed(self, call: DeployedCall) -> Any:
         # Its caller has no code of it: its outputs come back as the plain values they pack.
         return values.decode_outputs(None, await self._call(lambda call_id: deployed_message(call, call_id)))
+
+    def register_condition(self, condition: Any, parent: Any, data: bytes, group: str | None) -> None:
+        # Nobody waits for the reply: a wait sent later on the same channel is served after it.
+        self.send(condition_message(condition, parent.id, "condition", data, group, -1))
+
+    async def wait_condition(self, condition: Any) -> Any:
+        parent = current_action.get()
+        outputs = await self._call(
+            lambda call_id: condition_message(condition, parent.id, "condition_wait", b"", None, call_id)  # type: ignore[union-attr]
+        )
+        return values.decode_outputs(None, outputs)
 
     async def _call(self, request: Callable[[int], messages.CallRequest]) -> bytes:
         """Send the call made by ``request(call id)``; its packed outputs, or its error raised."""

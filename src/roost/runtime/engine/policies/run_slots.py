@@ -16,7 +16,8 @@ class Admission:
     """Bounds the attempts running at once in a run (``max_action_concurrency``).
 
     A parent keeps its slot while it waits for its children, which is why the platform refuses a
-    limit of 1.
+    limit of 1 -- but not while it waits for a condition's answer, which may take days: it lends its
+    slot meanwhile (``lend`` / ``reclaim``).
     """
 
     def __init__(self, max_running: int):
@@ -37,3 +38,11 @@ class Admission:
             return await call_next(action)
         finally:
             self._slots.release()
+
+    def lend(self) -> None:
+        """The caller's action waits for someone else's answer: its slot serves others meanwhile."""
+        self._slots.release()
+
+    async def reclaim(self) -> None:
+        """The answer came: the action takes a slot again before it goes on."""
+        await self._slots.acquire()
