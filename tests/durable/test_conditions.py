@@ -5,9 +5,11 @@ callback; a waiting action lends its run slot, so other actions go on."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -277,3 +279,58 @@ def test_a_waiting_action_lends_its_run_slot(tmp_path: Path, roost_home: Path, s
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert store.get_run("approve-slots").phase is ActionPhase.SUCCEEDED
+
+
+GATE = """
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="tty_gate")
+
+
+@env.task
+async def gate(x: int) -> int:
+    prompt = "## Ship it?\\n\\n**x** is big"
+    ok = await flyte.new_condition.aio("go", prompt=prompt, prompt_type="markdown", data_type=bool)
+    return x * 2 if await ok.wait.aio() else x
+"""
+
+
+def test_roost_run_at_a_terminal_asks_for_the_answer(tmp_path: Path, roost_home: Path):
+    import pty
+    import select
+
+    (tmp_path / "gate.py").write_text(GATE)
+    master, slave = pty.openpty()
+    env = {**os.environ, "ROOST_HOME": str(roost_home), "COLUMNS": "100"}
+    command = [sys.executable, "-m", "roost.cli.main", "run", "gate.py", "gate", "--x", "21"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    seen, answered = b"", []
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+            if seen.count(b"answer (Enter") > len(answered):
+                reply = b"maybe\r" if not answered else b"yes\r"  # a bad value is refused, then asked again
+                answered.append(reply)
+                os.write(master, reply)
+        with contextlib.suppress(OSError):
+            while select.select([master], [], [], 0.5)[0]:
+                chunk = os.read(master, 65536)
+                if not chunk:
+                    break
+                seen += chunk
+        assert proc.wait(timeout=30) == 0, seen.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))  # without the colours
+    assert "Ship it?" in text and "asks: go (bool)" in text
+    assert "expected true or false, got" in text and text.rstrip().endswith("42")
+    assert len(answered) == 2

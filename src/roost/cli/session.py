@@ -20,12 +20,14 @@ from typing import Any
 import click
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.markdown import Markdown
 from rich.text import Text
 
 from roost.cli import render
 from roost.cli.state import store, writer
+from roost.runtime.runs import condition_answers
 from roost.runtime.runs.handles import Run
-from roost.store.records import RunRecord
+from roost.store.records import ConditionRecord, RunRecord
 
 POLL_S = 0.2
 # Reading and drawing a very large tree takes the GIL from the run it watches; never spend more than
@@ -56,6 +58,9 @@ class RunSession:
         # The main thread waits on this, not on Thread.join: a join interrupted by Ctrl-C can leave
         # the thread reported dead while it still runs (CPython 3.11).
         self._done = threading.Event()
+        # Conditions of the run answered at this terminal (or offered, and left to others).
+        self._asks = sys.stdin.isatty() and console.is_terminal
+        self._offered: set[str] = set()
 
     def _target(self) -> None:
         try:
@@ -91,6 +96,8 @@ class RunSession:
                         # False until the run's row exists: keep asking until the run can hear it.
                         abort_sent = writer().request_abort(self.run_name)
                     self._done.wait(interval)
+                    if self._asks and not interrupted:
+                        self._ask_pending(live)
                     began = time.perf_counter()
                     self._refresh(live)
                     interval = max(POLL_S, (time.perf_counter() - began) * POLL_COST_FACTOR)
@@ -101,6 +108,21 @@ class RunSession:
                     click.echo(f"Aborting run {self.run_name}… (Ctrl-C again to leave without waiting)", err=True)
             self._refresh(live, final=True)
         return Outcome(self._box.get("run"), self._box.get("error"), interrupted)
+
+    def _ask_pending(self, live: Live | nullcontext[None]) -> None:
+        """Offer to answer, here, a condition the run waits on (its other actions go on meanwhile);
+        an empty answer leaves it to ``roost signal`` or whoever else may answer."""
+        for condition in store().list_conditions(self.run_name, pending=True):
+            if condition.action_id in self._offered:
+                continue
+            self._offered.add(condition.action_id)
+            if isinstance(live, Live):
+                live.stop()
+            try:
+                answer_at_terminal(self._console, self.run_name, condition)
+            finally:
+                if isinstance(live, Live):
+                    live.start()
 
     def _leave_now(self) -> None:
         """A second Ctrl-C: exit without waiting for the run to wind down. Threads running sync task
@@ -134,3 +156,24 @@ class RunSession:
         if not record.phase.is_terminal:
             parts.append(Text("Ctrl-C aborts the run", style="dim"))
         return Group(*parts)
+
+
+def answer_at_terminal(console: Console, run_name: str, condition: ConditionRecord) -> None:
+    """Show the condition's prompt (rendered markdown when it says so) and ask for a value of its type
+    until one reads; Enter alone leaves it unanswered."""
+    console.print()
+    console.rule(f"run {run_name} asks: {condition.name} ({condition.data_type})")
+    console.print(Markdown(condition.prompt) if condition.prompt_type == "markdown" else condition.prompt)
+    while True:
+        text = click.prompt("answer (Enter: leave it to `roost signal`)", default="", show_default=False)
+        if not text.strip():
+            console.print(f"left for later: roost signal {run_name} {condition.name} VALUE", style="dim")
+            return
+        try:
+            condition_answers.answer(writer(), run_name, condition.action_id, text, by="terminal")
+            return
+        except condition_answers.AlreadyAnswered as e:
+            console.print(str(e), style="yellow")
+            return
+        except ValueError as e:
+            console.print(str(e), style="red")
