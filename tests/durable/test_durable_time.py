@@ -29,6 +29,9 @@ PROGRAM = textwrap.dedent(
     env = flyte.TaskEnvironment(name="durable_wf")
     # The same in a worker process: its calls reach the controller as messages.
     in_worker = flyte.TaskEnvironment(name="durable_proc", env_vars={"WHERE": "worker"})
+    on_replica = flyte.TaskEnvironment(
+        name="durable_pool", reusable=flyte.ReusePolicy(replicas=1, concurrency=2, idle_ttl=60)
+    )
 
     async def body(seconds: float) -> str:
         started = await flyte.durable.time.aio()
@@ -46,14 +49,18 @@ PROGRAM = textwrap.dedent(
     async def waits_in_worker(seconds: float) -> str:
         return await body(seconds)
 
+    @on_replica.task
+    async def waits_on_replica(seconds: float) -> str:
+        return await body(seconds)
+
     if __name__ == "__main__":
-        task = waits if sys.argv[2] == "inline" else waits_in_worker
+        task = {"inline": waits, "worker": waits_in_worker, "replica": waits_on_replica}[sys.argv[2]]
         flyte.with_runcontext(name=sys.argv[1]).run(task, seconds=float(sys.argv[3]))
     """
 )
 
 
-@pytest.mark.parametrize("where", ["inline", "worker"])
+@pytest.mark.parametrize("where", ["inline", "worker", "replica"])
 def test_a_killed_sleeping_run_sleeps_only_the_remainder_once_recovered(
     tmp_path: Path, roost_home: Path, monkeypatch: pytest.MonkeyPatch, store, where: str
 ):

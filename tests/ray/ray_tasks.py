@@ -217,3 +217,12 @@ async def traced_in_ray(marks: str, fail_flag: str) -> str:
     if Path(fail_flag).exists():
         raise RuntimeError("failing after the traced calls, as asked")
     return f"{found}{total}"
+
+
+@cluster.task
+async def durable_in_ray(fail_flag: str) -> float:
+    started = await flyte.durable.time.aio()
+    await flyte.durable.sleep.aio(0.2)
+    if Path(fail_flag).exists():
+        raise RuntimeError("failing after the durable calls, as asked")
+    return started

@@ -237,3 +237,17 @@ def test_traced_calls_in_ray_tasks_are_recorded_and_replayed(on_ray, store, tmp_
     assert [len((marks / n).read_text()) for n in ("lookup-a", "lookup-b", "sum")] == [1, 1, 1]
     phases = [a.phase for a in store.list_actions(again.name) if a.isolation == "trace"]
     assert phases == [ActionPhase.RECOVERED] * 3
+
+
+def test_durable_time_in_a_ray_task_is_replayed_by_a_recovered_run(on_ray, store, tmp_path):
+    flag = tmp_path / "fail"
+    flag.write_text("1")
+    with pytest.raises(RuntimeError, match="failing after the durable calls"):
+        flyte.with_runcontext(name="ray-durable").run(t.durable_in_ray, str(flag))
+    (read,) = [a for a in store.list_actions("ray-durable") if a.short_name == "durable_time"]
+    assert read.isolation == "trace" and read.phase is ActionPhase.SUCCEEDED
+    flag.unlink()
+    time.sleep(0.05)
+    again = flyte.with_runcontext().rerun("ray-durable", recover=True)
+    first = flyte.remote.Action.get(run_name="ray-durable", name=read.action_id).outputs()[0]
+    assert again.outputs()[0] == first  # the first run's instant, not a new one
