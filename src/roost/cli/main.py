@@ -28,6 +28,7 @@ from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
 from roost.cli.secret import secret_group
 from roost.cli.server import server_group
 from roost.cli.trigger_commands import get_triggers_command, trigger_group
+from roost.cli.ui import ui_command
 from roost.errors import StoreError
 from roost.runtime.runs.server_client import ServerError
 
@@ -131,6 +132,7 @@ main.add_command(deploy_command)
 get_group.add_command(get_tasks_command)
 get_group.add_command(get_triggers_command)
 main.add_command(trigger_group)
+main.add_command(ui_command)
 
 
 if __name__ == "__main__":

@@ -109,8 +109,8 @@
     const pct = (t) => `${(((t - t0) / span) * 100).toFixed(3)}%`;
     const width = (a, b) => `${((Math.max(b - a, 0) / span) * 100).toFixed(3)}%`;
     const rows = [el("div", { class: "axis" }, el("span"),
-      el("span", { class: "ticks" }, el("span", { text: "0 s" }), el("span", { text: `${(span / 2).toFixed(1)} s` }),
-        el("span", { text: `${span.toFixed(1)} s` })))];
+      el("span", { class: "ticks" }, el("span", { text: "0" }), el("span", { text: fmtDuration(0, span / 2) }),
+        el("span", { text: fmtDuration(0, span) })))];
     for (const a of dated) {
       const track = el("div", { class: "track" });
       const queued = a.queued_at || a.started_at;
