@@ -29,6 +29,7 @@ from roost.cli.secret import secret_group
 from roost.cli.server import server_group
 from roost.cli.signal_command import get_conditions_command, signal_command
 from roost.cli.trigger_commands import get_triggers_command, trigger_group
+from roost.cli.ui import ui_command
 from roost.errors import StoreError
 from roost.runtime.runs.server_client import ServerError
 
@@ -134,6 +135,7 @@ get_group.add_command(get_triggers_command)
 get_group.add_command(get_conditions_command)
 main.add_command(signal_command)
 main.add_command(trigger_group)
+main.add_command(ui_command)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
     HEAD /api/v1/bundles/{digest}                  200 when the server has the bundle, else 404
     PUT  /api/v1/bundles/{digest}                  a code bundle (.tar.gz), checked and unpacked
     POST /api/v1/runs                              a ``messages.SubmitRun`` -> ``RunAccepted``
-    GET  /api/v1/runs[?limit&phase&task]           runs, newest first
+    GET  /api/v1/runs[?limit&phase&task&name&before]  runs, newest first (before: the next page)
     GET  /api/v1/runs/{run}                        one run
     GET  /api/v1/runs/{run}/actions[?phase]        its actions
     GET  /api/v1/runs/{run}/actions/{id}           one action
@@ -26,7 +26,8 @@
     POST /api/v1/triggers/{task}/{name}/active     activate or deactivate it ({"active": bool})
     POST /api/v1/triggers/{task}/{name}/backfill   a run per missed time ({"from", "to", "concurrency"})
     POST /api/v1/triggers/{task}/{name}/fire       fire it now -> {"name", "url"}
-    GET  /runs/{run}                               the run's page (its URL): a JSON view for now
+    GET  /runs/{run}                               the run's page (its URL): the web console's page for a
+                                                   browser (``console/``), its record and actions as JSON else
 
 Bodies are msgpack (the roost client) or JSON (anyone else: ``Accept: application/json``, the
 default for a client that asks for neither). Every error is a 4xx with ``{"error": one line}``;
@@ -55,8 +56,9 @@ from starlette.routing import Route
 from roost._version import __version__
 from roost.errors import ConditionNotFoundError
 from roost.runtime import code_bundles, messages
-from roost.runtime.ids import check_run_name
+from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.runtime.runs import condition_answers
+from roost.runtime.runs.run_liveness import controller_gone
 from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import HostGone, Hosts
@@ -66,7 +68,7 @@ from roost.server.submissions import Refused, Submissions
 from roost.server.trigger_table import DeployedTrigger, TriggerTable
 from roost.spec.triggers import Cron, check_binding
 from roost.store.record_codec import to_json, to_wire
-from roost.store.records import ActionPhase
+from roost.store.records import ActionPhase, ErrorInfo
 from roost.store.run_store import RunStore
 
 logger = logging.getLogger("roost.server")
@@ -190,10 +192,17 @@ class Api:
         return f"{self.base_url}/runs/{name}"
 
     def list_runs(self, request: Request) -> Response:
+        """Runs, newest first; ``name`` keeps those whose name holds it, ``before=CREATED_AT~NAME`` (the
+        last run of a page) starts the next page."""
         query = request.query_params
         limit = _number(query.get("limit", "50"), "limit", 1, 10_000)
         phase = _phase(query.get("phase"))
-        runs = self.store.list_runs(limit=limit, phase=phase, task_name=query.get("task"))
+        before = None
+        if query.get("before"):
+            before = _cursor(query["before"])
+        runs = self.store.list_runs(
+            limit=limit, phase=phase, task_name=query.get("task"), name_contains=query.get("name"), before=before
+        )
         return reply(request, [to_wire(r) for r in runs])
 
     def _run_name(self, request: Request) -> str:
@@ -245,9 +254,21 @@ class Api:
         return reply(request, [to_wire(line) for line in lines])
 
     def abort_run(self, request: Request) -> Response:
+        """Ask the run to stop, recording who asked: the caller's key name, or "local"."""
         name = self._run_name(request)
-        if self.store.get_run(name) is None:
+        run = self.store.get_run(name)
+        if run is None:
             raise BadRequest(f"no run named {name!r}", 404)
+        if run.phase.is_terminal:
+            return reply(request, {"requested": False, "phase": run.phase.value})
+        by = f"aborted by {request.scope.get('state', {}).get('caller', 'local')} through the server"
+        if controller_gone(run):
+            # Nothing is left to hear the request (its process died): record the end here, as `roost abort`.
+            run.phase, run.ended_at = ActionPhase.ABORTED, time.time()
+            run.error = ErrorInfo("ActionAborted", "user", f"run {name} was {by} after its controller died")
+            self.store.put_run(run)
+        # The root action's abort carries the reason (its error says who); the run's flag stops the rest.
+        self.store.request_action_abort(name, ROOT_ACTION, by)
         return reply(request, {"requested": self.store.request_abort(name)})
 
     async def abort_action(self, request: Request) -> Response:
@@ -694,6 +715,17 @@ def _number(text: str, name: str, low: float, high: float, kind: type[int] | typ
     return value
 
 
+def _cursor(text: str) -> tuple[float, str]:
+    created, sep, name = text.partition("~")
+    try:
+        value = float(created)
+    except ValueError:
+        value = float("nan")
+    if not sep or not name or not value == value or value in (float("inf"), float("-inf")):
+        raise BadRequest("before must be CREATED_AT~NAME: the time and name of the last run of a page")
+    return value, name
+
+
 def _phase(text: str | None) -> str | None:
     if text is None:
         return None
@@ -702,7 +734,10 @@ def _phase(text: str | None) -> str | None:
     return text.lower()
 
 
-def build_app(api: Api, access: Access) -> Starlette:
+def build_app(api: Api, access: Access, console: Any = None) -> Starlette:
+    """The API's routes behind the access checks, after the web console's (``console.routes()``,
+    which serve ``/runs/{run}`` as a page to a browser and as the API's JSON view to anyone else)."""
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         return reply(request, {"error": exc.detail}, exc.status_code)
@@ -712,7 +747,7 @@ def build_app(api: Api, access: Access) -> Starlette:
         return reply(request, {"error": f"internal error ({type(exc).__name__}); see the server log"}, 500)
 
     app = Starlette(
-        routes=api.routes(),
+        routes=[*(console.routes() if console is not None else []), *api.routes()],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.add_middleware(access.middleware())

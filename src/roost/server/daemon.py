@@ -28,6 +28,7 @@ from roost.server.access import Access, is_loopback
 from roost.server.api import Api, build_app
 from roost.server.api_keys import ApiKeys, keys_path
 from roost.server.bundle_store import BundleStore
+from roost.server.console import Console
 from roost.server.hosts import Hosts
 from roost.server.registry import TaskRegistry, registry_path
 from roost.server.scheduler import Scheduler
@@ -126,7 +127,8 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     triggers = TriggerTable(registry_path(home))
     scheduler = Scheduler(triggers, registry, store, submissions, hosts)
     api = Api(store, BundleStore(home), hosts, url, submissions, registry, triggers, scheduler)
-    app = build_app(api, Access(keys))
+    access = Access(keys)
+    app = build_app(api, access, Console(store, access, api.run_page))
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -553,16 +553,40 @@ class RunStore:
         rows = self._query(f"SELECT {RUN_COLUMNS} FROM runs WHERE name = ?", (name,))
         return run_from(rows[0]) if rows else None
 
-    def list_runs(self, limit: int = 50, phase: str | None = None, task_name: str | None = None) -> list[RunRecord]:
-        where, args = [], []
+    def list_runs(
+        self,
+        limit: int = 50,
+        phase: str | None = None,
+        task_name: str | None = None,
+        *,
+        name_contains: str | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first; with ``before=(created_at, name)`` of the last run of a page, the next page.
+
+        The page boundary is a key, not an offset: a later page costs as little as the first one, and a
+        run started meanwhile does not shift the pages a reader is paging through.
+        """
+        where: list[str] = []
+        args: list[Any] = []
         if phase is not None:
             where.append("phase = ?")
             args.append(phase)
         if task_name is not None:
             where.append("task_name = ?")
             args.append(task_name)
+        if name_contains:
+            where.append("instr(name, ?) > 0")
+            args.append(name_contains)
+        if before is not None:
+            where.append("(created_at < ? OR (created_at = ? AND name < ?))")
+            args += [before[0], before[0], before[1]]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC LIMIT ?"
+        # Named: with a filter on an unindexed column SQLite would otherwise sort the whole table.
+        sql = (
+            f"SELECT {RUN_COLUMNS} FROM runs INDEXED BY runs_by_created {clause} "
+            "ORDER BY created_at DESC, name DESC LIMIT ?"
+        )
         return [run_from(r) for r in self._query(sql, (*args, limit))]
 
     def list_actions(self, run_name: str, phases: tuple[str, ...] = ()) -> list[ActionRecord]:

@@ -1,0 +1,302 @@
+// A run's page: the action tree and timeline, kept live while the run goes; a selected action's
+// inputs, outputs, attempts, error, logs and report; aborting the run.
+"use strict";
+(function () {
+  const { el, fmtTime, fmtDuration, phaseBadge, getJSON, postJSON, island } = window.roost;
+  const initial = island("run-state");
+  const runName = initial.run.name;
+  const base = "/console/api/runs/" + encodeURIComponent(runName);
+  const CHILDREN_SHOWN = 200;
+  const TERMINAL = new Set(["succeeded", "failed", "aborted", "timed_out", "recovered"]);
+
+  let run = initial.run;
+  let actions = initial.actions;
+  let selected = null;            // the selected action's id
+  let detail = null;              // what the server said of it
+  const expanded = new Set();     // ids of expanded nodes
+  const showAll = new Set();      // parents whose children are all shown
+  let logs = { key: null, next: 0, lines: [], timer: null };
+
+  const known = new Set();        // ids seen so far: a new node of a small run opens, a closed one stays closed
+
+  function expandNew() {
+    for (const a of actions) {
+      if (known.has(a.id)) continue;
+      known.add(a.id);
+      if (actions.length <= 300 || !a.parent) expanded.add(a.id);  // big runs open at the root's children
+    }
+  }
+  expandNew();
+
+  function childrenOf() {
+    const kids = new Map();
+    for (const a of actions) {
+      const key = a.parent || "";
+      if (!kids.has(key)) kids.set(key, []);
+      kids.get(key).push(a);
+    }
+    return kids;
+  }
+
+  function where(a) {
+    if (a.cache_hit) return "cache hit";
+    const parts = [];
+    if (a.isolation) parts.push(a.isolation);
+    if (a.node) parts.push(a.node);
+    return parts.join(" @ ");
+  }
+
+  // -- the tree ---------------------------------------------------------------------------------------
+  function nodeRow(a, hasKids) {
+    const toggle = el("button", {
+      type: "button", class: "toggle" + (hasKids ? "" : " leaf"), "aria-label": "expand",
+      text: expanded.has(a.id) ? "\u25be" : "\u25b8",
+      onclick: (event) => {
+        event.stopPropagation();
+        if (expanded.has(a.id)) expanded.delete(a.id); else expanded.add(a.id);
+        renderTree();
+      },
+    });
+    const tags = [];
+    if (a.attempts > 1) tags.push(el("span", { class: "tag", text: `${a.attempts} attempts` }));
+    if (a.cache_hit) tags.push(el("span", { class: "tag", text: "cached" }));
+    if (a.group) tags.push(el("span", { class: "tag", text: a.group }));
+    return el("div", {
+      class: "node" + (a.id === selected ? " selected" : ""), "data-action": a.id, "data-phase": a.phase,
+      title: a.isolation_reason || "", onclick: () => select(a.id),
+    },
+    toggle, el("span", { class: `dot phase-${a.phase}`, title: a.phase }),
+    el("span", { class: "name", text: a.name }),
+    a.name !== a.task ? el("span", { class: "task", text: a.task }) : null,
+    ...tags,
+    el("span", { class: "dur", text: a.started_at ? fmtDuration(a.started_at, a.ended_at) : a.phase.replace(/_/g, " ") }),
+    el("span", { class: "where", text: where(a) }));
+  }
+
+  function branch(parentId, kids) {
+    const list = kids.get(parentId) || [];
+    const shown = showAll.has(parentId) ? list : list.slice(0, CHILDREN_SHOWN);
+    const ul = el("ul");
+    for (const a of shown) {
+      const hasKids = kids.has(a.id);
+      const li = el("li", {}, nodeRow(a, hasKids));
+      if (hasKids && expanded.has(a.id)) li.append(branch(a.id, kids));
+      ul.append(li);
+    }
+    if (shown.length < list.length) {
+      ul.append(el("li", { class: "more", text: `show ${list.length - shown.length} more`,
+        onclick: () => { showAll.add(parentId); renderTree(); } }));
+    }
+    return ul;
+  }
+
+  function renderTree() {
+    const tree = document.getElementById("tree");
+    const kids = childrenOf();
+    tree.replaceChildren(actions.length ? branch("", kids) : el("p", { class: "muted", text: "No actions yet." }));
+  }
+
+  // -- the timeline -------------------------------------------------------------------------------------
+  function renderTimeline() {
+    const box = document.getElementById("timeline");
+    if (box.closest("[hidden]")) return;
+    const dated = actions.filter((a) => a.queued_at || a.started_at).slice(0, 500);
+    if (!dated.length) { box.replaceChildren(el("p", { class: "muted", text: "Nothing has started yet." })); return; }
+    const now = Date.now() / 1000;
+    const t0 = Math.min(...dated.map((a) => a.queued_at || a.started_at));
+    const t1 = Math.max(...dated.map((a) => a.ended_at || (TERMINAL.has(a.phase) ? a.started_at || t0 : now)));
+    const span = Math.max(t1 - t0, 0.001);
+    const pct = (t) => `${(((t - t0) / span) * 100).toFixed(3)}%`;
+    const width = (a, b) => `${((Math.max(b - a, 0) / span) * 100).toFixed(3)}%`;
+    const rows = [el("div", { class: "axis" }, el("span"),
+      el("span", { class: "ticks" }, el("span", { text: "0" }), el("span", { text: fmtDuration(0, span / 2) }),
+        el("span", { text: fmtDuration(0, span) })))];
+    for (const a of dated) {
+      const track = el("div", { class: "track" });
+      const queued = a.queued_at || a.started_at;
+      const start = a.started_at || (a.ended_at || now);
+      const end = a.ended_at || (TERMINAL.has(a.phase) ? start : now);
+      if (start > queued) track.append(el("div", { class: "bar queued", title: `queued ${fmtDuration(queued, start)}`, style: { left: pct(queued), width: width(queued, start) } }));
+      if (a.started_at) track.append(el("div", { class: `bar dot phase-${a.phase}`, title: `${a.phase} ${fmtDuration(start, a.ended_at)}`, style: { left: pct(start), width: width(start, end) } }));
+      rows.push(el("div", { class: "row", "data-action": a.id },
+        el("span", { class: "label", text: a.name, title: a.id, onclick: () => select(a.id) }), track));
+    }
+    if (actions.length > dated.length) rows.push(el("p", { class: "muted", text: `The first ${dated.length} actions of ${actions.length}.` }));
+    box.replaceChildren(...rows);
+  }
+
+  // -- the selected action ------------------------------------------------------------------------------
+  function valuesTable(values, none) {
+    if (!values.length) return el("p", { class: "muted", text: none });
+    return el("table", { class: "values" }, ...values.map((v) =>
+      el("tr", {}, el("td", { class: "name", text: v.name }), el("td", { class: "type", text: v.type }),
+        el("td", {}, el("pre", { text: v.text })))));
+  }
+
+  function errorBlock(error) {
+    return el("div", { class: "error-box" },
+      el("pre", { class: "error", text: `${error.kind}: ${error.code}\n${error.message}` }),
+      error.traceback ? el("pre", { class: "traceback", text: error.traceback }) : null);
+  }
+
+  function renderDetail() {
+    const panel = document.getElementById("detail");
+    if (!detail) return;
+    const d = detail;
+    const outputsNote = TERMINAL.has(d.phase) ? `none: the action ended ${d.phase}` : `not yet: the action is ${d.phase.replace(/_/g, " ")}`;
+    const attempts = d.attempt_list.map((t) => el("li", {},
+      `attempt ${t.attempt + 1}: `, phaseBadge(t.phase), ` ${fmtTime(t.started_at)} (${fmtDuration(t.started_at, t.ended_at)})`,
+      t.error ? el("span", { class: "error-line", text: `  ${t.error.message}` }) : null));
+    const attemptChoice = el("select", { id: "log-attempt", onchange: () => startLogs(true) },
+      el("option", { value: "", text: "every attempt" }),
+      ...d.attempt_list.map((t) => el("option", { value: String(t.attempt), text: `attempt ${t.attempt + 1}` })));
+    const search = el("input", { id: "log-search", type: "search", placeholder: "search the logs", oninput: () => renderLogs() });
+    panel.replaceChildren(...[
+      el("h2", {}, phaseBadge(d.phase), " ", d.name, " ", el("span", { class: "muted mono", text: d.id })),
+      el("dl", { class: "facts" },
+        el("dt", { text: "task" }), el("dd", { text: d.task }),
+        el("dt", { text: "queued" }), el("dd", { text: fmtTime(d.queued_at) }),
+        el("dt", { text: "started" }), el("dd", { text: fmtTime(d.started_at) }),
+        el("dt", { text: "duration" }), el("dd", { text: fmtDuration(d.started_at, d.ended_at) }),
+        el("dt", { text: "ran" }), el("dd", { id: "where", text: (d.cache_hit ? "cache hit" : [d.isolation || "-", d.node ? `on ${d.node}` : ""].join(" ")) + (d.isolation_reason ? ` (${d.isolation_reason})` : "") }),
+        d.abort_reason ? el("dt", { text: "abort" }) : null, d.abort_reason ? el("dd", { text: d.abort_reason }) : null),
+      d.error ? el("h3", { text: "Error" }) : null,
+      d.error ? errorBlock(d.error) : null,
+      el("h3", { text: "Inputs" }), valuesTable(d.inputs, "none"),
+      el("h3", { text: "Outputs" }), valuesTable(d.outputs, outputsNote),
+      el("h3", { text: "Attempts" }), attempts.length ? el("ul", { id: "attempts" }, ...attempts) : el("p", { class: "muted", text: d.attempts ? `${d.attempts} (not retried)` : "none yet" }),
+      el("h3", { text: "Logs" }), el("div", { class: "logbar" }, attemptChoice, search), el("pre", { class: "logs", id: "logs" }),
+      d.has_report ? el("h3", { text: "Report" }) : null,
+      d.has_report ? el("iframe", { class: "report", id: "report", sandbox: "allow-scripts", referrerpolicy: "no-referrer",
+        src: `/reports/${encodeURIComponent(runName)}/${encodeURIComponent(d.id)}`, title: "report" }) : null,
+    ].filter((part) => part !== null));
+    startLogs(true);
+  }
+
+  async function loadDetail() {
+    if (!selected) return;
+    try {
+      const wanted = selected;
+      const answer = await getJSON(`${base}/actions/${encodeURIComponent(wanted)}`);
+      if (wanted !== selected) return;
+      const before = detail;
+      detail = answer;
+      const changed = !before || before.id !== answer.id || before.phase !== answer.phase || before.attempts !== answer.attempts || before.has_report !== answer.has_report;
+      if (changed) renderDetail();
+    } catch (e) {
+      document.getElementById("detail").replaceChildren(el("p", { class: "error-line", text: e.message }));
+    }
+  }
+
+  function select(id) {
+    selected = id;
+    detail = null;
+    history.replaceState(null, "", "#" + encodeURIComponent(id));
+    document.getElementById("detail").replaceChildren(el("p", { class: "muted", text: "loading..." }));
+    renderTree();
+    loadDetail();
+  }
+
+  // -- logs -----------------------------------------------------------------------------------------------
+  function renderLogs() {
+    const box = document.getElementById("logs");
+    if (!box) return;
+    const needle = (document.getElementById("log-search") || {}).value || "";
+    const lines = needle ? logs.lines.filter((l) => l.line.toLowerCase().includes(needle.toLowerCase())) : logs.lines;
+    if (!lines.length) { box.replaceChildren(document.createTextNode(logs.lines.length ? "(no line matches)" : "(no output)")); return; }
+    const parts = [];
+    for (const l of lines) {
+      const span = el("span", { class: l.stream === "stderr" ? "stderr" : "" });
+      if (needle) {
+        const low = l.line.toLowerCase(), n = needle.toLowerCase();
+        let at = 0, hit;
+        while ((hit = low.indexOf(n, at)) !== -1) {
+          span.append(l.line.slice(at, hit), el("mark", { text: l.line.slice(hit, hit + n.length) }));
+          at = hit + n.length;
+        }
+        span.append(l.line.slice(at) + "\n");
+      } else span.textContent = l.line + "\n";
+      parts.push(span);
+    }
+    const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    box.replaceChildren(...parts);
+    if (atBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  async function pollLogs() {
+    if (!detail) return;
+    const attempt = (document.getElementById("log-attempt") || {}).value || "";
+    const key = `${detail.id}/${attempt}`;
+    if (key !== logs.key) logs = { key, next: 0, lines: [], timer: logs.timer };
+    try {
+      const q = new URLSearchParams({ after: String(logs.next) });
+      if (attempt) q.set("attempt", attempt);
+      const answer = await getJSON(`${base}/actions/${encodeURIComponent(detail.id)}/logs?${q}`);
+      if (key !== logs.key) return;
+      logs.lines.push(...answer.lines);
+      logs.next = answer.next;
+      renderLogs();
+    } catch (e) { /* shown at the next try */ }
+  }
+
+  function startLogs(reset) {
+    if (reset) logs = { key: null, next: 0, lines: [], timer: logs.timer };
+    if (logs.timer) clearInterval(logs.timer);
+    pollLogs();
+    logs.timer = setInterval(() => {
+      if (detail && TERMINAL.has(detail.phase) && logs.key !== null) { pollLogs(); clearInterval(logs.timer); logs.timer = null; return; }
+      pollLogs();
+    }, 1000);
+  }
+
+  // -- the run ---------------------------------------------------------------------------------------------
+  function renderHead() {
+    document.getElementById("run-phase").replaceChildren(phaseBadge(run.phase, run.controller_gone));
+    document.getElementById("run-duration").textContent = fmtDuration(run.started_at, run.ended_at);
+    document.getElementById("abort").hidden = run.terminal;
+    const shown = document.getElementById("run-error");
+    if (run.error && !shown) {
+      document.querySelector("dl.facts").after(el("pre", { class: "error", id: "run-error", text: run.error.message }));
+    }
+  }
+
+  async function refresh() {
+    try {
+      const answer = await getJSON(base);
+      run = answer.run;
+      actions = answer.actions;
+      expandNew();
+      renderHead();
+      renderTree();
+      renderTimeline();
+      if (selected) loadDetail();
+    } catch (e) { /* the next refresh tries again */ }
+    if (!run.terminal) setTimeout(refresh, 1000);
+  }
+
+  document.getElementById("abort").addEventListener("click", async () => {
+    if (!window.confirm(`Abort run ${runName}? Every action still running is cancelled.`)) return;
+    const button = document.getElementById("abort");
+    button.disabled = true;
+    try {
+      await postJSON(`/api/v1/runs/${encodeURIComponent(runName)}/abort`, {});
+      button.textContent = "Abort requested";
+    } catch (e) {
+      button.disabled = false;
+      window.alert("The abort failed: " + e.message);
+    }
+  });
+
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => {
+      for (const other of document.querySelectorAll(".tab")) other.classList.toggle("active", other === tab);
+      for (const pane of document.querySelectorAll(".pane")) pane.hidden = pane.id !== tab.dataset.tab;
+      renderTimeline();
+    });
+  }
+
+  renderTree();
+  const fromHash = decodeURIComponent(location.hash.slice(1));
+  if (fromHash && actions.some((a) => a.id === fromHash)) select(fromHash);
+  if (!run.terminal) setTimeout(refresh, 1000);
+})();

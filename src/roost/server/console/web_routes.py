@@ -1,0 +1,239 @@
+"""The console's routes: its pages, the JSON they refresh themselves from, reports, and signing in.
+
+    GET  /                                         the runs list (?phase&task&name&before)
+    GET  /runs/{run}                               the run's page (HTML for a browser; JSON otherwise)
+    GET  /reports/{run}/{action}                   the action's report, sandboxed (see REPORT_POLICY)
+    GET  /console/api/runs[?phase&task&name]       the first page of runs, for the list's live refresh
+    GET  /console/api/runs/{run}                   the run and its action tree, for the page's live refresh
+    GET  /console/api/runs/{run}/actions/{id}      one action: inputs, outputs, attempts, error
+    GET  /console/api/runs/{run}/actions/{id}/logs[?attempt&after]   its log lines after the first ``after``
+    GET  /login, POST /login, POST /logout         the API key kept in an HttpOnly cookie
+    GET  /console/static/...                       the console's CSS and JavaScript (in the package)
+
+Aborting a run is the API's ``POST /api/v1/runs/{run}/abort``; the access middleware refuses it from
+another site's page. Reads go through the same store as the API, in a thread: the event loop answers
+the next request while SQLite reads.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from roost.runtime.ids import ROOT_ACTION, check_run_name
+from roost.server.access import KEY_COOKIE, Access
+from roost.server.api import BadRequest, _number, _phase, read_body
+from roost.server.console import run_views, web_pages
+from roost.store.run_store import RunStore
+
+STATIC = Path(__file__).parent / "static"
+PAGE_SIZE = 50
+MAX_REPORT_BYTES = 32 * 2**20
+
+# The console's own pages: nothing but its own scripts, styles and frames, never framed elsewhere.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
+)
+# A report is user HTML: its own inline scripts and styles may run, in a sandbox that gives it an origin
+# of its own (no cookie, no storage of the console's), with no way to fetch, submit, or load anything.
+REPORT_POLICY = (
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; media-src data: blob:; connect-src 'none'; form-action 'none'; "
+    "base-uri 'none'; object-src 'none'; frame-ancestors 'self'"
+)
+_COMMON_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "cache-control": "no-store"}
+
+
+def page(html: str, status: int = 200) -> Response:
+    headers = {**_COMMON_HEADERS, "content-security-policy": PAGE_POLICY, "x-frame-options": "DENY"}
+    return Response(html, status, headers=headers, media_type="text/html; charset=utf-8")
+
+
+def data(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status, headers=_COMMON_HEADERS, media_type="application/json")
+
+
+def wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept and "application/msgpack" not in accept
+
+
+def caller_of(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("caller", "local"))
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this server, never another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+class Console:
+    """The web console over the store the API reads (``json_run_page``: the JSON view of ``/runs/{run}``
+    for clients that do not ask for HTML)."""
+
+    def __init__(self, store: RunStore, access: Access, json_run_page: Callable[[Request], Response]):
+        self.store = store
+        self.access = access
+        self.json_run_page = json_run_page
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.runs_page),
+            Route("/runs/{run}", self.run_page),
+            Route("/reports/{run}/{action}", self.report),
+            Route("/console/api/runs", self.runs_data),
+            Route("/console/api/runs/{run}", self.run_data),
+            Route("/console/api/runs/{run}/actions/{action}", self.action_data),
+            Route("/console/api/runs/{run}/actions/{action}/logs", self.logs_data),
+            Route("/login", self.login_page),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
+        ]
+
+    # -- runs -----------------------------------------------------------------------------------------
+    def _filters(self, request: Request) -> dict[str, str]:
+        query = request.query_params
+        filters = {k: query.get(k, "").strip()[:200] for k in ("phase", "task", "name")}
+        filters["phase"] = _phase(filters["phase"] or None) or ""
+        return filters
+
+    def _runs(self, filters: dict[str, str], cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        before = None
+        if cursor:
+            before = run_views.decode_cursor(cursor)
+            if before is None:
+                raise BadRequest("before must be a cursor from a runs page")
+        runs = self.store.list_runs(
+            PAGE_SIZE + 1,
+            filters["phase"] or None,
+            filters["task"] or None,
+            name_contains=filters["name"] or None,
+            before=before,
+        )
+        following = run_views.encode_cursor(runs[PAGE_SIZE - 1]) if len(runs) > PAGE_SIZE else None
+        return [run_views.run_row(r) for r in runs[:PAGE_SIZE]], following
+
+    async def runs_page(self, request: Request) -> Response:
+        try:
+            filters = self._filters(request)
+            cursor = request.query_params.get("before")
+            rows, following = await run_in_threadpool(self._runs, filters, cursor)
+        except BadRequest as e:
+            return page(web_pages.not_found_page(str(e.detail)), 400)
+        return page(web_pages.runs_page(rows, filters, following, not cursor, caller_of(request)))
+
+    async def runs_data(self, request: Request) -> Response:
+        cursor = request.query_params.get("before")
+        rows, following = await run_in_threadpool(self._runs, self._filters(request), cursor)
+        return data({"runs": rows, "next": following})
+
+    # -- one run --------------------------------------------------------------------------------------
+    def _run_name(self, request: Request) -> str:
+        name = request.path_params["run"]
+        try:
+            return check_run_name(name)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+
+    def _run_state(self, name: str) -> dict[str, Any]:
+        record = self.store.get_run(name)
+        if record is None:
+            raise BadRequest(f"no run named {name!r}", 404)
+        actions = self.store.list_actions(name)
+        row = run_views.run_row(record)
+        row["aborted_by"] = self.store.action_abort_reason(name, ROOT_ACTION)
+        return {"run": row, "actions": [run_views.action_node(a) for a in actions]}
+
+    async def run_page(self, request: Request) -> Response:
+        if not wants_html(request):
+            return self.json_run_page(request)
+        try:
+            state = await run_in_threadpool(self._run_state, self._run_name(request))
+        except BadRequest as e:
+            return page(web_pages.not_found_page(str(e.detail)), e.status_code)
+        return page(web_pages.run_page(state["run"], state["actions"], caller_of(request)))
+
+    async def run_data(self, request: Request) -> Response:
+        return data(await run_in_threadpool(self._run_state, self._run_name(request)))
+
+    def _action_detail(self, name: str, action_id: str) -> dict[str, Any]:
+        run = self.store.get_run(name)
+        action = self.store.get_action(name, action_id) if run is not None else None
+        if run is None or action is None:
+            raise BadRequest(f"run {name!r} has no action {action_id[:100]!r}", 404)
+        attempts = self.store.list_attempts(name, action_id)
+        return run_views.action_detail(run, action, attempts, self.store.action_abort_reason(name, action_id))
+
+    async def action_data(self, request: Request) -> Response:
+        detail = await run_in_threadpool(self._action_detail, self._run_name(request), request.path_params["action"])
+        return data(detail)
+
+    def _logs(self, name: str, action_id: str, attempt: int | None, after: int) -> dict[str, Any]:
+        lines = self.store.list_logs(name, action_id, attempt)
+        shown = [{"ts": line.ts, "stream": line.stream, "line": line.line, "attempt": line.attempt} for line in lines]
+        return {"lines": shown[after:], "next": len(shown)}
+
+    async def logs_data(self, request: Request) -> Response:
+        query = request.query_params
+        attempt = _number(query["attempt"], "attempt", 0, 1_000_000) if query.get("attempt") else None
+        after = _number(query.get("after", "0"), "after", 0, 10**9)
+        found = await run_in_threadpool(
+            self._logs, self._run_name(request), request.path_params["action"], attempt, after
+        )
+        return data(found)
+
+    async def report(self, request: Request) -> Response:
+        name, action_id = self._run_name(request), request.path_params["action"]
+        run = await run_in_threadpool(self.store.get_run, name)
+        path = run_views.report_path(run, action_id) if run is not None else None
+        if path is None:
+            raise BadRequest(f"action {action_id[:100]!r} of run {name!r} wrote no report here", 404)
+        content = await run_in_threadpool(_read_report, path)
+        headers = {**_COMMON_HEADERS, "content-security-policy": REPORT_POLICY}
+        headers["cross-origin-resource-policy"] = "same-origin"
+        return Response(content, headers=headers, media_type="text/html; charset=utf-8")
+
+    # -- signing in ---------------------------------------------------------------------------------------
+    def login_page(self, request: Request) -> Response:
+        message = "That key is not valid." if request.query_params.get("failed") else ""
+        target = safe_next(request.query_params.get("next"))
+        return page(web_pages.login_page(target, message, self.access.keys.enabled()))
+
+    async def login(self, request: Request) -> Response:
+        form = urllib.parse.parse_qs((await read_body(request, 16 * 1024)).decode("utf-8", "replace"))
+        key = (form.get("key") or [""])[0].strip()
+        target = safe_next((form.get("next") or ["/"])[0])
+        if await run_in_threadpool(self.access.keys.verify, key) is None:
+            query = urllib.parse.urlencode({"next": target, "failed": "1"})
+            return Response(status_code=303, headers={"location": f"/login?{query}", **_COMMON_HEADERS})
+        response = Response(status_code=303, headers={"location": target, **_COMMON_HEADERS})
+        response.set_cookie(
+            KEY_COOKIE, key, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+        )
+        return response
+
+    def logout(self, request: Request) -> Response:
+        response = Response(status_code=303, headers={"location": "/login", **_COMMON_HEADERS})
+        response.delete_cookie(KEY_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+
+def _read_report(path: str) -> bytes:
+    with open(path, "rb") as f:
+        content = f.read(MAX_REPORT_BYTES + 1)
+    if len(content) > MAX_REPORT_BYTES:
+        raise BadRequest(f"the report is over {MAX_REPORT_BYTES} bytes: read it from {path}", 413)
+    return content

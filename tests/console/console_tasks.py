@@ -1,0 +1,89 @@
+"""The tasks the console tests run: quick ones, a failing one, one that writes a report whose script
+probes what it can reach, and one that waits for a file the test creates (a run the test watches live).
+
+Run as a program: ``python console_tasks.py seed`` records the finished runs; ``python console_tasks.py
+gate NAME FILE`` runs ``gated`` as run NAME until FILE exists."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="console")
+
+# A report's script tries the console's cookie, its parent page and the API, and writes what happened.
+PROBE = """<p id="probe">probing</p>
+<script>
+var out = [];
+try { out.push("cookie:" + JSON.stringify(document.cookie)); } catch (e) { out.push("cookie:blocked"); }
+try { out.push("parent:" + parent.document.title); } catch (e) { out.push("parent:blocked"); }
+try { out.push("storage:" + String(window.localStorage.length)); } catch (e) { out.push("storage:blocked"); }
+function done() { document.getElementById("probe").textContent = out.join(" "); }
+try {
+  fetch("/api/v1/runs", {credentials: "include"}).then(
+    function (r) { out.push("fetch:" + r.status); done(); },
+    function () { out.push("fetch:blocked"); done(); });
+} catch (e) { out.push("fetch:blocked"); done(); }
+</script>"""
+
+
+@env.task
+async def step(i: int) -> int:
+    print(f"step {i} done")
+    print(f"a second line of step {i}", file=sys.stderr)
+    return i * 10
+
+
+@env.task
+async def wait_for(path: str) -> str:
+    print(f"waiting for {path}")
+    while not os.path.exists(path):
+        await asyncio.sleep(0.05)
+    print("released")
+    return "released"
+
+
+@env.task
+async def gated(gate: str) -> int:
+    first = await step(1)
+    await wait_for(gate)
+    second = await step(2)
+    return first + second
+
+
+@env.task
+async def fan_out(n: int) -> dict[str, int]:
+    values = await asyncio.gather(*(step(i) for i in range(n)))
+    return {"total": sum(values), "count": n}
+
+
+@env.task
+async def broken(x: int) -> int:
+    raise ValueError(f"broken on purpose with x={x}")
+
+
+@env.task(report=True)
+async def reporter(title: str) -> str:
+    await flyte.report.log.aio(f"<h1>{title}</h1>" + PROBE)
+    return title
+
+
+def seed() -> None:
+    flyte.with_runcontext(name="alpha-1").run(fan_out, 2)
+    flyte.with_runcontext(name="alpha-2").run(fan_out, 3)
+    try:
+        flyte.with_runcontext(name="beta-1").run(broken, 7)
+    except Exception:
+        pass
+    flyte.with_runcontext(name="report-1").run(reporter, "Report from a task")
+
+
+if __name__ == "__main__":
+    flyte.init()
+    if sys.argv[1] == "seed":
+        seed()
+    else:
+        flyte.with_runcontext(name=sys.argv[2]).run(gated, sys.argv[3])

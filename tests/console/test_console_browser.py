@@ -1,0 +1,205 @@
+"""The web console in a real headless Chromium, over a real server process: the runs list and its
+filters, a run's tree updating while the run goes, an action's logs and report, the timeline, aborting
+a run from its page, and a report's script kept away from the console's cookie and API.
+
+Screenshots of each page are written to the ``artifacts`` folder ($ROOST_CONSOLE_ARTIFACTS keeps them).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import roost_cli, run_tasks, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def key(seeded_server: Any) -> str:
+    made = roost_cli(seeded_server.home, "server", "create-key", "console-tester")
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    errors: list[str] = []
+    opened.on("pageerror", lambda e: errors.append(str(e)))
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+def sign_in(page: Any, url: str, key: str, then: str = "/") -> None:
+    page.goto(f"{url}/login?next={then}")
+    page.fill("#key", key)
+    page.click("form.login button")
+    page.wait_for_url(f"{url}{then}")
+
+
+def api(url: str, path: str) -> Any:
+    request = urllib.request.Request(url + path, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def run_phase(url: str, name: str) -> str | None:
+    try:
+        return api(url, f"/api/v1/runs/{name}")["phase"]  # type: ignore[no-any-return]
+    except OSError:
+        return None
+
+
+def runs_listed(page: Any) -> list[str]:
+    return page.locator("#runs-body tr[data-run]").evaluate_all("rows => rows.map(r => r.dataset.run)")
+
+
+def test_runs_list_newest_first_with_filters(seeded_server: Any, page: Any, artifacts: Path) -> None:
+    url = seeded_server.url
+    page.goto(url + "/")
+    assert runs_listed(page) == ["report-1", "beta-1", "alpha-2", "alpha-1"]
+    assert "failed" in page.locator("tr[data-run=beta-1] .phase").inner_text()
+    page.screenshot(path=artifacts / "runs.png", full_page=True)
+
+    page.select_option("#filter-phase", "failed")  # applies at once
+    page.wait_for_url("**phase=failed**")
+    assert runs_listed(page) == ["beta-1"]
+
+    page.goto(url + "/")
+    page.fill("#filter-name", "alpha")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**name=alpha**")
+    assert runs_listed(page) == ["alpha-2", "alpha-1"]
+
+    page.goto(url + "/?task=console.reporter")
+    assert runs_listed(page) == ["report-1"]
+    page.screenshot(path=artifacts / "runs-filtered.png", full_page=True)
+
+    page.click("a[href='/runs/report-1']")
+    page.wait_for_url("**/runs/report-1")
+    assert page.locator("#run-name").inner_text() == "report-1"
+
+
+def test_run_tree_updates_live_while_the_run_goes(
+    seeded_server: Any, page: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    url, gate = seeded_server.url, tmp_path / "gate"
+    running = run_tasks(seeded_server.home, "gate", "live-1", str(gate))
+    try:
+        wait_until(lambda: run_phase(url, "live-1") == "running", what="run live-1 starting")
+        page.goto(url + "/")
+        page.wait_for_selector("tr[data-run=live-1]")  # the list is live too: or here from the first paint
+
+        page.goto(url + "/runs/live-1")
+        waiting = page.locator(".node:has(.name:text-is('wait_for'))")
+        waiting.wait_for()
+        assert waiting.get_attribute("data-phase") == "running"
+        assert page.locator(".node:has(.name:text-is('step'))").count() == 1
+        assert not page.locator("#abort").is_hidden()
+        page.screenshot(path=artifacts / "run-live-running.png", full_page=True)
+
+        gate.touch()  # the run goes on: the page sees it without being reloaded
+        page.locator("#run-phase .phase-succeeded").wait_for()
+        assert page.locator(".node:has(.name:text-is('step'))").count() == 2
+        assert page.locator(".node[data-phase=succeeded]").count() == 4
+        assert page.locator("#abort").is_hidden()
+        page.screenshot(path=artifacts / "run-live-succeeded.png", full_page=True)
+        assert running.wait(30) == 0
+    finally:
+        if running.poll() is None:
+            running.kill()
+
+
+def test_action_details_logs_report_and_timeline(seeded_server: Any, page: Any, artifacts: Path) -> None:
+    url = seeded_server.url
+    page.goto(url + "/runs/alpha-2")
+    page.locator(".node:has(.name:text-is('step'))").first.click()
+    page.locator("#logs span").first.wait_for()
+    logs = page.locator("#logs").inner_text()
+    assert "step 0 done" in logs and "a second line of step 0" in logs
+    page.fill("#log-search", "second")
+    assert page.locator("#logs").inner_text().strip() == "a second line of step 0"
+    assert page.locator("#logs mark").first.inner_text() == "second"
+    assert page.locator(".values").last.locator("pre").inner_text() == "0"  # its output, o0: step(0) -> 0
+    page.screenshot(path=artifacts / "action-logs.png", full_page=True)
+
+    page.locator(".node[data-action=a0]").click()  # the root: inputs and a JSON output
+    page.locator(".values").first.wait_for()
+    outputs = page.locator(".values").last.inner_text()
+    assert '"total": 30' in outputs and '"count": 3' in outputs
+
+    page.click("#timeline-tab")
+    assert page.locator("#timeline .row").count() == 4
+    page.screenshot(path=artifacts / "timeline.png", full_page=True)
+
+    page.goto(url + "/runs/beta-1#a0")
+    page.locator("pre.traceback").wait_for()
+    assert "ValueError" in page.locator(".error-box").inner_text()
+    assert "broken on purpose with x=7" in page.locator("#run-error").inner_text()
+    page.screenshot(path=artifacts / "run-failed.png", full_page=True)
+
+    page.goto(url + "/runs/report-1#a0")
+    report = page.frame_locator("iframe#report")
+    report.locator("h1").wait_for()
+    assert report.locator("h1").inner_text() == "Report from a task"
+    page.screenshot(path=artifacts / "report.png", full_page=True)
+
+
+def test_a_reports_script_reaches_neither_the_cookie_nor_the_api(
+    seeded_server: Any, page: Any, key: str, artifacts: Path
+) -> None:
+    url = seeded_server.url
+    sign_in(page, url, key, "/runs/report-1")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "roost_key")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "roost_key" not in page.evaluate("document.cookie")  # not even the console's own script sees it
+    assert "console-tester" in page.locator(".who").inner_text()
+
+    page.locator(".node[data-action=a0]").click()
+    probe = page.frame_locator("iframe#report").locator("#probe")
+    wait_until(lambda: "fetch:" in probe.inner_text(), what="the report's script finishing")
+    found = probe.inner_text()
+    assert "cookie:blocked" in found and "parent:blocked" in found and "storage:blocked" in found, found
+    assert "fetch:blocked" in found, found
+    assert key not in found
+    assert page.locator("iframe#report").get_attribute("sandbox") == "allow-scripts"
+    page.screenshot(path=artifacts / "report-sandboxed.png", full_page=True)
+
+
+def test_abort_a_running_run_from_its_page(
+    seeded_server: Any, page: Any, key: str, artifacts: Path, tmp_path: Path
+) -> None:
+    url = seeded_server.url
+    running = run_tasks(seeded_server.home, "gate", "stuck-1", str(tmp_path / "never"))
+    try:
+        wait_until(lambda: run_phase(url, "stuck-1") == "running", what="run stuck-1 starting")
+        sign_in(page, url, key, "/runs/stuck-1")
+        page.locator(".node:has(.name:text-is('wait_for'))[data-phase=running]").wait_for()
+        asked: list[str] = []
+
+        def confirm(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", confirm)
+        page.click("#abort")
+        page.locator("#run-phase .phase-aborted").wait_for()
+        assert asked and "Abort run stuck-1?" in asked[0]
+        assert page.locator(".node[data-action=a0]").get_attribute("data-phase") == "aborted"
+        page.screenshot(path=artifacts / "run-aborted.png", full_page=True)
+        assert running.wait(30) != 0
+        # Who aborted it is recorded: the name of the key the page was signed in with.
+        page.locator(".node[data-action=a0]").click()
+        page.locator("#detail dd:has-text('aborted by console-tester')").wait_for()
+    finally:
+        if running.poll() is None:
+            running.kill()
