@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import roost as flyte
+from durable.run_helpers import recover
 from roost.models import ActionPhase
 
 PROGRAM = textwrap.dedent(
@@ -203,13 +204,9 @@ def test_an_answer_given_while_the_run_is_down_is_delivered_on_recover(
             os.killpg(proc.pid, signal.SIGKILL)
     # Nobody waits any more: the answers are kept in the store.
     assert roost(roost_home, "signal", "approve-down", "ok", "false").returncode == 0
-    monkeypatch.setenv("MARKS", str(marks))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import approvals  # noqa: F401 -- the tasks the rerun looks up
-
     answering = threading.Thread(target=_answer_when_asked, args=(roost_home,), daemon=True)
     answering.start()
-    run = flyte.with_runcontext().rerun("approve-down", recover=True)
+    run = flyte.remote.Run.get(recover(tmp_path, roost_home, "approvals", "approve-down", MARKS=str(marks)))
     assert run.outputs()[0] == "False 3 1.5"
     conditions = {c.name: c for c in store.list_conditions(run.name)}
     assert conditions["ok"].state == "signalled" and conditions["ok"].value == "false"  # not asked again

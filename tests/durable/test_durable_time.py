@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import roost as flyte
+from durable.run_helpers import recover
 from roost.models import ActionPhase
 
 SLEEP_S = 6.0
@@ -68,7 +69,6 @@ def test_a_killed_sleeping_run_sleeps_only_the_remainder_once_recovered(
     marks.mkdir()
     script = tmp_path / "sleeper.py"
     script.write_text(PROGRAM)
-    monkeypatch.syspath_prepend(str(tmp_path))
     env = {**os.environ, "MARKS": str(marks), "ROOST_HOME": str(roost_home)}
     name = f"sleeper-{where}"
     proc = subprocess.Popen([sys.executable, str(script), name, where, str(SLEEP_S)], env=env, start_new_session=True)
@@ -87,10 +87,7 @@ def test_a_killed_sleeping_run_sleeps_only_the_remainder_once_recovered(
     started = float((marks / "sleeping").read_text())
     assert store.get_run(name).phase is ActionPhase.RUNNING  # it died asleep
 
-    monkeypatch.setenv("MARKS", str(marks))
-    import sleeper  # noqa: F401 -- the tasks the rerun looks up
-
-    run = flyte.with_runcontext().rerun(name, recover=True)
+    run = flyte.remote.Run.get(recover(tmp_path, roost_home, "sleeper", name, MARKS=str(marks)))
     replayed, woke, now = (float(v) for v in run.outputs()[0].split())
     assert replayed == started  # time() answered from the record, not read again
     assert woke >= started + SLEEP_S  # it slept the whole time, counted from the first start...
