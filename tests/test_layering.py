@@ -236,6 +236,8 @@ ROLE_EXCEPTIONS = {
     # A hybrid run on a server runs its root action in the program that started it: that program is
     # the action's worker, so starting a run there starts the worker side too.
     ("roost.runtime.runs.remote_runs", "roost.runtime.worker.hybrid_root"),
+    # An app is served as a task whose code is the worker-side app runtime: the task must be given it.
+    ("roost.runtime.runs.app_serving", "roost.runtime.worker.app_code"),
 }
 
 

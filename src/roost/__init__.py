@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from roost import errors
-from roost._stubs import serve, with_servecontext
 from roost._version import __version__
 from roost.spec.app_environment import AppEnvironment
 from roost.spec.cache import Cache, CacheBehavior, CachePolicy, CacheRequest, FunctionBodyPolicy
@@ -132,6 +131,8 @@ _LAZY = {
     "Checkpoint": "roost.runtime.task_api.checkpoint",
     "BaseCheckpoint": "roost.runtime.task_api.checkpoint",
     "ConditionWebhook": "roost.runtime.task_api.conditions",
+    "serve": "roost.runtime.runs.app_serving",
+    "with_servecontext": "roost.runtime.runs.app_serving",
     "new_condition": "roost.runtime.task_api.conditions",
     "latest_checkpoint": "roost.runtime.task_api.checkpoint",
     "init": "roost.runtime.runs.initialize",
@@ -154,6 +155,7 @@ if TYPE_CHECKING:
     from roost import app, config, extend, io, models, remote, report, storage, types
     from roost import durable as durable
     from roost.images.build import build, build_images
+    from roost.runtime.runs.app_serving import serve, with_servecontext
     from roost.runtime.runs.initialize import (
         current_domain,
         current_project,

@@ -26,6 +26,7 @@ from roost.cli.get import get_group
 from roost.cli.render import one_line
 from roost.cli.run import EXIT_INTERRUPTED, rerun_command, run_command
 from roost.cli.secret import secret_group
+from roost.cli.serve import serve_command
 from roost.cli.server import server_group
 from roost.cli.signal_command import get_conditions_command, signal_command
 from roost.cli.trigger_commands import get_triggers_command, trigger_group
@@ -134,6 +135,7 @@ get_group.add_command(get_tasks_command)
 get_group.add_command(get_triggers_command)
 get_group.add_command(get_conditions_command)
 main.add_command(signal_command)
+main.add_command(serve_command)
 main.add_command(trigger_group)
 main.add_command(ui_command)
 

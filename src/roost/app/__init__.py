@@ -1,5 +1,7 @@
-"""Long-running app environments (``flyte.app``)."""
+"""Long-running app environments (``flyte.app``): declared here, served by ``flyte.serve``
+(docs/apps.md)."""
 
+from roost.runtime.task_api.app_context import AppContext, ctx, get_parameter
 from roost.spec.app_environment import AppEnvironment
 from roost.spec.app_types import (
     AppEndpoint,
@@ -15,6 +17,7 @@ from roost.spec.app_types import (
 )
 
 __all__ = [
+    "AppContext",
     "AppEndpoint",
     "AppEnvironment",
     "ArtifactValue",
@@ -26,4 +29,6 @@ __all__ = [
     "Scaling",
     "Subdomain",
     "Timeouts",
+    "ctx",
+    "get_parameter",
 ]
