@@ -24,6 +24,8 @@ that is not such an array -- bad msgpack, an unknown kind, a wrong number of fie
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
@@ -435,6 +437,10 @@ _NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names
 # kind -> the class, its fields required and in all, and where in the message's array the fields
 # holding messages are: (index, whether a list of them)
 _SHAPES: dict[int, tuple[type[Message], int, int, tuple[tuple[int, bool], ...]]] = {}
+# kind -> a function giving the message's array as a tuple, its kind first, in one C call (the
+# array of a message that holds no messages: most of them, and every one on a warm call's path)
+_ARRAYS: dict[int, Callable[[Any], tuple[Any, ...]]] = {}
+_NESTED: dict[int, tuple[tuple[int, bool], ...]] = {}  # kind -> _SHAPES' positions of nested messages
 
 
 def _getter(names: list[str]) -> Any:
@@ -459,6 +465,12 @@ def _register() -> None:
             if words & names:
                 nested.append((position, str(f.type).startswith("list[")))
         _SHAPES[kind] = (cls, required, len(fields), tuple(nested))
+        _NESTED[kind] = tuple(nested)
+        _ARRAYS[kind] = attrgetter("kind", *_NAMES[kind]) if fields else _kind_only
+
+
+def _kind_only(message: Message) -> tuple[int]:
+    return (message.kind,)
 
 
 _register()
@@ -466,10 +478,13 @@ _register()
 
 # A message travels as an array: its kind, then its fields; a field that holds messages holds such
 # arrays (which message a field holds is known from its type, so nothing else marks them).
-def _tree(message: Message) -> list[Any]:
+def _tree(message: Message) -> list[Any] | tuple[Any, ...]:
     kind = message.kind
-    values = [kind, *_GETTERS[kind](message)]
-    for index, many in _SHAPES[kind][3]:
+    nested = _NESTED[kind]
+    if not nested:
+        return _ARRAYS[kind](message)
+    values = list(_ARRAYS[kind](message))
+    for index, many in nested:
         value = values[index]
         if value is not None:
             values[index] = [_tree(v) for v in value] if many else _tree(value)
@@ -496,9 +511,20 @@ def _build(items: Any) -> Message:
     return cls(*items[1:])
 
 
+class _Packer(threading.local):
+    """This thread's msgpack packer. Making one per message (``msgpack.packb``) costs about as much
+    as packing a small message; one packer may not be shared by threads (it packs into its buffer)."""
+
+    def __init__(self) -> None:
+        self.pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True).pack
+
+
+_PACKER = _Packer()
+
+
 def encode(message: Message) -> bytes:
     """A message as the body of a frame."""
-    return msgpack.packb(_tree(message), use_bin_type=True)  # type: ignore[no-any-return]
+    return _PACKER.pack(_tree(message))
 
 
 def decode(body: bytes | memoryview) -> Message:

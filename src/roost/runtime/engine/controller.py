@@ -179,8 +179,11 @@ class RunController(TaskCalls):
         self.recorder = RunRecorder(store, run_name)
         self.store_location = StoreLocation(str(store_config.home), store_config.raw_data_url)
         # Per task spec of this run (the spec is held, so its id is not reused): what every attempt
-        # of it gets -- its variables, the secret variables it must not see, its pool.
-        self._per_spec: dict[int, tuple[TaskSpec, dict[str, str], tuple[str, ...], tuple[Any, ...] | None]] = {}
+        # of it gets -- its variables, the secret variables it must not see, its pool, the limits of
+        # a worker the machine granted nothing in particular.
+        self._per_spec: dict[
+            int, tuple[TaskSpec, dict[str, str], tuple[str, ...], tuple[Any, ...] | None, dict[str, Any]]
+        ] = {}
         # Per task spec: where its child actions run and why (the spec is held, so its id is not reused).
         self._placements: dict[int, tuple[TaskSpec, str, str]] = {}
         self._order = itertools.count()
@@ -621,21 +624,25 @@ class RunController(TaskCalls):
         per_spec = self._per_spec.get(id(spec))
         if per_spec is None or per_spec[0] is not spec:
             per_spec = self._per_spec[id(spec)] = (spec, *self._spec_settings(spec))
-        _, env, unset, pool_key = per_spec
+        _, env, unset, pool_key, default_limits = per_spec
         depth = 0
         if placement in ("ray", "ray-pool"):
             parent = action.parent
             while parent is not None:
                 depth, parent = depth + 1, parent.parent
-        limits = action.limits if action.limits is not None else self._machine().default_limits()
+        limits = action.limits if action.limits is not None else default_limits
         replays = self.traces.replays(record.action_id) or None
         return Attempt(
             self.run_name, record.action_id, action.attempt, action.task, spec, placement, record.inputs,  # type: ignore[arg-type]
             action.wire_context(), env, unset, limits, self.store_location, replays, depth, pool_key,
         )  # fmt: skip
 
-    def _spec_settings(self, spec: TaskSpec) -> tuple[dict[str, str], tuple[str, ...], tuple[Any, ...] | None]:
-        """A task's variables, the secret variables its workers must not see, its pool's key."""
+    def _spec_settings(
+        self, spec: TaskSpec
+    ) -> tuple[dict[str, str], tuple[str, ...], tuple[Any, ...] | None, dict[str, Any]]:
+        """A task's variables, the secret variables its workers must not see, its pool's key, and the
+        limits of its workers when the machine granted them nothing in particular (the same for every
+        attempt: worked out here, once, rather than on each attempt's way)."""
         env = self.env_for(spec)
         # Workers inherit the launching environment, where a secret may sit (the store's fallback);
         # only the tasks granted a secret may see it.
@@ -650,7 +657,7 @@ class RunController(TaskCalls):
             variables = tuple(sorted(env.items()))
             name = spec.env_name or spec.name
             pool_key = (name, variables, secrets, spec.resources, spec.image_uri, repr(policy), scope)
-        return env, unset, pool_key
+        return env, unset, pool_key, self._machine().default_limits()
 
 
 _EXECUTE = RunController.execute.__code__

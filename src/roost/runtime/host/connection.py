@@ -133,7 +133,7 @@ class WorkerConnection:
         """Run ``attempt`` on this worker; its packed outputs, or the error it (or the worker) ended with."""
         if not self.alive:
             raise self.death.result()
-        result: asyncio.Future[values.EncodedOutputs] = asyncio.get_running_loop().create_future()
+        result: asyncio.Future[values.EncodedOutputs] = self._loop.create_future()
         self._actions[attempt.action_id] = (attempt, report, result)
         self.worker.send(attempt.request(task_ref))
         expect_answer(self._loop)
@@ -167,35 +167,33 @@ class WorkerConnection:
             return
         handler(message)
 
-    def _entry(self, action_id: str) -> tuple[AttemptLike, AttemptReport, asyncio.Future[values.EncodedOutputs]] | None:
-        # None: about an action that already ended here (an abort, a timeout).
-        return self._actions.get(action_id)
-
+    # Each handler looks its attempt up in ``_actions``: none found means the message is about an
+    # attempt that already ended here (an abort, a timeout).
     def _on_done(self, message: ActionDone) -> None:
-        entry = self._entry(message.id)
+        entry = self._actions.get(message.id)
         if entry is not None and not entry[2].done():
             entry[2].set_result(values.EncodedOutputs(message.outputs))
 
     def _on_failed(self, message: ActionFailed) -> None:
-        entry = self._entry(message.id)
+        entry = self._actions.get(message.id)
         if entry is not None and not entry[2].done():
             entry[2].set_exception(exception_from_wire(message.error))
 
     def _on_log(self, message: LogLine) -> None:
-        entry = self._entry(message.id)
+        entry = self._actions.get(message.id)
         if entry is not None:
             run_name = entry[0].run_name
             entry[1].log(LogRecord(run_name, message.id, message.attempt, message.ts, message.stream, message.line))
 
     def _on_call(self, message: CallRequest) -> None:
-        entry = self._entry(message.parent)
+        entry = self._actions.get(message.parent)
         if entry is not None:
             call = asyncio.ensure_future(self._serve_call(entry[1], message))
             self._calls.add(call)
             call.add_done_callback(self._calls.discard)
 
     def _on_trace(self, message: TraceBegin | TraceEnd) -> None:
-        entry = self._entry(message.parent)
+        entry = self._actions.get(message.parent)
         if entry is not None:
             entry[1].trace(message)
 

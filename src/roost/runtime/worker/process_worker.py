@@ -81,7 +81,8 @@ class Worker(MessageCalls):
             handler(message)
 
     def _on_run(self, message: RunRequest) -> None:
-        self._running[message.id] = asyncio.ensure_future(self._run(message))
+        assert self.loop is not None
+        self._running[message.id] = self.loop.create_task(self._run(message))
 
     def _on_close(self) -> None:
         """The controller said stop, or went away."""

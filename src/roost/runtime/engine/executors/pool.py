@@ -51,6 +51,7 @@ __all__ = ["TTL_SCALE_ENV", "PoolExecutor", "Replica", "WorkerPool", "pools"]
 class Replica:
     connection: WorkerConnection
     number: int
+    node: str  # where its actions run, as their records say (the same for every one of them)
     running: int = 0
     idle_since: float = field(default_factory=time.monotonic)
 
@@ -83,7 +84,7 @@ class WorkerPool(ReplicaPool[Replica]):
         worker = await template_of(self._local).fork(self._preload, limits)
         connection = WorkerConnection(worker, self._memory, f"a replica of {self.name}")
         connection.setup(worker_setup(self._setup, connection, self._cpu))
-        return Replica(connection, number)
+        return Replica(connection, number, node_of(connection, f"replica {number} of {self.name}"))
 
     def _watch(self, replica: Replica) -> None:
         replica.connection.death.add_done_callback(lambda _: self._lost(replica))
@@ -96,7 +97,7 @@ class WorkerPool(ReplicaPool[Replica]):
 
     async def execute(self, attempt: Attempt, report: AttemptReport, ref: TaskRef) -> values.EncodedOutputs:
         replica = await self._acquire()
-        report.node(node_of(replica.connection, f"replica {replica.number} of {self.name}"))
+        report.node(replica.node)
         try:
             return await run_bounded(attempt, report, replica.connection, ref)
         except asyncio.CancelledError:

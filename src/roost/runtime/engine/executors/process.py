@@ -61,6 +61,8 @@ async def run_bounded(
 ) -> values.EncodedOutputs:
     """Run on ``connection`` within the task's max_runtime; past it, the worker is killed."""
     limit = attempt.spec.max_runtime
+    if limit is None:  # most tasks: wait_for would only add a coroutine to every call's way
+        return await connection.run(attempt, report, ref)
     try:
         return await asyncio.wait_for(connection.run(attempt, report, ref), limit)
     except asyncio.TimeoutError:

@@ -107,6 +107,12 @@ class ReplicaPool(Generic[R]):
         while True:
             while len(self.replicas) + self._starting < self.policy.min_replicas:
                 await self._start_replica()
+            for replica in self.replicas:
+                # The first idle one is the least busy (what the search below would pick): the usual
+                # case of a warm pool, found without building the list of free replicas.
+                if replica.running == 0 and self._alive(replica):
+                    replica.running += 1
+                    return replica
             free = [r for r in self.replicas if self._alive(r) and r.running < self.policy.concurrency]
             if free:
                 replica = min(free, key=lambda r: r.running)  # spread the work over warm replicas
