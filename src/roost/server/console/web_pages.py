@@ -26,14 +26,14 @@ def json_island(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
 
 
-def layout(title: str, body: str, script: str | None = None, caller: str | None = None) -> str:
+def layout(title: str, body: str, script: str | tuple[str, ...] = (), caller: str | None = None) -> str:
     who = ""
     if caller:
         logout = '<form method="post" action="/logout" class="inline"><button type="submit">log out</button></form>'
         who = f'<span class="who">signed in as <b>{escape(caller)}</b> {logout if caller != "local" else ""}</span>'
     scripts = '<script src="/console/static/console.js" defer></script>'
-    if script:
-        scripts += f'<script src="/console/static/{escape(script)}" defer></script>'
+    for each in (script,) if isinstance(script, str) else script:
+        scripts += f'<script src="/console/static/{escape(each)}" defer></script>'
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -171,6 +171,7 @@ def run_page(row: dict[str, Any], actions: list[dict[str, Any]], caller: str) ->
 <dt>env var names</dt><dd>{escape(env_names)}</dd>
 </dl>
 {error}
+<p class="waiting" id="waiting" hidden></p>
 <div class="tabs" role="tablist">
 <button type="button" class="tab active" data-tab="tree-view">Actions</button>
 <button type="button" class="tab" data-tab="timeline-view" id="timeline-tab">Timeline</button>
@@ -183,7 +184,7 @@ error and report.</p></section>
 </div>
 {json_island("run-state", {"run": row, "actions": actions})}
 """
-    return layout(f"Run {name}", body, "run.js", caller)
+    return layout(f"Run {name}", body, ("markdown.js", "condition.js", "run.js"), caller)
 
 
 def login_page(next_path: str, message: str = "", keys_enabled: bool = True) -> str:

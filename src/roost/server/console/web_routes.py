@@ -155,6 +155,8 @@ class Console:
         actions = self.store.list_actions(name)
         row = run_views.run_row(record)
         row["aborted_by"] = self.store.action_abort_reason(name, ROOT_ACTION)
+        waiting = self.store.list_conditions(name, pending=True) if not record.phase.is_terminal else []
+        row["waiting_conditions"] = [{"id": c.action_id, "name": c.name} for c in waiting]
         return {"run": row, "actions": [run_views.action_node(a) for a in actions]}
 
     async def run_page(self, request: Request) -> Response:
@@ -175,7 +177,9 @@ class Console:
         if run is None or action is None:
             raise BadRequest(f"run {name!r} has no action {action_id[:100]!r}", 404)
         attempts = self.store.list_attempts(name, action_id)
-        return run_views.action_detail(run, action, attempts, self.store.action_abort_reason(name, action_id))
+        condition = self.store.get_condition(name, action_id) if action.isolation == run_views.CONDITION else None
+        reason = self.store.action_abort_reason(name, action_id)
+        return run_views.action_detail(run, action, attempts, reason, condition)
 
     async def action_data(self, request: Request) -> Response:
         detail = await run_in_threadpool(self._action_detail, self._run_name(request), request.path_params["action"])
