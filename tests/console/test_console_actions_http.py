@@ -1,6 +1,7 @@
 """What the console's pages do to runs, over plain HTTP: answering a condition (its page never shows
-its webhook; a wrong value is a 400 with the reason; who answered is recorded), and refusing the same
-requests from another site's page."""
+its webhook; a wrong value is a 400 with the reason; who answered is recorded), rerunning an ended run
+of the server (with recover: what succeeded is reused), and refusing these requests from another
+site's page."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from roost.store.records import ActionPhase, ActionRecord, ConditionRecord, RunRecord
 from roost.store.run_store import RunStore
-from server.conftest import Server, start_server, stop_server
+from server.conftest import Server, run_client, start_server, stop_server
 
 from .test_console_http import HTML, call
 
@@ -41,6 +42,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         condition = ConditionRecord("asks-1", action_id, "a0", name, "## Ship?", "markdown", data_type, "", now)
         condition.webhook = json.dumps(webhook)
         store.put_condition(condition)
+    done = RunRecord("done-local", "pkg.ship", ActionPhase.SUCCEEDED, "local", now - 60, now - 60, now - 59)
+    store.put_run(done)
     store.flush()
     store.close()
     running = start_server(home)
@@ -95,3 +98,111 @@ def test_answering_a_condition_from_the_page(server: Server) -> None:
     assert get(server, "/console/api/runs/asks-1")["run"]["waiting_conditions"] == []
     status, answer = post(server, "/api/v1/runs/asks-1/conditions/nope/signal", {"value": True}, page)
     assert status == 404 and "has no condition" in answer["error"]
+
+
+REMOTE_PROGRAM = """
+import os
+import sys
+
+import roost as flyte
+
+env = flyte.TaskEnvironment(name="rerunnable")
+
+
+@env.task
+async def step(i: int) -> int:
+    return i * 10
+
+
+@env.task
+async def main(n: int) -> str:
+    total = 0
+    for i in range(n):
+        total += await step(i)
+    return f"{total}:{os.environ.get('TOKEN')}"
+
+
+if __name__ == "__main__":
+    flyte.init(endpoint=sys.argv[1])
+    run = flyte.with_runcontext(mode="remote", name="first-1", env_vars={"TOKEN": "kept"}).run(main, n=3)
+    run.wait(quiet=True)
+    print("OUT", run.outputs()[0])
+"""
+
+
+def ended(server: Server, name: str) -> Any:
+    run = get(server, f"/api/v1/runs/{name}?wait=60")
+    assert run["phase"] in ("succeeded", "failed", "aborted", "timed_out"), run
+    return run
+
+
+def test_rerun_an_ended_server_run_from_its_page(server: Server, tmp_path: Any) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "flow.py").write_text(REMOTE_PROGRAM)
+    done = run_client(project, REMOTE_PROGRAM, server.url)
+    assert "OUT 30:kept" in done.stdout
+    ended(server, "first-1")
+    assert get(server, "/console/api/runs/first-1")["run"]["rerun_refused"] is None
+    status, _, page = call(server, "GET", "/runs/first-1", HTML)
+    assert status == 200 and b'id="rerun">' in page and b'id="rerun-recover">' in page
+
+    rerun = "/api/v1/runs/first-1/rerun"
+    status, answer = post(server, rerun, {"recover": False}, {"Origin": "http://evil.example"})
+    assert status == 403
+    status, answer = post(server, rerun, {"recover": "yes"}, {"Origin": server.url})
+    assert status == 400 and "recover must be" in answer["error"]
+
+    status, answer = post(server, rerun, {"recover": False}, {"Origin": server.url})
+    assert status == 201 and answer["name"] == "first-1-r1" and answer["url"].endswith("/runs/first-1-r1")
+    again = ended(server, "first-1-r1")
+    assert again["phase"] == "succeeded" and again["recovered_from"] == "first-1"
+    state = get(server, "/console/api/runs/first-1-r1")
+    assert state["run"]["started_by"] == "local" and state["run"]["env_var_names"] == ["TOKEN"]
+    assert {a["phase"] for a in state["actions"]} == {"succeeded"} and len(state["actions"]) == 4
+    assert "30:kept" in get(server, "/console/api/runs/first-1-r1/actions/a0")["outputs"][0]["text"]
+
+    status, answer = post(server, rerun, {"recover": True}, {"Origin": server.url})
+    assert status == 201 and answer["name"] == "first-1-r2"
+    assert ended(server, "first-1-r2")["phase"] in ("succeeded", "recovered")
+    phases = {a["id"]: a["phase"] for a in get(server, "/console/api/runs/first-1-r2")["actions"]}
+    assert set(phases.values()) == {"recovered"}, phases  # nothing ran again
+    # A rerun of a rerun is rerun-able too (its submission is kept as the first one's was).
+    assert get(server, "/console/api/runs/first-1-r2")["run"]["rerun_refused"] is None
+
+
+@pytest.mark.parametrize(
+    ("run", "status", "why"),
+    [
+        ("asks-1", 409, "has not ended"),
+        ("done-local", 409, "a local run"),
+        ("no-such-run", 404, "no run named"),
+        ("Bad%20Name", 400, "run name"),
+    ],
+)
+def test_a_run_that_cannot_be_rerun_says_why(server: Server, run: str, status: int, why: str) -> None:
+    got, answer = post(server, f"/api/v1/runs/{run}/rerun", {}, {"Origin": server.url})
+    assert got == status and why in answer["error"], answer
+    if run == "done-local":
+        assert "roost rerun done-local" in get(server, "/console/api/runs/done-local")["run"]["rerun_refused"]
+        _, _, page = call(server, "GET", "/runs/done-local", HTML)
+        assert b'id="rerun" disabled' in page and b"roost rerun done-local" in page
+
+
+def test_the_submissions_of_ended_runs_are_kept_newest_first_and_capped(tmp_path: Any) -> None:
+    import os
+
+    from roost.runtime import messages
+    from roost.server.submissions import Submissions
+
+    kept = Submissions(tmp_path, keep_finished=3)
+    for i in range(60):
+        name = f"r-{i:02d}"
+        assert kept.keep(messages.SubmitRun(name, None, "pkg", "pkg.t", b"", "", {}))
+        os.utime(kept.folder / name, (1_000_000 + i, 1_000_000 + i))
+        kept.finish(name)
+    left = sorted(p.name for p in kept.finished_folder.iterdir())
+    assert 3 <= len(left) <= 53 and left[-3:] == ["r-57", "r-58", "r-59"] and "r-00" not in left
+    assert kept.finished("r-59").task == "pkg.t"  # type: ignore[union-attr]
+    assert kept.finished("r-00") is None and kept.finished("../x") is None
+    assert not any(kept.folder.iterdir()) and oct(kept.finished_folder.stat().st_mode & 0o777) == "0o700"

@@ -52,6 +52,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "version": options.get("version") if isinstance(options.get("version"), str) else None,
         "trigger": options.get("trigger") if isinstance(options.get("trigger"), str) else None,
         "recovered_from": run.recovered_from,
+        "started_by": options.get("started_by") if isinstance(options.get("started_by"), str) else None,
         "abort_requested": run.abort_requested,
         "isolation": options.get("isolation") if isinstance(options.get("isolation"), str) else None,
         # Names only: the values of a run's variables never leave the process that ran it.

@@ -94,6 +94,8 @@ def origin_text(row: dict[str, Any]) -> str:
         parts.append(f"version {row['version']}")
     if row.get("recovered_from"):
         parts.append(f"rerun of {row['recovered_from']}")
+    if row.get("started_by"):
+        parts.append(f"by {row['started_by']}")
     return ", ".join(parts)
 
 
@@ -156,11 +158,18 @@ def run_page(row: dict[str, Any], actions: list[dict[str, Any]], caller: str) ->
     if row.get("error"):
         error = f'<pre class="error" id="run-error">{escape(row["error"]["message"])}</pre>'
     env_names = ", ".join(row.get("env_var_names") or []) or "-"
+    why_not = row.get("rerun_refused") or ""
+    refused = f' disabled title="{escape(why_not)}"' if why_not else ""
     body = f"""
 <div class="run-head">
 <h1><span class="muted">run</span> <span id="run-name">{escape(name)}</span></h1>
 <span id="run-phase">{phase_badge(row["phase"], row["controller_gone"])}</span>
 <button type="button" id="abort" class="danger"{" hidden" if row["terminal"] else ""}>Abort run</button>
+<span class="reruns" id="reruns"{"" if row["terminal"] else " hidden"}>
+<button type="button" id="rerun"{refused}>Rerun</button>
+<button type="button" id="rerun-recover"{refused}>Rerun with recover</button>
+<span class="muted" id="rerun-why">{escape(why_not)}</span>
+</span>
 </div>
 <dl class="facts">
 <dt>task</dt><dd>{escape(row["task"])}</dd>

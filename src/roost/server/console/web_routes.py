@@ -10,9 +10,10 @@
     GET  /login, POST /login, POST /logout         the API key kept in an HttpOnly cookie
     GET  /console/static/...                       the console's CSS and JavaScript (in the package)
 
-Aborting a run is the API's ``POST /api/v1/runs/{run}/abort``; the access middleware refuses it from
-another site's page. Reads go through the same store as the API, in a thread: the event loop answers
-the next request while SQLite reads.
+Aborting a run is the API's ``POST /api/v1/runs/{run}/abort``, rerunning it ``.../rerun``, answering a
+condition ``.../conditions/{id}/signal``; the access middleware refuses them from another site's page.
+Reads go through the same store as the API, in a thread: the event loop answers the next request while
+SQLite reads.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.server.access import KEY_COOKIE, Access
 from roost.server.api import BadRequest, _number, _phase, read_body
 from roost.server.console import run_views, web_pages
+from roost.store.records import RunRecord
 from roost.store.run_store import RunStore
 
 STATIC = Path(__file__).parent / "static"
@@ -83,10 +85,18 @@ class Console:
     """The web console over the store the API reads (``json_run_page``: the JSON view of ``/runs/{run}``
     for clients that do not ask for HTML)."""
 
-    def __init__(self, store: RunStore, access: Access, json_run_page: Callable[[Request], Response]):
+    def __init__(
+        self,
+        store: RunStore,
+        access: Access,
+        json_run_page: Callable[[Request], Response],
+        why_no_rerun: Callable[[RunRecord], str | None] | None = None,
+    ):
         self.store = store
         self.access = access
         self.json_run_page = json_run_page
+        # Why an ended run cannot be rerun from its page (None: it can); the API's ``reruns.py``.
+        self.why_no_rerun = why_no_rerun or (lambda run: "this console cannot start runs")
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -155,6 +165,7 @@ class Console:
         actions = self.store.list_actions(name)
         row = run_views.run_row(record)
         row["aborted_by"] = self.store.action_abort_reason(name, ROOT_ACTION)
+        row["rerun_refused"] = self.why_no_rerun(record) if row["terminal"] else "the run has not ended"
         waiting = self.store.list_conditions(name, pending=True) if not record.phase.is_terminal else []
         row["waiting_conditions"] = [{"id": c.action_id, "name": c.name} for c in waiting]
         return {"run": row, "actions": [run_views.action_node(a) for a in actions]}

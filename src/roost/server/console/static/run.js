@@ -261,6 +261,13 @@
     document.getElementById("run-phase").replaceChildren(phaseBadge(run.phase, run.controller_gone));
     document.getElementById("run-duration").textContent = fmtDuration(run.started_at, run.ended_at);
     document.getElementById("abort").hidden = run.terminal;
+    document.getElementById("reruns").hidden = !run.terminal;
+    for (const id of ["rerun", "rerun-recover"]) {
+      const button = document.getElementById(id);
+      button.disabled = Boolean(run.rerun_refused);
+      button.title = run.rerun_refused || "";
+    }
+    document.getElementById("rerun-why").textContent = run.terminal ? run.rerun_refused || "" : "";
     const waiting = document.getElementById("waiting");
     const asks = run.waiting_conditions || [];
     waiting.hidden = !asks.length;
@@ -299,6 +306,24 @@
       window.alert("The abort failed: " + e.message);
     }
   });
+
+  async function rerun(recover) {
+    const what = recover
+      ? `Rerun ${runName} with recover? The actions that succeeded are reused; the rest run again.`
+      : `Rerun ${runName}? Its task runs again, as a new run, with the same inputs.`;
+    if (!window.confirm(what)) return;
+    const buttons = [document.getElementById("rerun"), document.getElementById("rerun-recover")];
+    for (const b of buttons) b.disabled = true;
+    try {
+      const answer = await postJSON(`/api/v1/runs/${encodeURIComponent(runName)}/rerun`, { recover });
+      window.location.href = "/runs/" + encodeURIComponent(answer.name);
+    } catch (e) {
+      for (const b of buttons) b.disabled = false;
+      document.getElementById("rerun-why").textContent = "The rerun failed: " + e.message;
+    }
+  }
+  document.getElementById("rerun").addEventListener("click", () => rerun(false));
+  document.getElementById("rerun-recover").addEventListener("click", () => rerun(true));
 
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => {
