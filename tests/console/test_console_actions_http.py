@@ -206,3 +206,44 @@ def test_the_submissions_of_ended_runs_are_kept_newest_first_and_capped(tmp_path
     assert kept.finished("r-59").task == "pkg.t"  # type: ignore[union-attr]
     assert kept.finished("r-00") is None and kept.finished("../x") is None
     assert not any(kept.folder.iterdir()) and oct(kept.finished_folder.stat().st_mode & 0o777) == "0o700"
+
+
+def deploy_nightly(server: Server) -> None:
+    """A deployed task (no code needed to list it) with a trigger whose name needs escaping."""
+    body = {
+        "version": "v1",
+        "tasks": [
+            {"name": "pkg.nightly", "env_name": "pkg", "module": "pkg", "content": "c1",
+             "inputs": {"day": {"type": "str", "default": True}}}
+        ],
+        "triggers": [
+            {"task": "pkg.nightly", "name": "yearly <b>", "automation": {"kind": "cron", "expression": "0 0 1 1 *"}}
+        ],
+    }  # fmt: skip
+    status, answer = post(server, "/api/v1/deployments", body)
+    assert status in (200, 201), answer
+
+
+def test_the_tasks_and_triggers_pages(server: Server) -> None:
+    deploy_nightly(server)
+    status, headers, page = call(server, "GET", "/tasks", HTML)
+    assert status == 200 and "script-src 'self'" in headers["content-security-policy"]
+    assert b'data-task="pkg.nightly" data-version="v1"' in page and b"day: str (optional)" in page
+    assert b'href="/tasks"' in page and b'href="/triggers"' in page  # the header links to both
+    status, _, page = call(server, "GET", "/tasks?name=pkg.other", HTML)
+    assert status == 200 and b"No task is deployed" in page
+    status, _, page = call(server, "GET", "/triggers", HTML)
+    assert status == 200 and b"yearly &lt;b&gt;" in page and b"<b>" not in page.split(b"<tbody>")[1]
+    assert b"cron 0 0 1 1 * (UTC)" in page and b'data-active="true"' in page and b"Deactivate" in page
+
+    active = "/api/v1/triggers/pkg.nightly/yearly%20%3Cb%3E/active"
+    status, answer = post(server, active, {"active": False}, {"Origin": "http://evil.example"})
+    assert status == 403
+    status, answer = post(server, active, {"active": "no"}, {"Origin": server.url})
+    assert status == 400 and "active must be" in answer["error"]
+    status, answer = post(server, active, {"active": False}, {"Origin": server.url})
+    assert status == 200 and answer["active"] is False
+    status, _, page = call(server, "GET", "/triggers", HTML)
+    assert b'data-active="false"' in page and b">Activate<" in page
+    status, answer = post(server, active, {"active": True}, {"Origin": server.url})
+    assert status == 200 and answer["active"] is True

@@ -263,3 +263,37 @@ def test_answer_a_pending_condition_from_the_run_page(seeded_server: Any, page: 
     finally:
         if running.poll() is None:
             running.kill()
+
+
+def test_tasks_and_triggers_pages_activate_and_deactivate(
+    seeded_server: Any, page: Any, key: str, artifacts: Path
+) -> None:
+    from .test_console_actions_http import deploy_nightly
+
+    url = seeded_server.url
+    deploy_nightly(seeded_server)
+    sign_in(page, url, key, "/")
+    page.click("header nav a[href='/tasks']")
+    page.wait_for_url("**/tasks")
+    assert page.locator("#tasks tr[data-task='pkg.nightly'] td").nth(1).inner_text() == "v1"
+    page.screenshot(path=artifacts / "tasks.png", full_page=True)
+
+    page.click("header nav a[href='/triggers']")
+    page.wait_for_url("**/triggers")
+    row = page.locator("#triggers tr[data-trigger='yearly <b>']")
+    assert row.get_attribute("data-active") == "true" and "cron 0 0 1 1 *" in row.inner_text()
+    asked: list[str] = []
+
+    def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
+    row.locator("button.toggle-active").click()
+    page.locator("#triggers tr[data-trigger='yearly <b>'][data-active=false]").wait_for()
+    assert asked == ["Deactivate trigger yearly <b> of pkg.nightly?"]
+    assert api(url, "/api/v1/triggers/pkg.nightly/yearly%20%3Cb%3E")["active"] is False
+    page.screenshot(path=artifacts / "triggers.png", full_page=True)
+    page.locator("#triggers tr[data-trigger='yearly <b>'] button.toggle-active").click()
+    page.locator("#triggers tr[data-trigger='yearly <b>'][data-active=true]").wait_for()
+    assert api(url, "/api/v1/triggers/pkg.nightly/yearly%20%3Cb%3E")["active"] is True

@@ -128,7 +128,7 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     scheduler = Scheduler(triggers, registry, store, submissions, hosts)
     api = Api(store, BundleStore(home), hosts, url, submissions, registry, triggers, scheduler)
     access = Access(keys)
-    app = build_app(api, access, Console(store, access, api.run_page, api.reruns.why_not))
+    app = build_app(api, access, Console(store, access, api.run_page, api.reruns.why_not, registry, triggers))
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)

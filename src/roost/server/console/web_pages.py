@@ -47,7 +47,7 @@ def layout(title: str, body: str, script: str | tuple[str, ...] = (), caller: st
 <body>
 <header class="top">
 <a class="brand" href="/">roost</a>
-<nav><a href="/">Runs</a></nav>
+<nav><a href="/">Runs</a> <a href="/tasks">Tasks</a> <a href="/triggers">Triggers</a></nav>
 {who}
 </header>
 <main>

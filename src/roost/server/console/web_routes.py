@@ -3,6 +3,7 @@
     GET  /                                         the runs list (?phase&task&name&before)
     GET  /runs/{run}                               the run's page (HTML for a browser; JSON otherwise)
     GET  /reports/{run}/{action}                   the action's report, sandboxed (see REPORT_POLICY)
+    GET  /tasks[?name], /triggers                  deployed tasks (every version), triggers (activate/deactivate)
     GET  /console/api/runs[?phase&task&name]       the first page of runs, for the list's live refresh
     GET  /console/api/runs/{run}                   the run and its action tree, for the page's live refresh
     GET  /console/api/runs/{run}/actions/{id}      one action: inputs, outputs, attempts, error
@@ -33,7 +34,9 @@ from starlette.staticfiles import StaticFiles
 from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.server.access import KEY_COOKIE, Access
 from roost.server.api import BadRequest, _number, _phase, read_body
-from roost.server.console import run_views, web_pages
+from roost.server.console import deployed_pages, run_views, web_pages
+from roost.server.registry import TaskRegistry
+from roost.server.trigger_table import TriggerTable
 from roost.store.records import RunRecord
 from roost.store.run_store import RunStore
 
@@ -91,7 +94,11 @@ class Console:
         access: Access,
         json_run_page: Callable[[Request], Response],
         why_no_rerun: Callable[[RunRecord], str | None] | None = None,
+        registry: TaskRegistry | None = None,
+        triggers: TriggerTable | None = None,
     ):
+        self.registry = registry
+        self.triggers = triggers
         self.store = store
         self.access = access
         self.json_run_page = json_run_page
@@ -103,6 +110,8 @@ class Console:
             Route("/", self.runs_page),
             Route("/runs/{run}", self.run_page),
             Route("/reports/{run}/{action}", self.report),
+            Route("/tasks", self.tasks_page),
+            Route("/triggers", self.triggers_page),
             Route("/console/api/runs", self.runs_data),
             Route("/console/api/runs/{run}", self.run_data),
             Route("/console/api/runs/{run}/actions/{action}", self.action_data),
@@ -220,6 +229,16 @@ class Console:
         headers = {**_COMMON_HEADERS, "content-security-policy": REPORT_POLICY}
         headers["cross-origin-resource-policy"] = "same-origin"
         return Response(content, headers=headers, media_type="text/html; charset=utf-8")
+
+    # -- what is deployed ---------------------------------------------------------------------------------
+    async def tasks_page(self, request: Request) -> Response:
+        name = request.query_params.get("name", "").strip()[:1000]
+        found = await run_in_threadpool(self.registry.list, name or None) if self.registry is not None else []
+        return page(deployed_pages.tasks_page([t.to_wire() for t in found], name, caller_of(request)))
+
+    async def triggers_page(self, request: Request) -> Response:
+        found = await run_in_threadpool(self.triggers.list) if self.triggers is not None else []
+        return page(deployed_pages.triggers_page([t.to_wire() for t in found], caller_of(request)))
 
     # -- signing in ---------------------------------------------------------------------------------------
     def login_page(self, request: Request) -> Response:
