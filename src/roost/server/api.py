@@ -12,6 +12,7 @@
     GET  /api/v1/runs/{run}/logs[?action&attempt]  log lines
     POST /api/v1/runs/{run}/abort                  ask the run to stop
     POST /api/v1/runs/{run}/actions/{id}/abort     ask one action to stop ({"reason": ...})
+    POST /api/v1/runs/{run}/rerun                  run an ended server run again ({"recover": bool}) -> {"name", "url"}
     POST /api/v1/runs/{run}/conditions/{name}/signal  answer a condition ({"value": ...} or {"fail": reason})
     GET  /api/v1/conditions[?run&pending]          conditions, newest first
     POST /api/v1/images                            build the images of tasks about to be deployed -> {"build"}
@@ -63,6 +64,7 @@ from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import HostGone, Hosts
 from roost.server.registry import DeployedTask, TaskRegistry, VersionConflict
+from roost.server.reruns import Reruns
 from roost.server.scheduler import Scheduler, fire_run_name
 from roost.server.submissions import Refused, Submissions
 from roost.server.trigger_table import DeployedTrigger, TriggerTable
@@ -117,6 +119,7 @@ class Api:
         triggers: TriggerTable,
         scheduler: Scheduler,
     ):
+        self.reruns = Reruns(store, submissions, bundles, hosts)
         self.triggers = triggers
         self.scheduler = scheduler
         self.submissions = submissions
@@ -139,6 +142,7 @@ class Api:
             Route("/api/v1/runs/{run}/logs", self.list_logs),
             Route("/api/v1/runs/{run}/abort", self.abort_run, methods=["POST"]),
             Route("/api/v1/runs/{run}/actions/{action}/abort", self.abort_action, methods=["POST"]),
+            Route("/api/v1/runs/{run}/rerun", self.rerun, methods=["POST"]),
             Route("/api/v1/runs/{run}/exchange", self.exchange, methods=["POST"]),
             Route("/api/v1/runs/{run}/conditions/{condition}/signal", self.signal_condition, methods=["POST"]),
             Route("/api/v1/conditions", self.list_conditions),
@@ -283,6 +287,20 @@ class Api:
             raise BadRequest(f"run {name!r} has no action {action!r}", 404)
         self.store.request_action_abort(name, action, reason[:1000])
         return reply(request, {"requested": True})
+
+    async def rerun(self, request: Request) -> Response:
+        """Run an ended run of this server again, as a new run (``reruns.py``); with ``recover``, what
+        succeeded in it is reused. Recorded as asked for by the caller."""
+        name = self._run_name(request)
+        recover = _map(await read_body(request, 64 * 1024), request).get("recover", False)
+        if not isinstance(recover, bool):
+            raise BadRequest("recover must be true or false")
+        by = request.scope.get("state", {}).get("caller", "local")
+        try:
+            answer = await self.reruns.rerun(name, recover, by)
+        except Refused as e:
+            raise BadRequest(str(e), e.status) from None
+        return reply(request, {"name": answer.name, "url": self.run_url(answer.name)}, 201)
 
     async def exchange(self, request: Request) -> Response:
         """The client of a hybrid run's root action: its messages in, what its host holds for it out
@@ -521,6 +539,7 @@ def check_submission(body: bytes) -> messages.SubmitRun:
         (s.version is None or isinstance(s.version, str), "version must be text"),
         (s.resume is False, "resume is the server's own, not a client's"),
         (s.trigger is None, "trigger is the server's own, not a client's"),
+        (s.rerun_of is None and s.recover is False and s.started_by is None, "reruns are the server's own"),
         (s.values is None or isinstance(s.values, bytes), "values must be bytes"),
     )
     for ok, reason in checks:

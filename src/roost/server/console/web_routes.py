@@ -3,6 +3,7 @@
     GET  /                                         the runs list (?phase&task&name&before)
     GET  /runs/{run}                               the run's page (HTML for a browser; JSON otherwise)
     GET  /reports/{run}/{action}                   the action's report, sandboxed (see REPORT_POLICY)
+    GET  /tasks[?name], /triggers                  deployed tasks (every version), triggers (activate/deactivate)
     GET  /console/api/runs[?phase&task&name]       the first page of runs, for the list's live refresh
     GET  /console/api/runs/{run}                   the run and its action tree, for the page's live refresh
     GET  /console/api/runs/{run}/actions/{id}      one action: inputs, outputs, attempts, error
@@ -10,9 +11,10 @@
     GET  /login, POST /login, POST /logout         the API key kept in an HttpOnly cookie
     GET  /console/static/...                       the console's CSS and JavaScript (in the package)
 
-Aborting a run is the API's ``POST /api/v1/runs/{run}/abort``; the access middleware refuses it from
-another site's page. Reads go through the same store as the API, in a thread: the event loop answers
-the next request while SQLite reads.
+Aborting a run is the API's ``POST /api/v1/runs/{run}/abort``, rerunning it ``.../rerun``, answering a
+condition ``.../conditions/{id}/signal``; the access middleware refuses them from another site's page.
+Reads go through the same store as the API, in a thread: the event loop answers the next request while
+SQLite reads.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from starlette.staticfiles import StaticFiles
 from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.server.access import KEY_COOKIE, Access
 from roost.server.api import BadRequest, _number, _phase, read_body
-from roost.server.console import run_views, web_pages
+from roost.server.console import deployed_pages, run_views, web_pages
+from roost.server.registry import TaskRegistry
+from roost.server.trigger_table import TriggerTable
+from roost.store.records import RunRecord
 from roost.store.run_store import RunStore
 
 STATIC = Path(__file__).parent / "static"
@@ -83,16 +88,30 @@ class Console:
     """The web console over the store the API reads (``json_run_page``: the JSON view of ``/runs/{run}``
     for clients that do not ask for HTML)."""
 
-    def __init__(self, store: RunStore, access: Access, json_run_page: Callable[[Request], Response]):
+    def __init__(
+        self,
+        store: RunStore,
+        access: Access,
+        json_run_page: Callable[[Request], Response],
+        why_no_rerun: Callable[[RunRecord], str | None] | None = None,
+        registry: TaskRegistry | None = None,
+        triggers: TriggerTable | None = None,
+    ):
+        self.registry = registry
+        self.triggers = triggers
         self.store = store
         self.access = access
         self.json_run_page = json_run_page
+        # Why an ended run cannot be rerun from its page (None: it can); the API's ``reruns.py``.
+        self.why_no_rerun = why_no_rerun or (lambda run: "this console cannot start runs")
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/", self.runs_page),
             Route("/runs/{run}", self.run_page),
             Route("/reports/{run}/{action}", self.report),
+            Route("/tasks", self.tasks_page),
+            Route("/triggers", self.triggers_page),
             Route("/console/api/runs", self.runs_data),
             Route("/console/api/runs/{run}", self.run_data),
             Route("/console/api/runs/{run}/actions/{action}", self.action_data),
@@ -155,6 +174,9 @@ class Console:
         actions = self.store.list_actions(name)
         row = run_views.run_row(record)
         row["aborted_by"] = self.store.action_abort_reason(name, ROOT_ACTION)
+        row["rerun_refused"] = self.why_no_rerun(record) if row["terminal"] else "the run has not ended"
+        waiting = self.store.list_conditions(name, pending=True) if not record.phase.is_terminal else []
+        row["waiting_conditions"] = [{"id": c.action_id, "name": c.name} for c in waiting]
         return {"run": row, "actions": [run_views.action_node(a) for a in actions]}
 
     async def run_page(self, request: Request) -> Response:
@@ -175,7 +197,9 @@ class Console:
         if run is None or action is None:
             raise BadRequest(f"run {name!r} has no action {action_id[:100]!r}", 404)
         attempts = self.store.list_attempts(name, action_id)
-        return run_views.action_detail(run, action, attempts, self.store.action_abort_reason(name, action_id))
+        condition = self.store.get_condition(name, action_id) if action.isolation == run_views.CONDITION else None
+        reason = self.store.action_abort_reason(name, action_id)
+        return run_views.action_detail(run, action, attempts, reason, condition)
 
     async def action_data(self, request: Request) -> Response:
         detail = await run_in_threadpool(self._action_detail, self._run_name(request), request.path_params["action"])
@@ -205,6 +229,16 @@ class Console:
         headers = {**_COMMON_HEADERS, "content-security-policy": REPORT_POLICY}
         headers["cross-origin-resource-policy"] = "same-origin"
         return Response(content, headers=headers, media_type="text/html; charset=utf-8")
+
+    # -- what is deployed ---------------------------------------------------------------------------------
+    async def tasks_page(self, request: Request) -> Response:
+        name = request.query_params.get("name", "").strip()[:1000]
+        found = await run_in_threadpool(self.registry.list, name or None) if self.registry is not None else []
+        return page(deployed_pages.tasks_page([t.to_wire() for t in found], name, caller_of(request)))
+
+    async def triggers_page(self, request: Request) -> Response:
+        found = await run_in_threadpool(self.triggers.list) if self.triggers is not None else []
+        return page(deployed_pages.triggers_page([t.to_wire() for t in found], caller_of(request)))
 
     # -- signing in ---------------------------------------------------------------------------------------
     def login_page(self, request: Request) -> Response:
