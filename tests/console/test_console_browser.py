@@ -8,6 +8,7 @@ Screenshots of each page are written to the ``artifacts`` folder ($ROOST_CONSOLE
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import roost_cli, run_tasks, wait_until
+from server.conftest import start_server, stop_server
+
+from .conftest import roost_cli, run_tasks, seed_big_run, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -297,3 +300,24 @@ def test_tasks_and_triggers_pages_activate_and_deactivate(
     page.locator("#triggers tr[data-trigger='yearly <b>'] button.toggle-active").click()
     page.locator("#triggers tr[data-trigger='yearly <b>'][data-active=true]").wait_for()
     assert api(url, "/api/v1/triggers/pkg.nightly/yearly%20%3Cb%3E")["active"] is True
+
+
+def test_a_big_run_opens_node_by_node(browser: Any, page: Any, tmp_path: Path, artifacts: Path) -> None:
+    from roost.store.run_store import RunStore
+
+    store = RunStore(tmp_path / "home" / "roost.db")
+    seed_big_run(store, time.time() - 60)
+    store.flush()
+    store.close()
+    server = start_server(tmp_path / "home")
+    try:
+        page.goto(server.url + "/runs/big-run")
+        page.locator("#window-note").wait_for()
+        assert "3031 actions" in page.locator("#window-note").inner_text()
+        assert page.locator(".node[data-action='c7']").count() == 1
+        assert page.locator(".node[data-action='c7-g0']").count() == 0  # not loaded until opened
+        page.locator(".node[data-action='c7'] .toggle").click()
+        page.locator(".node[data-action='c7-g99']").wait_for()
+        page.screenshot(path=artifacts / "big-run.png")
+    finally:
+        stop_server(server)

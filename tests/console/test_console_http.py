@@ -21,7 +21,7 @@ from roost.types import task_io
 from roost.types.literals import Literal
 from server.conftest import Server, start_server, stop_server
 
-from .conftest import roost_cli
+from .conftest import roost_cli, seed_big_run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,6 +37,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         run.started_at, run.ended_at = run.created_at, run.created_at + 1.5
         store.put_run(run)
     store.mark(ActionRecord("run-001", "a0", None, "pkg.train", "train", None, 0, ActionPhase.SUCCEEDED, 1))
+    store.flush()
+    store.close()
+    running = start_server(home)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("console-big-home")
+    store = RunStore(home / "roost.db")
+    base = 1_700_000_000.0
+    seed_big_run(store, base)
     store.flush()
     store.close()
     running = start_server(home)
@@ -231,3 +244,20 @@ def test_roost_ui_prints_the_url_and_starts_a_server_once(tmp_path: Path) -> Non
         assert again.returncode == 0 and again.stdout.strip() == url and "started" not in again.stderr
     finally:
         roost_cli(home, "server", "stop")
+
+
+def test_a_big_run_is_shown_through_a_window(big_server: Server, server: Server) -> None:
+    status, _, body = call(big_server, "GET", "/console/api/runs/big-run")
+    state = json.loads(body)
+    assert status == 200 and state["window"]["total"] == 3031
+    assert state["window"]["kids"]["a0"] == 30 and state["window"]["kids"]["c7"] == 100
+    assert [a["id"] for a in state["actions"]] == ["a0", *(f"c{c}" for c in range(30))]  # roots and the root's children
+    _, _, body = call(big_server, "GET", "/console/api/runs/big-run?open=c7,c9")
+    shown = {a["id"] for a in json.loads(body)["actions"]}
+    assert {f"c7-g{g}" for g in range(100)} <= shown and "c8-g0" not in shown and "c9-g99" in shown
+    _, _, page = call(big_server, "GET", "/runs/big-run", HTML)
+    assert (
+        len(page) < 200_000 and b"3031" in page and b"c7-g0" not in page
+    )  # the page carries the window, not 3031 actions
+    _, _, small = call(server, "GET", "/console/api/runs/run-001")
+    assert json.loads(small)["window"] is None

@@ -152,7 +152,9 @@ def runs_page(
     return layout("Runs", body, "runs.js", caller)
 
 
-def run_page(row: dict[str, Any], actions: list[dict[str, Any]], caller: str) -> str:
+def run_page(
+    row: dict[str, Any], actions: list[dict[str, Any]], caller: str, window: dict[str, Any] | None = None
+) -> str:
     name = row["name"]
     error = ""
     if row.get("error"):
@@ -191,7 +193,7 @@ def run_page(row: dict[str, Any], actions: list[dict[str, Any]], caller: str) ->
 <section class="detail" id="detail"><p class="muted">Select an action to see its inputs, outputs, logs,
 error and report.</p></section>
 </div>
-{json_island("run-state", {"run": row, "actions": actions})}
+{json_island("run-state", {"run": row, "actions": actions, "window": window})}
 """
     return layout(f"Run {name}", body, ("markdown.js", "condition.js", "run.js"), caller)
 

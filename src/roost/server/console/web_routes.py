@@ -43,6 +43,12 @@ from roost.store.run_store import RunStore
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 50
 MAX_REPORT_BYTES = 32 * 2**20
+# A run of more actions than this is shown through a window: its roots, the children of the nodes
+# open on the page (the first CHILDREN_SHOWN, or up to CHILDREN_ALL when asked), each node's count.
+WHOLE_RUN = 2000
+CHILDREN_SHOWN = 200
+CHILDREN_ALL = 5000
+MAX_OPENED = 100
 
 # The console's own pages: nothing but its own scripts, styles and frames, never framed elsewhere.
 PAGE_POLICY = (
@@ -167,17 +173,36 @@ class Console:
         except ValueError as e:
             raise BadRequest(str(e)) from None
 
-    def _run_state(self, name: str) -> dict[str, Any]:
+    def _run_state(self, name: str, opened: tuple[str, ...] = (), whole: tuple[str, ...] = ()) -> dict[str, Any]:
         record = self.store.get_run(name)
         if record is None:
             raise BadRequest(f"no run named {name!r}", 404)
-        actions = self.store.list_actions(name)
+        actions, window = self._actions_shown(name, opened, whole)
         row = run_views.run_row(record)
         row["aborted_by"] = self.store.action_abort_reason(name, ROOT_ACTION)
         row["rerun_refused"] = self.why_no_rerun(record) if row["terminal"] else "the run has not ended"
         waiting = self.store.list_conditions(name, pending=True) if not record.phase.is_terminal else []
         row["waiting_conditions"] = [{"id": c.action_id, "name": c.name} for c in waiting]
-        return {"run": row, "actions": [run_views.action_node(a) for a in actions]}
+        return {"run": row, "actions": [run_views.action_node(a) for a in actions], "window": window}
+
+    def _actions_shown(
+        self, name: str, opened: tuple[str, ...], whole: tuple[str, ...]
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """Every action of a run of up to ``WHOLE_RUN`` actions; of a bigger one a window: its roots and
+        the children of the root and of the ``opened`` nodes (the first ``CHILDREN_SHOWN``, all of them
+        up to ``CHILDREN_ALL`` for the ``whole`` ones), with how many children each node has -- so the
+        page of a run of 100k actions is as quick to show as a small one's."""
+        counts = self.store.child_counts(name)
+        total = sum(counts.values())
+        if total <= WHOLE_RUN:
+            return self.store.list_actions(name), None
+        shown = {a.action_id: a for a in self.store.list_children(name, None, CHILDREN_SHOWN)}
+        for parent in dict.fromkeys((ROOT_ACTION, *opened[:MAX_OPENED], *whole[:MAX_OPENED])):
+            if counts.get(parent):
+                limit = CHILDREN_ALL if parent in whole else CHILDREN_SHOWN
+                shown.update((a.action_id, a) for a in self.store.list_children(name, parent, limit))
+        ordered = sorted(shown.values(), key=lambda a: a.seq)
+        return ordered, {"total": total, "kids": {k: v for k, v in counts.items() if k}}
 
     async def run_page(self, request: Request) -> Response:
         if not wants_html(request):
@@ -186,10 +211,12 @@ class Console:
             state = await run_in_threadpool(self._run_state, self._run_name(request))
         except BadRequest as e:
             return page(web_pages.not_found_page(str(e.detail)), e.status_code)
-        return page(web_pages.run_page(state["run"], state["actions"], caller_of(request)))
+        return page(web_pages.run_page(state["run"], state["actions"], caller_of(request), state["window"]))
 
     async def run_data(self, request: Request) -> Response:
-        return data(await run_in_threadpool(self._run_state, self._run_name(request)))
+        query = request.query_params
+        opened, whole = _ids(query.get("open")), _ids(query.get("all"))
+        return data(await run_in_threadpool(self._run_state, self._run_name(request), opened, whole))
 
     def _action_detail(self, name: str, action_id: str) -> dict[str, Any]:
         run = self.store.get_run(name)
@@ -271,3 +298,10 @@ def _read_report(path: str) -> bytes:
     if len(content) > MAX_REPORT_BYTES:
         raise BadRequest(f"the report is over {MAX_REPORT_BYTES} bytes: read it from {path}", 413)
     return content
+
+
+def _ids(text: str | None) -> tuple[str, ...]:
+    """A comma-separated list of action ids from a query, at most ``MAX_OPENED`` of them."""
+    if not text:
+        return ()
+    return tuple(part for part in text.split(",")[:MAX_OPENED] if 0 < len(part) <= 200)

@@ -11,6 +11,9 @@
 
   let run = initial.run;
   let actions = initial.actions;
+  // A big run comes as a window (its roots, the children of the open nodes) with each node's count of
+  // children: opening a node or asking for all its children asks the server for them.
+  let windowed = initial.window;
   let selected = null;            // the selected action's id
   let detail = null;              // what the server said of it
   const expanded = new Set();     // ids of expanded nodes
@@ -23,7 +26,8 @@
     for (const a of actions) {
       if (known.has(a.id)) continue;
       known.add(a.id);
-      if (actions.length <= 300 || !a.parent) expanded.add(a.id);  // big runs open at the root's children
+      // Big runs open at the root's children (a windowed one shows only those until asked).
+      if ((!windowed && actions.length <= 300) || !a.parent) expanded.add(a.id);
     }
   }
   expandNew();
@@ -47,6 +51,10 @@
   }
 
   // -- the tree ---------------------------------------------------------------------------------------
+  function kidsCount(id, kids) {
+    return windowed ? windowed.kids[id] || 0 : (kids.get(id) || []).length;
+  }
+
   function nodeRow(a, hasKids) {
     const toggle = el("button", {
       type: "button", class: "toggle" + (hasKids ? "" : " leaf"), "aria-label": "expand",
@@ -55,6 +63,7 @@
         event.stopPropagation();
         if (expanded.has(a.id)) expanded.delete(a.id); else expanded.add(a.id);
         renderTree();
+        if (windowed && expanded.has(a.id)) refresh(false);  // its children, from the server
       },
     });
     const tags = [];
@@ -83,14 +92,15 @@
     const shown = showAll.has(parentId) ? list : list.slice(0, CHILDREN_SHOWN);
     const ul = el("ul");
     for (const a of shown) {
-      const hasKids = kids.has(a.id);
+      const hasKids = kidsCount(a.id, kids) > 0;
       const li = el("li", {}, nodeRow(a, hasKids));
       if (hasKids && expanded.has(a.id)) li.append(branch(a.id, kids));
       ul.append(li);
     }
-    if (shown.length < list.length) {
-      ul.append(el("li", { class: "more", text: `show ${list.length - shown.length} more`,
-        onclick: () => { showAll.add(parentId); renderTree(); } }));
+    const all = parentId && windowed ? kidsCount(parentId, kids) : list.length;
+    if (shown.length < all) {
+      ul.append(el("li", { class: "more", text: `show ${all - shown.length} more`,
+        onclick: () => { showAll.add(parentId); renderTree(); if (windowed) refresh(false); } }));
     }
     return ul;
   }
@@ -98,7 +108,11 @@
   function renderTree() {
     const tree = document.getElementById("tree");
     const kids = childrenOf();
-    tree.replaceChildren(actions.length ? branch("", kids) : el("p", { class: "muted", text: "No actions yet." }));
+    const note = windowed
+      ? el("p", { class: "muted", id: "window-note", text: `${windowed.total} actions: open a node to load its children.` })
+      : null;
+    tree.replaceChildren(...[note, actions.length ? branch("", kids) : el("p", { class: "muted", text: "No actions yet." })]
+      .filter((part) => part !== null));
   }
 
   // -- the timeline -------------------------------------------------------------------------------------
@@ -282,9 +296,15 @@
 
   async function refresh(again = true) {
     try {
-      const answer = await getJSON(base);
+      let url = base;
+      if (windowed) {
+        const q = new URLSearchParams({ open: [...expanded].join(","), all: [...showAll].filter(Boolean).join(",") });
+        url = `${base}?${q}`;
+      }
+      const answer = await getJSON(url);
       run = answer.run;
       actions = answer.actions;
+      windowed = answer.window;
       expandNew();
       renderHead();
       renderTree();
