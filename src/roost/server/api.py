@@ -15,6 +15,9 @@
     POST /api/v1/runs/{run}/rerun                  run an ended server run again ({"recover": bool}) -> {"name", "url"}
     POST /api/v1/runs/{run}/conditions/{name}/signal  answer a condition ({"value": ...} or {"fail": reason})
     GET  /api/v1/conditions[?run&pending]          conditions, newest first
+    GET  /api/v1/cache[?task&limit]                cached task results (what they are, not their values)
+    DELETE /api/v1/cache/{key}                     forget one
+    GET  /api/v1/secrets                           the names of the server's secrets (never their values)
     POST /api/v1/images                            build the images of tasks about to be deployed -> {"build"}
     GET  /api/v1/images/{build}                    {"done", "lines", "failed"}
     POST /api/v1/deployments                       register a version of deployed tasks
@@ -69,9 +72,12 @@ from roost.server.scheduler import Scheduler, fire_run_name
 from roost.server.submissions import Refused, Submissions
 from roost.server.trigger_table import DeployedTrigger, TriggerTable
 from roost.spec.triggers import Cron, check_binding
+from roost.store import store_config
+from roost.store.cache_store import CacheStore, summary
 from roost.store.record_codec import to_json, to_wire
 from roost.store.records import ActionPhase, ErrorInfo
 from roost.store.run_store import RunStore
+from roost.store.secret_store import SecretStore
 
 logger = logging.getLogger("roost.server")
 
@@ -146,6 +152,9 @@ class Api:
             Route("/api/v1/runs/{run}/exchange", self.exchange, methods=["POST"]),
             Route("/api/v1/runs/{run}/conditions/{condition}/signal", self.signal_condition, methods=["POST"]),
             Route("/api/v1/conditions", self.list_conditions),
+            Route("/api/v1/cache", self.list_cache),
+            Route("/api/v1/cache/{key}", self.forget_cache_entry, methods=["DELETE"]),
+            Route("/api/v1/secrets", self.list_secrets),
             Route("/api/v1/deployments", self.deploy, methods=["POST"]),
             Route("/api/v1/images", self.build_images, methods=["POST"]),
             Route("/api/v1/images/{build}", self.image_build),
@@ -322,6 +331,27 @@ class Api:
         except KeyError:
             raise BadRequest(f"no hybrid run named {name!r} is going on here", 404) from None
         return Response(messages.encode(messages.RunMessages(name, held)), media_type=MSGPACK)  # type: ignore[arg-type]
+
+    # -- the cache and the secrets of the server's store ----------------------------------------------
+    def list_cache(self, request: Request) -> Response:
+        """Cached task results, newest first: what they are, not their values."""
+        query = request.query_params
+        limit = _number(query.get("limit", "500"), "limit", 1, 10_000)
+        entries = CacheStore(self.store).entries(query.get("task"), limit)
+        return reply(request, [summary(e) for e in entries])
+
+    def forget_cache_entry(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        if not CacheStore(self.store).forget(key):
+            raise BadRequest(f"no cache entry {key[:80]!r}", 404)
+        return reply(request, {"deleted": True})
+
+    def list_secrets(self, request: Request) -> Response:
+        """The names of the server's secrets -- never their values."""
+        names = SecretStore(home=store_config.current().home).list()
+        return reply(
+            request, [{"key": key, "group": group} for key, group in sorted(names, key=lambda n: (n[1] or "", n[0]))]
+        )
 
     # -- conditions --------------------------------------------------------------------------------------
     def list_conditions(self, request: Request) -> Response:

@@ -47,13 +47,14 @@ def layout(title: str, body: str, script: str | tuple[str, ...] = (), caller: st
 <body>
 <header class="top">
 <a class="brand" href="/">roost</a>
-<nav><a href="/">Runs</a> <a href="/tasks">Tasks</a> <a href="/triggers">Triggers</a></nav>
+<nav><a href="/">Runs</a> <a href="/tasks">Tasks</a> <a href="/triggers">Triggers</a> <a href="/cache">Cache</a>
+<a href="/secrets">Secrets</a> <a href="/api">API</a></nav>
 {who}
 </header>
 <main>
 {body}
 </main>
-<footer>roost {escape(__version__)} &middot; the same data as JSON: <a href="/api/v1/runs">/api/v1</a></footer>
+<footer>roost {escape(__version__)} &middot; the same data as JSON: <a href="/api">the API</a></footer>
 </body>
 </html>
 """

@@ -34,11 +34,14 @@ from starlette.staticfiles import StaticFiles
 from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.server.access import KEY_COOKIE, Access
 from roost.server.api import BadRequest, _number, _phase, read_body
-from roost.server.console import deployed_pages, run_views, web_pages
+from roost.server.console import deployed_pages, run_views, store_pages, web_pages
 from roost.server.registry import TaskRegistry
 from roost.server.trigger_table import TriggerTable
+from roost.store import store_config
+from roost.store.cache_store import CacheStore, summary
 from roost.store.records import RunRecord
 from roost.store.run_store import RunStore
+from roost.store.secret_store import SecretStore
 
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 50
@@ -118,6 +121,9 @@ class Console:
             Route("/reports/{run}/{action}", self.report),
             Route("/tasks", self.tasks_page),
             Route("/triggers", self.triggers_page),
+            Route("/cache", self.cache_page),
+            Route("/secrets", self.secrets_page),
+            Route("/api", self.api_page),
             Route("/console/api/runs", self.runs_data),
             Route("/console/api/runs/{run}", self.run_data),
             Route("/console/api/runs/{run}/actions/{action}", self.action_data),
@@ -266,6 +272,21 @@ class Console:
     async def triggers_page(self, request: Request) -> Response:
         found = await run_in_threadpool(self.triggers.list) if self.triggers is not None else []
         return page(deployed_pages.triggers_page([t.to_wire() for t in found], caller_of(request)))
+
+    # -- the store's cache and secrets, the API ------------------------------------------------------------
+    async def cache_page(self, request: Request) -> Response:
+        task = request.query_params.get("task", "").strip()[:1000]
+        entries = await run_in_threadpool(CacheStore(self.store).entries, task or None, 500)
+        return page(store_pages.cache_page([summary(e) for e in entries], task, caller_of(request)))
+
+    async def secrets_page(self, request: Request) -> Response:
+        names = await run_in_threadpool(SecretStore(home=store_config.current().home).list)
+        return page(store_pages.secrets_page([{"key": k, "group": g} for k, g in names], caller_of(request)))
+
+    def api_page(self, request: Request) -> Response:
+        from roost.server import api
+
+        return page(store_pages.api_page(api.__doc__ or "", caller_of(request)))
 
     # -- signing in ---------------------------------------------------------------------------------------
     def login_page(self, request: Request) -> Response:
