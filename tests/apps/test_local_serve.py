@@ -258,3 +258,65 @@ def test_roost_serve_streams_the_output_and_stops_cleanly_on_ctrl_c(tmp_path: Pa
         assert probe.connect_ex(("127.0.0.1", port)) != 0
     bad = subprocess.run([*command[:5], "nope"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "declares no app 'nope'" in bad.stderr
+
+
+APP_AND_TASKS = textwrap.dedent(
+    """
+    import os
+
+    import roost as flyte
+
+    scoring = flyte.TaskEnvironment(name="scoring")
+
+
+    @scoring.task
+    async def score(x: int) -> int:
+        return x * 10
+
+
+    app = flyte.AppEnvironment(name="scorer", port=int(os.environ["APP_PORT"]))
+
+
+    @app.server
+    async def serve() -> None:
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def handle(request):
+            run = await flyte.run.aio(score, x=int(request.query_params["x"]))  # the app starts a run
+            return JSONResponse({"run": run.name, "score": (await run.outputs.aio())[0]})
+
+        routes = [Route("/", handle)]
+        config = uvicorn.Config(Starlette(routes=routes), port=int(os.environ["PORT"]), log_level="warning")
+        await uvicorn.Server(config).serve()
+
+
+    callers = flyte.TaskEnvironment(name="callers", depends_on=[app])
+
+
+    @callers.task
+    async def ask(x: int) -> str:
+        import urllib.request
+
+        return urllib.request.urlopen(f"{app.endpoint}/?x={x}", timeout=60).read().decode()  # a task calls the app
+    """
+)
+
+
+def test_an_app_starts_runs_and_a_task_calls_an_app(tmp_path: Path, roost_home: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("APP_PORT", str(free_port()))
+    (tmp_path / "app_and_tasks.py").write_text(APP_AND_TASKS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import app_and_tasks
+
+    served = flyte.serve(app_and_tasks.app)
+    try:
+        answer = json.loads(get(f"{served.endpoint}/?x=4"))
+        assert answer["score"] == 40
+        assert flyte.remote.Run.get(answer["run"]).phase.value == "succeeded"  # recorded like any run
+        said = json.loads(flyte.run(app_and_tasks.ask, x=5).outputs()[0])
+        assert said["score"] == 50
+    finally:
+        served.deactivate(wait=True)

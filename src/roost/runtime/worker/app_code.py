@@ -27,6 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from roost.runtime.host.launcher import WORKER_ENV
 from roost.runtime.task_api.app_context import MODE_ENV, PARAMETERS_ENV
 
 STOP_GRACE_S = 10.0
@@ -88,6 +89,9 @@ async def run_app(location: str, app_name: str, parameters: str, port: int) -> N
     from roost.spec.app_types import Port
 
     app = find_app(location, app_name)
+    # The module is imported: from here on, the app's code may start runs (flyte.run in a request
+    # handler) as any program does -- the guard against runs started by a worker's import is for tasks.
+    os.environ.pop(WORKER_ENV, None)
     if port and port != app.get_port().port:
         app.port = Port(port, app.get_port().name)  # served on another port than declared
     os.environ["PORT"] = str(app.get_port().port)
