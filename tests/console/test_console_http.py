@@ -288,3 +288,13 @@ def test_cache_secrets_and_api_pages(server: Server) -> None:
     assert status == 404 and b"no cache entry" in body
     _, _, entries = call(server, "GET", "/api/v1/cache", {"Accept": "application/json"})
     assert json.loads(entries) == []
+
+
+def test_a_run_page_follows_its_run_through_server_sent_events(server: Server) -> None:
+    status, headers, body = call(server, "GET", "/console/api/runs/run-001/events")
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ")]
+    assert len(events) == 1 and events[0]["run"]["name"] == "run-001"  # an ended run: one event, then the end
+    assert [a["id"] for a in events[0]["actions"]] == ["a0"]
+    status, _, _ = call(server, "GET", "/console/api/runs/no-such-run/events")
+    assert status == 404

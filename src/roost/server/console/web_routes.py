@@ -19,15 +19,16 @@ SQLite reads.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -52,6 +53,7 @@ WHOLE_RUN = 2000
 CHILDREN_SHOWN = 200
 CHILDREN_ALL = 5000
 MAX_OPENED = 100
+EVENTS_S = 0.5  # how often a run page's event stream looks at the run
 
 # The console's own pages: nothing but its own scripts, styles and frames, never framed elsewhere.
 PAGE_POLICY = (
@@ -126,6 +128,7 @@ class Console:
             Route("/api", self.api_page),
             Route("/console/api/runs", self.runs_data),
             Route("/console/api/runs/{run}", self.run_data),
+            Route("/console/api/runs/{run}/events", self.run_events),
             Route("/console/api/runs/{run}/actions/{action}", self.action_data),
             Route("/console/api/runs/{run}/actions/{action}/logs", self.logs_data),
             Route("/login", self.login_page),
@@ -223,6 +226,29 @@ class Console:
         query = request.query_params
         opened, whole = _ids(query.get("open")), _ids(query.get("all"))
         return data(await run_in_threadpool(self._run_state, self._run_name(request), opened, whole))
+
+    async def run_events(self, request: Request) -> Response:
+        """The run's state as server-sent events: sent when it changes (looked at twice a second), until
+        the run has ended or the page goes away."""
+        name = self._run_name(request)
+        query = request.query_params
+        opened, whole = _ids(query.get("open")), _ids(query.get("all"))
+        first = await run_in_threadpool(self._run_state, name, opened, whole)  # a 404 before the stream
+
+        async def changes() -> AsyncIterator[str]:
+            state, sent = first, ""
+            while True:
+                text = json.dumps(state)
+                if text != sent:
+                    sent = text
+                    yield f"data: {text}\n\n"
+                if state["run"]["terminal"] or await request.is_disconnected():
+                    return
+                await asyncio.sleep(EVENTS_S)
+                state = await run_in_threadpool(self._run_state, name, opened, whole)
+
+        headers = {**_COMMON_HEADERS, "x-accel-buffering": "no"}
+        return StreamingResponse(changes(), headers=headers, media_type="text/event-stream")
 
     def _action_detail(self, name: str, action_id: str) -> dict[str, Any]:
         run = self.store.get_run(name)

@@ -294,24 +294,50 @@
     }
   }
 
+  function windowQuery() {
+    if (!windowed) return "";
+    const q = new URLSearchParams({ open: [...expanded].join(","), all: [...showAll].filter(Boolean).join(",") });
+    return `?${q}`;
+  }
+
+  function apply(answer) {
+    run = answer.run;
+    actions = answer.actions;
+    windowed = answer.window;
+    expandNew();
+    renderHead();
+    renderTree();
+    renderTimeline();
+    if (selected) loadDetail();
+  }
+
+  // Live: the server sends the run's state when it changes (server-sent events); a windowed run's
+  // stream follows the nodes open on the page, so it starts again when they change.
+  let stream = null;
+  function follow() {
+    if (stream) stream.close();
+    stream = null;
+    if (run.terminal || !window.EventSource) return;
+    const opened = windowQuery();
+    stream = new EventSource(`${base}/events${opened}`);
+    stream.onmessage = (event) => {
+      apply(JSON.parse(event.data));
+      if (run.terminal) { stream.close(); stream = null; }
+    };
+    stream.onerror = () => {
+      // The server went away or the page is not allowed any more: ask once, then look again later.
+      if (stream) stream.close();
+      stream = null;
+      setTimeout(() => refresh(true), 2000);
+    };
+  }
+
   async function refresh(again = true) {
     try {
-      let url = base;
-      if (windowed) {
-        const q = new URLSearchParams({ open: [...expanded].join(","), all: [...showAll].filter(Boolean).join(",") });
-        url = `${base}?${q}`;
-      }
-      const answer = await getJSON(url);
-      run = answer.run;
-      actions = answer.actions;
-      windowed = answer.window;
-      expandNew();
-      renderHead();
-      renderTree();
-      renderTimeline();
-      if (selected) loadDetail();
+      apply(await getJSON(`${base}${windowQuery()}`));
     } catch (e) { /* the next refresh tries again */ }
-    if (again && !run.terminal) setTimeout(refresh, 1000);
+    if (again && !run.terminal) follow();
+    else if (windowed && stream) follow();  // the open nodes changed: the stream follows them
   }
 
   document.getElementById("abort").addEventListener("click", async () => {
@@ -357,5 +383,5 @@
   renderTree();
   const fromHash = decodeURIComponent(location.hash.slice(1));
   if (fromHash && actions.some((a) => a.id === fromHash)) select(fromHash);
-  if (!run.terminal) setTimeout(refresh, 1000);
+  follow();
 })();
