@@ -298,3 +298,14 @@ def test_a_run_page_follows_its_run_through_server_sent_events(server: Server) -
     assert [a["id"] for a in events[0]["actions"]] == ["a0"]
     status, _, _ = call(server, "GET", "/console/api/runs/no-such-run/events")
     assert status == 404
+
+
+def test_the_timeline_shows_where_time_went() -> None:
+    t = 1_700_000_000.0
+    plain = ActionRecord("r", "a1", "a0", "pkg.t", "t", None, 1, ActionPhase.SUCCEEDED, 1, t, t + 1, t + 3)
+    assert run_views.action_node(plain)["segments"] is None  # drawn from its own times
+    waited = ActionRecord("r", "a2", "a0", "pkg.big", "big", None, 2, ActionPhase.SUCCEEDED, 1, t, t + 5, t + 9)
+    waited.transitions = f"0:waiting_for_resources:{t + 1};0:initializing:{t + 4};"
+    pieces = run_views.action_node(waited)["segments"]
+    assert [p[0] for p in pieces] == ["queued", "waiting_for_resources", "initializing", "running"]
+    assert [p[1] - t for p in pieces] == [0, 1, 4, 5] and pieces[-1][2] == t + 9

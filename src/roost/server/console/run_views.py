@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from roost.runtime.runs.run_liveness import controller_gone
+from roost.runtime.runs.transitions import attempt_transitions
 from roost.runtime.task_api.action_report import REPORT_FILE
 from roost.store.blobs import is_remote_uri, local_path_of
 from roost.store.records import ActionRecord, AttemptRecord, ConditionRecord, ErrorInfo, RunRecord
@@ -85,7 +86,21 @@ def action_node(action: ActionRecord) -> dict[str, Any]:
         "isolation_reason": action.isolation_reason,
         "node": action.node,
         "error": action.error.message[:300] if action.error is not None else None,
+        "segments": segments(action),
     }
+
+
+def segments(action: ActionRecord) -> list[list[Any]] | None:
+    """The timeline's pieces of an action whose record dates more than queued and running (waiting for
+    resources, initializing, retries): ``[phase, start, end or None]``, attempt after attempt. None for
+    the common action, which its own times draw."""
+    if not action.transitions:
+        return None
+    return [
+        [t.phase.value, t.start_time.timestamp(), t.end_time.timestamp() if t.end_time else None]
+        for attempt in attempt_transitions(action, [])
+        for t in attempt
+    ]
 
 
 def action_detail(

@@ -135,8 +135,18 @@
       const queued = a.queued_at || a.started_at;
       const start = a.started_at || (a.ended_at || now);
       const end = a.ended_at || (TERMINAL.has(a.phase) ? start : now);
-      if (start > queued) track.append(el("div", { class: "bar queued", title: `queued ${fmtDuration(queued, start)}`, style: { left: pct(queued), width: width(queued, start) } }));
-      if (a.started_at) track.append(el("div", { class: `bar dot phase-${a.phase}`, title: `${a.phase} ${fmtDuration(start, a.ended_at)}`, style: { left: pct(start), width: width(start, end) } }));
+      if (a.segments) {
+        // Its record dates more: waiting for resources, initializing, each attempt -- a bar each.
+        for (const [phase, from, to] of a.segments) {
+          const until = to || (TERMINAL.has(a.phase) ? end : now);
+          const kind = phase === "queued" || phase === "waiting_for_resources" || phase === "initializing" ? phase : `dot phase-${phase}`;
+          track.append(el("div", { class: `bar ${kind}`, title: `${phase.replace(/_/g, " ")} ${fmtDuration(from, until)}`,
+            style: { left: pct(from), width: width(from, until) } }));
+        }
+      } else {
+        if (start > queued) track.append(el("div", { class: "bar queued", title: `queued ${fmtDuration(queued, start)}`, style: { left: pct(queued), width: width(queued, start) } }));
+        if (a.started_at) track.append(el("div", { class: `bar dot phase-${a.phase}`, title: `${a.phase} ${fmtDuration(start, a.ended_at)}`, style: { left: pct(start), width: width(start, end) } }));
+      }
       rows.push(el("div", { class: "row", "data-action": a.id },
         el("span", { class: "label", text: a.name, title: a.id, onclick: () => select(a.id) }), track));
     }
