@@ -177,9 +177,9 @@ class AppManager:
         app = self.apps.get(path.split("/", 3)[2])
         return app is not None and not app.spec.requires_auth
 
-    def register(self, spec: AppSpec) -> ServedApp:
+    async def register(self, spec: AppSpec) -> ServedApp:
         """Serve ``spec`` (replacing what an app of that name served: its replicas stop)."""
-        row = self.table.put(spec)
+        row = await run_in_threadpool(self.table.put, spec)
         old = self.apps.get(spec.name)
         app = self.apps[spec.name] = ServedApp(spec, True, row.registered_at)
         if old is not None:
@@ -190,8 +190,8 @@ class AppManager:
         self._fill(app)
         return app
 
-    def set_active(self, app: ServedApp, active: bool) -> None:
-        self.table.set_active(app.spec.name, active)
+    async def set_active(self, app: ServedApp, active: bool) -> None:
+        await run_in_threadpool(self.table.set_active, app.spec.name, active)
         app.active = active
         if active:
             app.failures, app.next_start_at, app.last_error = 0, 0.0, None
@@ -214,14 +214,15 @@ class AppManager:
         try:
             while True:
                 ready = app.ready()
-                starting = sum(1 for r in app.replicas if r.state == "starting")
                 best = min(ready, key=lambda r: r.in_flight) if ready else None
-                if best is not None and (best.in_flight < app.target() or starting == 0):
+                if best is None or best.in_flight >= app.target():
+                    self._fill(app)  # every ready replica is at its target: another, if it may
+                starting = any(r.state == "starting" for r in app.replicas)
+                if best is not None and (best.in_flight < app.target() or not starting):
                     best.in_flight += 1
                     best.last_used = time.monotonic()
                     return best
-                self._fill(app)
-                if best is None and not any(r.state == "starting" for r in app.replicas):
+                if best is None and not starting:
                     raise Unavailable(app.last_error or f"app {app.spec.name} has no replica to serve")
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -48,7 +48,7 @@ class AppRoutes:
         spec = check_app(_map(await read_body(request, MAX_BODY), request))
         if spec.bundle is not None and not self.bundles.has(spec.bundle):
             raise BadRequest(f"no code bundle {spec.bundle} on this server: upload it first", 409)
-        app = await run_in_threadpool(self.apps.register, spec)
+        app = await self.apps.register(spec)
         return reply(request, self.apps.view(app), 201)
 
     def list_apps(self, request: Request) -> Response:
@@ -69,8 +69,7 @@ class AppRoutes:
         active = _map(await read_body(request, 64 * 1024), request).get("active")
         if not isinstance(active, bool):
             raise BadRequest("active must be true or false")
-        await run_in_threadpool(self.apps.table.set_active, app.spec.name, active)
-        self.apps.set_active(app, active)
+        await self.apps.set_active(app, active)
         return reply(request, self.apps.view(app))
 
     async def logs(self, request: Request) -> Response:
