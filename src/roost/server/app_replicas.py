@@ -167,7 +167,9 @@ class AppManager:
             "bundle": app.spec.bundle,
             "module": app.spec.module,
             "runs": [r.run for r in app.replicas],
-            "pids": [],
+            "replicas": [
+                {"run": r.run, "port": r.port, "state": r.state, "in_flight": r.in_flight} for r in app.replicas
+            ],
         }
 
     def is_public_path(self, path: str) -> bool:
