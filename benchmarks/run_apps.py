@@ -1,6 +1,6 @@
 """Server-managed app benchmarks: a real ``roost server``, a small FastAPI app served by it, real HTTP.
 
-    python benchmarks/run_apps.py [--repeat 5] [--requests 2000] [--seconds 3] [--connections 16]
+    python benchmarks/run_apps.py [--repeat 5] [--requests 1000] [--seconds 2] [--connections 16]
 
 Rows (DESIGN.md targets):
 - cold start: from zero replicas to the first response through the proxy (<= 1 s);
@@ -128,8 +128,8 @@ async def throughput(base: str, seconds: float, connections: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="roost-bench-apps-"))

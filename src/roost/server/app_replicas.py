@@ -238,7 +238,8 @@ class AppManager:
     def release(self, app: ServedApp, replica: Replica) -> None:
         replica.in_flight -= 1
         replica.last_used = time.monotonic()
-        self._notify(app)
+        if app.waiting:  # a slot is free for a request that waits
+            self._notify(app)
 
     # -- starting and stopping replicas ------------------------------------------------------------------
     def _fill(self, app: ServedApp) -> None:
