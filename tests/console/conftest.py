@@ -103,3 +103,19 @@ def wait_until(check: Any, timeout: float = 20.0, what: str = "the condition") -
             return value
         time.sleep(0.05)
     raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def seed_big_run(store: Any, created: float) -> None:
+    """Run "big-run": a root, 30 children, 100 grandchildren each (3031 actions, more than the console
+    shows whole)."""
+    from roost.store.records import ActionPhase, ActionRecord, RunRecord
+
+    store.put_run(RunRecord("big-run", "pkg.fan", ActionPhase.SUCCEEDED, "local", created))
+    done, seq = ActionPhase.SUCCEEDED, 0
+    store.mark(ActionRecord("big-run", "a0", None, "pkg.fan", "fan", None, seq, done, 1))
+    for c in range(30):
+        seq += 1
+        store.mark(ActionRecord("big-run", f"c{c}", "a0", "pkg.part", "part", None, seq, done, 1))
+        for g in range(100):
+            seq += 1
+            store.mark(ActionRecord("big-run", f"c{c}-g{g}", f"c{c}", "pkg.leaf", "leaf", None, seq, done, 1))

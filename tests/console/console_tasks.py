@@ -2,7 +2,8 @@
 probes what it can reach, and one that waits for a file the test creates (a run the test watches live).
 
 Run as a program: ``python console_tasks.py seed`` records the finished runs; ``python console_tasks.py
-gate NAME FILE`` runs ``gated`` as run NAME until FILE exists."""
+gate NAME FILE`` runs ``gated`` as run NAME until FILE exists; ``python console_tasks.py approval NAME``
+runs ``approval`` as run NAME, which waits on two conditions."""
 
 from __future__ import annotations
 
@@ -71,6 +72,25 @@ async def reporter(title: str) -> str:
     return title
 
 
+# A prompt in markdown that also holds HTML: the page must show the HTML as text, never run or load it.
+PROMPT = """## Ship?
+
+**Really** ship `v2`? <img src="/nothing" onerror="document.title='pwned'"><script>document.title='pwned'</script>
+
+- tests pass
+- docs *updated*
+"""
+
+
+@env.task
+async def approval(version: str) -> str:
+    ship = await flyte.new_condition.aio("approve", prompt=PROMPT, prompt_type="markdown", data_type=bool)
+    if not await ship.wait.aio():
+        return "held"
+    replicas = await flyte.new_condition.aio("replicas", prompt="How many replicas?", data_type=int)
+    return f"shipped {version} x{await replicas.wait.aio()}"
+
+
 def seed() -> None:
     flyte.with_runcontext(name="alpha-1").run(fan_out, 2)
     flyte.with_runcontext(name="alpha-2").run(fan_out, 3)
@@ -85,5 +105,7 @@ if __name__ == "__main__":
     flyte.init()
     if sys.argv[1] == "seed":
         seed()
+    elif sys.argv[1] == "approval":
+        flyte.with_runcontext(name=sys.argv[2]).run(approval, "v2")
     else:
         flyte.with_runcontext(name=sys.argv[2]).run(gated, sys.argv[3])

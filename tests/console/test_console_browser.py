@@ -8,6 +8,7 @@ Screenshots of each page are written to the ``artifacts`` folder ($ROOST_CONSOLE
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import roost_cli, run_tasks, wait_until
+from server.conftest import start_server, stop_server
+
+from .conftest import roost_cli, run_tasks, seed_big_run, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -203,3 +206,118 @@ def test_abort_a_running_run_from_its_page(
     finally:
         if running.poll() is None:
             running.kill()
+
+
+def test_answer_a_pending_condition_from_the_run_page(seeded_server: Any, page: Any, key: str, artifacts: Path) -> None:
+    url = seeded_server.url
+    running = run_tasks(seeded_server.home, "approval", "approve-1")
+    try:
+        wait_until(lambda: run_phase(url, "approve-1") == "running", what="run approve-1 starting")
+        sign_in(page, url, key, "/runs/approve-1")
+        waiting = page.locator(".node:has(.name:text-is('approve'))")
+        waiting.wait_for()
+        assert waiting.get_attribute("data-phase") == "paused"
+        assert "waiting for an answer" in waiting.locator(".tag.waiting").inner_text()
+        page.locator("#waiting a[data-condition]").click()  # the run's head names what it waits for
+
+        # The prompt's markdown is rendered; the HTML in it is text: nothing of it runs or loads.
+        prompt = page.locator("#condition-prompt")
+        prompt.locator("h2").wait_for()
+        assert prompt.locator("h2").inner_text() == "Ship?"
+        assert prompt.locator("strong").inner_text() == "Really" and prompt.locator("code").inner_text() == "v2"
+        assert prompt.locator("li").count() == 2 and prompt.locator("em").inner_text() == "updated"
+        assert prompt.locator("img, script").count() == 0 and "<img" in prompt.inner_text()
+        assert page.title() != "pwned"
+        page.screenshot(path=artifacts / "condition-pending.png", full_page=True)
+
+        asked: list[str] = []
+
+        def answer_dialog(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", answer_dialog)
+        page.click("#condition-yes")
+        page.locator("#condition-state").wait_for()
+        assert asked and "approve" in asked[0] and "true" in asked[0]
+        assert "by console-tester" in page.locator("#condition-state").inner_text()
+
+        # The next condition takes a whole number: a bad one is refused with the server's message.
+        replicas = page.locator(".node:has(.name:text-is('replicas'))[data-phase=paused]")
+        replicas.wait_for()
+        replicas.click()
+        page.fill("#condition-value", "1.5")
+        page.click("#condition-answer")
+        problem = page.locator("#condition-error")
+        wait_until(lambda: problem.inner_text(), what="the refusal shown")
+        assert "takes an int" in problem.inner_text() and "whole number" in problem.inner_text()
+        page.screenshot(path=artifacts / "condition-refused.png", full_page=True)
+        page.fill("#condition-value", "3")
+        page.click("#condition-answer")
+
+        page.locator("#run-phase .phase-succeeded").wait_for()
+        assert running.wait(30) == 0
+        conditions = {c["name"]: c for c in api(url, "/api/v1/conditions?run=approve-1")}
+        assert conditions["approve"]["value"] is True and conditions["approve"]["signalled_by"] == "console-tester"
+        assert conditions["replicas"]["value"] == 3
+        page.locator(".node[data-action=a0]").click()
+        page.locator(".values").last.locator("pre:has-text('shipped v2 x3')").wait_for()
+        page.screenshot(path=artifacts / "condition-answered.png", full_page=True)
+    finally:
+        if running.poll() is None:
+            running.kill()
+
+
+def test_tasks_and_triggers_pages_activate_and_deactivate(
+    seeded_server: Any, page: Any, key: str, artifacts: Path
+) -> None:
+    from .test_console_actions_http import deploy_nightly
+
+    url = seeded_server.url
+    deploy_nightly(seeded_server)
+    sign_in(page, url, key, "/")
+    page.click("header nav a[href='/tasks']")
+    page.wait_for_url("**/tasks")
+    assert page.locator("#tasks tr[data-task='pkg.nightly'] td").nth(1).inner_text() == "v1"
+    page.screenshot(path=artifacts / "tasks.png", full_page=True)
+
+    page.click("header nav a[href='/triggers']")
+    page.wait_for_url("**/triggers")
+    row = page.locator("#triggers tr[data-trigger='yearly <b>']")
+    assert row.get_attribute("data-active") == "true" and "cron 0 0 1 1 *" in row.inner_text()
+    asked: list[str] = []
+
+    def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
+    row.locator("button.toggle-active").click()
+    page.locator("#triggers tr[data-trigger='yearly <b>'][data-active=false]").wait_for()
+    assert asked == ["Deactivate trigger yearly <b> of pkg.nightly?"]
+    assert api(url, "/api/v1/triggers/pkg.nightly/yearly%20%3Cb%3E")["active"] is False
+    page.screenshot(path=artifacts / "triggers.png", full_page=True)
+    page.locator("#triggers tr[data-trigger='yearly <b>'] button.toggle-active").click()
+    page.locator("#triggers tr[data-trigger='yearly <b>'][data-active=true]").wait_for()
+    assert api(url, "/api/v1/triggers/pkg.nightly/yearly%20%3Cb%3E")["active"] is True
+
+
+def test_a_big_run_opens_node_by_node(browser: Any, page: Any, tmp_path: Path, artifacts: Path) -> None:
+    from roost.store.run_store import RunStore
+
+    store = RunStore(tmp_path / "home" / "roost.db")
+    seed_big_run(store, time.time() - 60)
+    store.flush()
+    store.close()
+    server = start_server(tmp_path / "home")
+    try:
+        page.goto(server.url + "/runs/big-run")
+        page.locator("#window-note").wait_for()
+        assert "3031 actions" in page.locator("#window-note").inner_text()
+        assert page.locator(".node[data-action='c7']").count() == 1
+        assert page.locator(".node[data-action='c7-g0']").count() == 0  # not loaded until opened
+        page.locator(".node[data-action='c7'] .toggle").click()
+        page.locator(".node[data-action='c7-g99']").wait_for()
+        page.screenshot(path=artifacts / "big-run.png")
+    finally:
+        stop_server(server)

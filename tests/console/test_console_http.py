@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 
 from roost.server.console import run_views
-from roost.store.records import ActionPhase, ActionRecord, RunRecord
+from roost.store.cache_store import CacheStore
+from roost.store.records import ActionPhase, ActionRecord, CacheEntry, RunRecord
 from roost.store.run_store import RunStore
+from roost.store.secret_store import SecretStore
 from roost.types import task_io
 from roost.types.literals import Literal
 from server.conftest import Server, start_server, stop_server
 
-from .conftest import roost_cli
+from .conftest import roost_cli, seed_big_run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,6 +39,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         run.started_at, run.ended_at = run.created_at, run.created_at + 1.5
         store.put_run(run)
     store.mark(ActionRecord("run-001", "a0", None, "pkg.train", "train", None, 0, ActionPhase.SUCCEEDED, 1))
+    CacheStore(store).put(CacheEntry("k" * 64, "pkg.train", "v1", b"\x00" * 2048, base, "run-001", "a0"))
+    SecretStore(home=home).set("db-password", "hunter2-secret-value", group="warehouse")
+    store.flush()
+    store.close()
+    running = start_server(home)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("console-big-home")
+    store = RunStore(home / "roost.db")
+    base = 1_700_000_000.0
+    seed_big_run(store, base)
     store.flush()
     store.close()
     running = start_server(home)
@@ -231,3 +248,43 @@ def test_roost_ui_prints_the_url_and_starts_a_server_once(tmp_path: Path) -> Non
         assert again.returncode == 0 and again.stdout.strip() == url and "started" not in again.stderr
     finally:
         roost_cli(home, "server", "stop")
+
+
+def test_a_big_run_is_shown_through_a_window(big_server: Server, server: Server) -> None:
+    status, _, body = call(big_server, "GET", "/console/api/runs/big-run")
+    state = json.loads(body)
+    assert status == 200 and state["window"]["total"] == 3031
+    assert state["window"]["kids"]["a0"] == 30 and state["window"]["kids"]["c7"] == 100
+    assert [a["id"] for a in state["actions"]] == ["a0", *(f"c{c}" for c in range(30))]  # roots and the root's children
+    _, _, body = call(big_server, "GET", "/console/api/runs/big-run?open=c7,c9")
+    shown = {a["id"] for a in json.loads(body)["actions"]}
+    assert {f"c7-g{g}" for g in range(100)} <= shown and "c8-g0" not in shown and "c9-g99" in shown
+    _, _, page = call(big_server, "GET", "/runs/big-run", HTML)
+    assert (
+        len(page) < 200_000 and b"3031" in page and b"c7-g0" not in page
+    )  # the page carries the window, not 3031 actions
+    _, _, small = call(server, "GET", "/console/api/runs/run-001")
+    assert json.loads(small)["window"] is None
+
+
+def test_cache_secrets_and_api_pages(server: Server) -> None:
+    status, _, body = call(server, "GET", "/cache", HTML)
+    assert status == 200 and b"pkg.train" in body and b"2 KiB" in body and b"run-001" in body
+    status, _, body = call(server, "GET", "/secrets", HTML)
+    assert status == 200 and b"db-password" in body and b"warehouse" in body and b"hunter2" not in body
+    _, _, listed = call(server, "GET", "/api/v1/secrets", {"Accept": "application/json"})
+    assert json.loads(listed) == [{"key": "db-password", "group": "warehouse"}]
+    status, _, body = call(server, "GET", "/api", HTML)
+    assert status == 200 and b"/api/v1/runs/{run}/conditions/{name}/signal" in body and b"DELETE" in body
+    _, _, entries = call(server, "GET", "/api/v1/cache?task=train", {"Accept": "application/json"})
+    (entry,) = json.loads(entries)
+    assert entry["size"] == 2048 and "outputs" not in entry
+    other_site = {"Origin": "https://evil.example", "Accept": "application/json"}
+    status, _, _ = call(server, "DELETE", f"/api/v1/cache/{entry['key']}", other_site)
+    assert status == 403  # a page of another site cannot forget it
+    status, _, _ = call(server, "DELETE", f"/api/v1/cache/{entry['key']}", {"Accept": "application/json"})
+    assert status == 200
+    status, _, body = call(server, "DELETE", f"/api/v1/cache/{entry['key']}", {"Accept": "application/json"})
+    assert status == 404 and b"no cache entry" in body
+    _, _, entries = call(server, "GET", "/api/v1/cache", {"Accept": "application/json"})
+    assert json.loads(entries) == []

@@ -21,8 +21,8 @@ def test_build_images_by_environment():
     assert flyte.build_images(plain, named) == {"build-plain": "python:3.12-slim"}
 
 
-def test_serving_says_what_roost_is_and_deploy_needs_environments():
-    with pytest.raises(NotImplementedError, match="control plane"):
+def test_serving_needs_an_app_and_deploy_needs_environments():
+    with pytest.raises(TypeError, match="serve\\(\\) takes an AppEnvironment, got NoneType"):
         flyte.serve(None)
     with pytest.raises(ValueError, match="at least one environment"):
         flyte.deploy()

@@ -24,6 +24,7 @@ from roost.runtime.ids import new_run_name
 from roost.runtime.runs.handles import Run
 from roost.runtime.runs.initialize import init
 from roost.runtime.runs.runner import Runner, load_task, rerun_name, with_runcontext
+from roost.store import server_info, store_config
 from roost.store.records import ActionPhase, RunRecord
 from roost.store.run_store import RunNameTaken
 from roost.task import TaskTemplate
@@ -78,6 +79,14 @@ def _failure_summary(name: str, record: RunRecord, error: BaseException | None) 
     if error is not None:
         return f"run {name} {state}: {type(error).__name__}: {one_line(str(error))}"
     return f"run {name} {state}"
+
+
+def _say_console_url(run_name: str) -> None:
+    """Where the run shows in the web console, when a server runs for this ROOST_HOME (on stderr:
+    stdout carries the run's outputs)."""
+    url = server_info.run_page_url(store_config.current().home, run_name)
+    if url is not None:
+        click.echo(f"Run {run_name}: {url}", err=True)
 
 
 def _watch(run_name: str, task_name: str, start: Callable[[], Run], no_live: bool, rerun_of: str | None = None) -> None:
@@ -227,6 +236,7 @@ def run_command(
     )
     if store().get_run(name) is not None:
         raise click.UsageError(f"a run named {name!r} already exists; choose another --name")
+    _say_console_url(name)
     _watch(name, template.name, lambda: runner.run(template, **inputs), no_live or follow)
 
 
@@ -306,4 +316,5 @@ def rerun_command(
             source, action_name=action_name or "a0", recover=recover, force_rerun_actions=forced or None
         )
 
+    _say_console_url(name)
     _watch(name, task_name, start, no_live or follow, rerun_of=source)

@@ -316,6 +316,11 @@ class SubmitRun(Message):
     values: bytes | None = None
     # server -> host: the trigger that fired this run ("TASK/TRIGGER"), recorded on it (never a client's)
     trigger: str | None = None
+    # server -> host, a rerun (never a client's): the run it reruns, whether the actions that succeeded
+    # there are reused (recover), and who asked (an API key's name, or "local"), recorded on the run.
+    rerun_of: str | None = None
+    recover: bool = False
+    started_by: str | None = None
 
 
 @message

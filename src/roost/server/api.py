@@ -12,8 +12,12 @@
     GET  /api/v1/runs/{run}/logs[?action&attempt]  log lines
     POST /api/v1/runs/{run}/abort                  ask the run to stop
     POST /api/v1/runs/{run}/actions/{id}/abort     ask one action to stop ({"reason": ...})
+    POST /api/v1/runs/{run}/rerun                  run an ended server run again ({"recover": bool}) -> {"name", "url"}
     POST /api/v1/runs/{run}/conditions/{name}/signal  answer a condition ({"value": ...} or {"fail": reason})
     GET  /api/v1/conditions[?run&pending]          conditions, newest first
+    GET  /api/v1/cache[?task&limit]                cached task results (what they are, not their values)
+    DELETE /api/v1/cache/{key}                     forget one
+    GET  /api/v1/secrets                           the names of the server's secrets (never their values)
     POST /api/v1/images                            build the images of tasks about to be deployed -> {"build"}
     GET  /api/v1/images/{build}                    {"done", "lines", "failed"}
     POST /api/v1/deployments                       register a version of deployed tasks
@@ -63,13 +67,17 @@ from roost.server.access import Access
 from roost.server.bundle_store import BundleStore
 from roost.server.hosts import HostGone, Hosts
 from roost.server.registry import DeployedTask, TaskRegistry, VersionConflict
+from roost.server.reruns import Reruns
 from roost.server.scheduler import Scheduler, fire_run_name
 from roost.server.submissions import Refused, Submissions
 from roost.server.trigger_table import DeployedTrigger, TriggerTable
 from roost.spec.triggers import Cron, check_binding
+from roost.store import store_config
+from roost.store.cache_store import CacheStore, summary
 from roost.store.record_codec import to_json, to_wire
 from roost.store.records import ActionPhase, ErrorInfo
 from roost.store.run_store import RunStore
+from roost.store.secret_store import SecretStore
 
 logger = logging.getLogger("roost.server")
 
@@ -117,6 +125,7 @@ class Api:
         triggers: TriggerTable,
         scheduler: Scheduler,
     ):
+        self.reruns = Reruns(store, submissions, bundles, hosts)
         self.triggers = triggers
         self.scheduler = scheduler
         self.submissions = submissions
@@ -139,9 +148,13 @@ class Api:
             Route("/api/v1/runs/{run}/logs", self.list_logs),
             Route("/api/v1/runs/{run}/abort", self.abort_run, methods=["POST"]),
             Route("/api/v1/runs/{run}/actions/{action}/abort", self.abort_action, methods=["POST"]),
+            Route("/api/v1/runs/{run}/rerun", self.rerun, methods=["POST"]),
             Route("/api/v1/runs/{run}/exchange", self.exchange, methods=["POST"]),
             Route("/api/v1/runs/{run}/conditions/{condition}/signal", self.signal_condition, methods=["POST"]),
             Route("/api/v1/conditions", self.list_conditions),
+            Route("/api/v1/cache", self.list_cache),
+            Route("/api/v1/cache/{key}", self.forget_cache_entry, methods=["DELETE"]),
+            Route("/api/v1/secrets", self.list_secrets),
             Route("/api/v1/deployments", self.deploy, methods=["POST"]),
             Route("/api/v1/images", self.build_images, methods=["POST"]),
             Route("/api/v1/images/{build}", self.image_build),
@@ -284,6 +297,20 @@ class Api:
         self.store.request_action_abort(name, action, reason[:1000])
         return reply(request, {"requested": True})
 
+    async def rerun(self, request: Request) -> Response:
+        """Run an ended run of this server again, as a new run (``reruns.py``); with ``recover``, what
+        succeeded in it is reused. Recorded as asked for by the caller."""
+        name = self._run_name(request)
+        recover = _map(await read_body(request, 64 * 1024), request).get("recover", False)
+        if not isinstance(recover, bool):
+            raise BadRequest("recover must be true or false")
+        by = request.scope.get("state", {}).get("caller", "local")
+        try:
+            answer = await self.reruns.rerun(name, recover, by)
+        except Refused as e:
+            raise BadRequest(str(e), e.status) from None
+        return reply(request, {"name": answer.name, "url": self.run_url(answer.name)}, 201)
+
     async def exchange(self, request: Request) -> Response:
         """The client of a hybrid run's root action: its messages in, what its host holds for it out
         (waiting up to ``wait`` seconds, at most 30, when there is nothing yet)."""
@@ -304,6 +331,27 @@ class Api:
         except KeyError:
             raise BadRequest(f"no hybrid run named {name!r} is going on here", 404) from None
         return Response(messages.encode(messages.RunMessages(name, held)), media_type=MSGPACK)  # type: ignore[arg-type]
+
+    # -- the cache and the secrets of the server's store ----------------------------------------------
+    def list_cache(self, request: Request) -> Response:
+        """Cached task results, newest first: what they are, not their values."""
+        query = request.query_params
+        limit = _number(query.get("limit", "500"), "limit", 1, 10_000)
+        entries = CacheStore(self.store).entries(query.get("task"), limit)
+        return reply(request, [summary(e) for e in entries])
+
+    def forget_cache_entry(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        if not CacheStore(self.store).forget(key):
+            raise BadRequest(f"no cache entry {key[:80]!r}", 404)
+        return reply(request, {"deleted": True})
+
+    def list_secrets(self, request: Request) -> Response:
+        """The names of the server's secrets -- never their values."""
+        names = SecretStore(home=store_config.current().home).list()
+        return reply(
+            request, [{"key": key, "group": group} for key, group in sorted(names, key=lambda n: (n[1] or "", n[0]))]
+        )
 
     # -- conditions --------------------------------------------------------------------------------------
     def list_conditions(self, request: Request) -> Response:
@@ -521,6 +569,7 @@ def check_submission(body: bytes) -> messages.SubmitRun:
         (s.version is None or isinstance(s.version, str), "version must be text"),
         (s.resume is False, "resume is the server's own, not a client's"),
         (s.trigger is None, "trigger is the server's own, not a client's"),
+        (s.rerun_of is None and s.recover is False and s.started_by is None, "reruns are the server's own"),
         (s.values is None or isinstance(s.values, bytes), "values must be bytes"),
     )
     for ok, reason in checks:

@@ -249,7 +249,12 @@ class Host:
                 location = str(Path.cwd() / location)
             task = find_task(load_module(location), submission.task)
             options = remote_runs.options_from(submission.options, self._base)
-            options = dataclasses.replace(options, deployed_version=submission.version, trigger=submission.trigger)
+            options = dataclasses.replace(
+                options,
+                deployed_version=submission.version,
+                trigger=submission.trigger,
+                started_by=submission.started_by,
+            )
         except Exception as e:  # the bundle's code: any error it raises on import is the user's
             logger.debug("run %s refused:\n%s", name, traceback.format_exc())
             self.refuse(name, e)
@@ -272,9 +277,12 @@ class Host:
             claimed.append(run_name)
             self.send(messages.RunAccepted(run_name))
 
-        resume = {}
+        resume: dict[str, object] = {}
         if submission.resume:  # what the run finished before its host died is not run again
             resume = {"resume": True, "recovered_from": name, "recovered": get_store().succeeded_actions(name)}
+        elif submission.rerun_of is not None:  # a rerun: recorded as one; with recover, what succeeded is reused
+            recovered = get_store().succeeded_actions(submission.rerun_of) if submission.recover else {}
+            resume = {"recovered_from": submission.rerun_of, "recovered": recovered}
         future = asyncio.run_coroutine_threadsafe(
             execute_run(task, encoded, name, options, on_claimed=on_claimed, **resume), runtime_loop()
         )

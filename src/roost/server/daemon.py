@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from roost.server.scheduler import Scheduler
 from roost.server.submissions import Submissions, keep_sweeping
 from roost.server.trigger_table import TriggerTable
 from roost.store.open_stores import get_store
+from roost.store.server_info import ServerInfo, info_path, read_info
 from roost.store.store_config import StoreConfig
 
 logger = logging.getLogger("roost.server")
@@ -49,35 +50,6 @@ DEFAULT_PORT = 8686
 
 class ServerStartError(Exception):
     """The server cannot start (port taken, no keys for a public address, another server running)."""
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    pid: int
-    host: str
-    port: int
-    url: str
-    started_at: float
-    home: str
-
-
-def info_path(home: Path) -> Path:
-    return home / "server" / "server.json"
-
-
-def read_info(home: Path) -> ServerInfo | None:
-    """The server recorded as running in ``home``, if its process is alive."""
-    try:
-        info = ServerInfo(**json.loads(info_path(home).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return info
 
 
 def url_for(host: str, port: int) -> str:
@@ -129,7 +101,7 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     store = get_store()
     submissions = Submissions(home)
     registry = TaskRegistry(registry_path(home))
-    hosts = Hosts(BundleStore(home), home, run_options, on_run_ended=submissions.drop, deployed=registry.get)
+    hosts = Hosts(BundleStore(home), home, run_options, on_run_ended=submissions.finish, deployed=registry.get)
     hosts.url = url
     triggers = TriggerTable(registry_path(home))
     scheduler = Scheduler(triggers, registry, store, submissions, hosts)
@@ -139,7 +111,9 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     access.is_public = apps.is_public_path
     proxy = AppProxy(apps)
     app_routes = [*AppRoutes(apps, BundleStore(home)).routes(), *proxy.routes()]
-    app = build_app(api, access, Console(store, access, api.run_page), app_routes)
+    app = build_app(
+        api, access, Console(store, access, api.run_page, api.reruns.why_not, registry, triggers), app_routes
+    )
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)

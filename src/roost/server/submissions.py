@@ -7,6 +7,9 @@ by name only). The server keeps each submission in ROOST_HOME/server/submissions
 from before its host is asked to start it until the host says it ended. At start, and every
 ``SWEEP_S`` after, the server looks at those left: a run that ended meanwhile is forgotten, a run
 whose host is gone is resumed under its own name -- what succeeded is not run again.
+
+When a run ends its submission moves to ``server/finished-submissions/`` (the newest ``KEEP_FINISHED`` are
+kept): what the console's **Rerun** sends again (``reruns.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from roost.store.run_store import RunStore
 logger = logging.getLogger("roost.server")
 
 SWEEP_S = 30.0
+# The submissions of ended runs kept for reruns: the newest this many (pruned a few dozen at a time).
+KEEP_FINISHED = 1000
+_PRUNE_SLACK = 50
 
 
 class Refused(Exception):
@@ -37,8 +43,10 @@ class Refused(Exception):
 
 
 class Submissions:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, keep_finished: int = KEEP_FINISHED):
         self.folder = home / "server" / "submissions"
+        self.finished_folder = home / "server" / "finished-submissions"
+        self.keep_finished = keep_finished
 
     def keep(self, submission: messages.SubmitRun) -> bool:
         """Keep it, complete or not at all; False when a submission of that name is kept already."""
@@ -77,8 +85,43 @@ class Submissions:
         return answer
 
     def drop(self, name: str) -> None:
+        """Forget a submission that never became a run (or whose run is gone from the store)."""
         with contextlib.suppress(OSError):
             (self.folder / name).unlink()
+
+    def finish(self, name: str) -> None:
+        """The run ended: its submission moves to ``finished-submissions/``, where a rerun finds it."""
+        try:
+            check_run_name(name)
+            self.finished_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.replace(self.folder / name, self.finished_folder / name)
+        except (OSError, ValueError):
+            return  # not ours, or moved already (the host said so, and the sweep saw it ended)
+        self._prune()
+
+    def _prune(self) -> None:
+        try:
+            entries = list(os.scandir(self.finished_folder))
+        except OSError:
+            return
+        if len(entries) <= self.keep_finished + _PRUNE_SLACK:
+            return
+        entries.sort(key=lambda e: e.stat().st_mtime if e.is_file() else 0.0)
+        for entry in entries[: len(entries) - self.keep_finished]:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+    def finished(self, name: str) -> messages.SubmitRun | None:
+        """The submission of the ended run ``name``, if it is kept (ask only for runs that ended)."""
+        try:
+            check_run_name(name)
+            path = self.finished_folder / name
+            if not path.exists():  # ended a moment ago: its host has not said so yet
+                path = self.folder / name
+            submission = messages.decode(path.read_bytes())
+        except (OSError, ValueError, messages.ProtocolError):
+            return None
+        return submission if isinstance(submission, messages.SubmitRun) and submission.name == name else None
 
     def kept(self) -> list[messages.SubmitRun]:
         """The submissions of runs not known to have ended (an unreadable file is left, said once)."""
@@ -105,8 +148,10 @@ async def sweep(submissions: Submissions, store: RunStore, hosts: Hosts) -> None
         name = submission.name
         assert name is not None
         record = await asyncio.to_thread(store.get_run, name)
-        if record is None or record.phase.is_terminal:
+        if record is None:
             submissions.drop(name)
+        elif record.phase.is_terminal:
+            submissions.finish(name)
         elif controller_gone(record):
             logger.info("run %s lost its bundle host: resuming it", name)
             submission.resume = True

@@ -68,11 +68,20 @@ class CacheStore:
         """Store ``entry`` with the next group commit (replacing any older entry for its key)."""
         self.runs.put_cache_entry(entry)
 
-    def entries(self, task: str | None = None) -> list[CacheEntry]:
+    def entries(self, task: str | None = None, limit: int | None = None) -> list[CacheEntry]:
+        """The entries (of ``task``), newest first (the ``limit`` newest)."""
         clause, args = _task_clause(task)
         sql = f"SELECT {CACHE_ENTRY_COLUMNS} FROM cache_entries{clause} ORDER BY created_at DESC"
+        if limit is not None:
+            sql, args = f"{sql} LIMIT ?", (*args, limit)
         with self.runs.errors():
             return [cache_entry_from(r) for r in self.runs.connection().execute(sql, args).fetchall()]
+
+    def forget(self, key: str) -> bool:
+        """Remove the entry of ``key``; whether there was one."""
+        self.runs.flush()
+        with self.runs.errors():
+            return self.runs.connection().execute("DELETE FROM cache_entries WHERE key = ?", (key,)).rowcount > 0
 
     def clear(self, task: str | None = None) -> int:
         """Remove every entry (of ``task``); the number removed."""
@@ -143,3 +152,16 @@ class CacheStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+
+def summary(entry: CacheEntry) -> dict[str, Any]:
+    """What an entry is -- never its value: for listings."""
+    return {
+        "key": entry.key,
+        "task": entry.task_name,
+        "version": entry.version,
+        "created_at": entry.created_at,
+        "run_name": entry.run_name,
+        "action_id": entry.action_id,
+        "size": len(entry.outputs),
+    }

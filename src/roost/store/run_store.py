@@ -598,6 +598,18 @@ class RunStore:
         sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND phase IN ({marks}) ORDER BY seq"
         return [action_from(r) for r in self._query(sql, (run_name, *phases))]
 
+    def child_counts(self, run_name: str) -> dict[str, int]:
+        """How many actions each action of the run started, by parent id ("" for its roots)."""
+        sql = "SELECT COALESCE(parent_id, ''), COUNT(*) FROM actions WHERE run_name = ? GROUP BY parent_id"
+        return {row[0]: row[1] for row in self._query(sql, (run_name,))}
+
+    def list_children(self, run_name: str, parent_id: str | None, limit: int) -> list[ActionRecord]:
+        """The first ``limit`` actions ``parent_id`` started (the run's roots for None), in order."""
+        where = "parent_id = ?" if parent_id is not None else "parent_id IS NULL"
+        args = (run_name, parent_id, limit) if parent_id is not None else (run_name, limit)
+        sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND {where} ORDER BY seq LIMIT ?"
+        return [action_from(r) for r in self._query(sql, args)]
+
     def get_action(self, run_name: str, action_id: str) -> ActionRecord | None:
         sql = f"SELECT {ACTION_COLUMNS} FROM actions WHERE run_name = ? AND action_id = ?"
         rows = self._query(sql, (run_name, action_id))

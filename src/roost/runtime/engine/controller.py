@@ -88,6 +88,7 @@ class RunOptions:
     # Recorded on the run (``roost get run``): the deployed version it runs, and the trigger that fired it.
     deployed_version: str | None = None
     trigger: str | None = None
+    started_by: str | None = None  # who asked the server for this run (a rerun from the console)
 
 
 async def _mark_running(action: ActionRun, call_next: Next) -> Any:

@@ -188,6 +188,10 @@ class LocalApp:
             get_store().request_abort(self.run_name)
             if wait and not self._ended.wait(self._serve.deactivate_timeout):
                 raise TimeoutError(f"app {self.name} did not stop within {2 * self._serve.deactivate_timeout:g} s")
+        if wait:  # stopped means its port is free again: its process may take a moment to go
+            deadline = time.monotonic() + self._serve.deactivate_timeout
+            while _listening(self.port) and time.monotonic() < deadline:
+                time.sleep(0.05)
         return self
 
     async def _deactivate_aio(self, wait: bool = False) -> LocalApp:
@@ -223,6 +227,12 @@ class LocalApp:
     def __repr__(self) -> str:
         state = "deactivated" if self.is_deactivated() else "served"
         return f"<LocalApp {self.name} {state} at {self.endpoint} (run {self.run_name})>"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _port_taken(port: int) -> bool:

@@ -385,6 +385,7 @@ async def execute_run(
                     "env_var_names": sorted(options.env_vars),
                     **({"version": options.deployed_version} if options.deployed_version else {}),
                     **({"trigger": options.trigger} if options.trigger else {}),
+                    **({"started_by": options.started_by} if options.started_by else {}),
                 }
             ),
         )

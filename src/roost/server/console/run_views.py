@@ -17,10 +17,12 @@ from typing import Any
 from roost.runtime.runs.run_liveness import controller_gone
 from roost.runtime.task_api.action_report import REPORT_FILE
 from roost.store.blobs import is_remote_uri, local_path_of
-from roost.store.records import ActionRecord, AttemptRecord, ErrorInfo, RunRecord
+from roost.store.records import ActionRecord, AttemptRecord, ConditionRecord, ErrorInfo, RunRecord
 from roost.types import task_io
 from roost.types.literals import Literal
 
+# The isolation of a condition's action: it runs nothing, it waits for an answer.
+CONDITION = "condition"
 # A value's text is cut here: a page shows a preview, `roost get io` the whole value.
 MAX_VALUE_CHARS = 20_000
 
@@ -50,6 +52,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "version": options.get("version") if isinstance(options.get("version"), str) else None,
         "trigger": options.get("trigger") if isinstance(options.get("trigger"), str) else None,
         "recovered_from": run.recovered_from,
+        "started_by": options.get("started_by") if isinstance(options.get("started_by"), str) else None,
         "abort_requested": run.abort_requested,
         "isolation": options.get("isolation") if isinstance(options.get("isolation"), str) else None,
         # Names only: the values of a run's variables never leave the process that ran it.
@@ -86,12 +89,18 @@ def action_node(action: ActionRecord) -> dict[str, Any]:
 
 
 def action_detail(
-    run: RunRecord, action: ActionRecord, attempts: list[AttemptRecord], abort_reason: str | None
+    run: RunRecord,
+    action: ActionRecord,
+    attempts: list[AttemptRecord],
+    abort_reason: str | None,
+    condition: ConditionRecord | None = None,
 ) -> dict[str, Any]:
-    """Everything the console shows of one selected action."""
+    """Everything the console shows of one selected action (of a condition: what it asks, and its answer)."""
+    is_condition = action.isolation == CONDITION
     return {
         **action_node(action),
-        "inputs": decoded_values(action.inputs, "inputs"),
+        # A condition's inputs are its spec, webhook included: shown as the condition below, never raw.
+        "inputs": decoded_values(action.inputs, "inputs") if not is_condition else [],
         "outputs": decoded_values(action.outputs, "outputs") if action.outputs else [],
         "error": error_map(action.error),
         "attempt_list": [
@@ -106,6 +115,29 @@ def action_detail(
         ],
         "has_report": report_path(run, action.action_id) is not None,
         "abort_reason": abort_reason,
+        "condition": condition_view(condition) if is_condition and condition is not None else None,
+    }
+
+
+def condition_view(condition: ConditionRecord) -> dict[str, Any]:
+    """A condition as its page shows it: what it asks and how it was answered. Its webhook (an address
+    and a payload that may carry a token) is not shown."""
+    try:
+        value = json.loads(condition.value) if condition.value is not None else None
+    except ValueError:
+        value = condition.value
+    return {
+        "name": condition.name,
+        "prompt": condition.prompt[:MAX_VALUE_CHARS],
+        "prompt_type": condition.prompt_type,
+        "data_type": condition.data_type,
+        "description": condition.description[:MAX_VALUE_CHARS],
+        "state": condition.state,
+        "value": value,
+        "reason": condition.reason,
+        "signalled_by": condition.signalled_by,
+        "signalled_at": condition.signalled_at,
+        "timeout_at": condition.timeout_at,
     }
 
 

@@ -26,14 +26,14 @@ def json_island(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
 
 
-def layout(title: str, body: str, script: str | None = None, caller: str | None = None) -> str:
+def layout(title: str, body: str, script: str | tuple[str, ...] = (), caller: str | None = None) -> str:
     who = ""
     if caller:
         logout = '<form method="post" action="/logout" class="inline"><button type="submit">log out</button></form>'
         who = f'<span class="who">signed in as <b>{escape(caller)}</b> {logout if caller != "local" else ""}</span>'
     scripts = '<script src="/console/static/console.js" defer></script>'
-    if script:
-        scripts += f'<script src="/console/static/{escape(script)}" defer></script>'
+    for each in (script,) if isinstance(script, str) else script:
+        scripts += f'<script src="/console/static/{escape(each)}" defer></script>'
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -47,13 +47,14 @@ def layout(title: str, body: str, script: str | None = None, caller: str | None 
 <body>
 <header class="top">
 <a class="brand" href="/">roost</a>
-<nav><a href="/">Runs</a></nav>
+<nav><a href="/">Runs</a> <a href="/tasks">Tasks</a> <a href="/triggers">Triggers</a> <a href="/cache">Cache</a>
+<a href="/secrets">Secrets</a> <a href="/api">API</a></nav>
 {who}
 </header>
 <main>
 {body}
 </main>
-<footer>roost {escape(__version__)} &middot; the same data as JSON: <a href="/api/v1/runs">/api/v1</a></footer>
+<footer>roost {escape(__version__)} &middot; the same data as JSON: <a href="/api">the API</a></footer>
 </body>
 </html>
 """
@@ -94,6 +95,8 @@ def origin_text(row: dict[str, Any]) -> str:
         parts.append(f"version {row['version']}")
     if row.get("recovered_from"):
         parts.append(f"rerun of {row['recovered_from']}")
+    if row.get("started_by"):
+        parts.append(f"by {row['started_by']}")
     return ", ".join(parts)
 
 
@@ -150,17 +153,26 @@ def runs_page(
     return layout("Runs", body, "runs.js", caller)
 
 
-def run_page(row: dict[str, Any], actions: list[dict[str, Any]], caller: str) -> str:
+def run_page(
+    row: dict[str, Any], actions: list[dict[str, Any]], caller: str, window: dict[str, Any] | None = None
+) -> str:
     name = row["name"]
     error = ""
     if row.get("error"):
         error = f'<pre class="error" id="run-error">{escape(row["error"]["message"])}</pre>'
     env_names = ", ".join(row.get("env_var_names") or []) or "-"
+    why_not = row.get("rerun_refused") or ""
+    refused = f' disabled title="{escape(why_not)}"' if why_not else ""
     body = f"""
 <div class="run-head">
 <h1><span class="muted">run</span> <span id="run-name">{escape(name)}</span></h1>
 <span id="run-phase">{phase_badge(row["phase"], row["controller_gone"])}</span>
 <button type="button" id="abort" class="danger"{" hidden" if row["terminal"] else ""}>Abort run</button>
+<span class="reruns" id="reruns"{"" if row["terminal"] else " hidden"}>
+<button type="button" id="rerun"{refused}>Rerun</button>
+<button type="button" id="rerun-recover"{refused}>Rerun with recover</button>
+<span class="muted" id="rerun-why">{escape(why_not)}</span>
+</span>
 </div>
 <dl class="facts">
 <dt>task</dt><dd>{escape(row["task"])}</dd>
@@ -171,6 +183,7 @@ def run_page(row: dict[str, Any], actions: list[dict[str, Any]], caller: str) ->
 <dt>env var names</dt><dd>{escape(env_names)}</dd>
 </dl>
 {error}
+<p class="waiting" id="waiting" hidden></p>
 <div class="tabs" role="tablist">
 <button type="button" class="tab active" data-tab="tree-view">Actions</button>
 <button type="button" class="tab" data-tab="timeline-view" id="timeline-tab">Timeline</button>
@@ -181,9 +194,9 @@ def run_page(row: dict[str, Any], actions: list[dict[str, Any]], caller: str) ->
 <section class="detail" id="detail"><p class="muted">Select an action to see its inputs, outputs, logs,
 error and report.</p></section>
 </div>
-{json_island("run-state", {"run": row, "actions": actions})}
+{json_island("run-state", {"run": row, "actions": actions, "window": window})}
 """
-    return layout(f"Run {name}", body, "run.js", caller)
+    return layout(f"Run {name}", body, ("markdown.js", "condition.js", "run.js"), caller)
 
 
 def login_page(next_path: str, message: str = "", keys_enabled: bool = True) -> str:

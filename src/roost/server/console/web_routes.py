@@ -3,6 +3,7 @@
     GET  /                                         the runs list (?phase&task&name&before)
     GET  /runs/{run}                               the run's page (HTML for a browser; JSON otherwise)
     GET  /reports/{run}/{action}                   the action's report, sandboxed (see REPORT_POLICY)
+    GET  /tasks[?name], /triggers                  deployed tasks (every version), triggers (activate/deactivate)
     GET  /console/api/runs[?phase&task&name]       the first page of runs, for the list's live refresh
     GET  /console/api/runs/{run}                   the run and its action tree, for the page's live refresh
     GET  /console/api/runs/{run}/actions/{id}      one action: inputs, outputs, attempts, error
@@ -10,9 +11,10 @@
     GET  /login, POST /login, POST /logout         the API key kept in an HttpOnly cookie
     GET  /console/static/...                       the console's CSS and JavaScript (in the package)
 
-Aborting a run is the API's ``POST /api/v1/runs/{run}/abort``; the access middleware refuses it from
-another site's page. Reads go through the same store as the API, in a thread: the event loop answers
-the next request while SQLite reads.
+Aborting a run is the API's ``POST /api/v1/runs/{run}/abort``, rerunning it ``.../rerun``, answering a
+condition ``.../conditions/{id}/signal``; the access middleware refuses them from another site's page.
+Reads go through the same store as the API, in a thread: the event loop answers the next request while
+SQLite reads.
 """
 
 from __future__ import annotations
@@ -32,12 +34,24 @@ from starlette.staticfiles import StaticFiles
 from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.server.access import KEY_COOKIE, Access
 from roost.server.api import BadRequest, _number, _phase, read_body
-from roost.server.console import run_views, web_pages
+from roost.server.console import deployed_pages, run_views, store_pages, web_pages
+from roost.server.registry import TaskRegistry
+from roost.server.trigger_table import TriggerTable
+from roost.store import store_config
+from roost.store.cache_store import CacheStore, summary
+from roost.store.records import RunRecord
 from roost.store.run_store import RunStore
+from roost.store.secret_store import SecretStore
 
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 50
 MAX_REPORT_BYTES = 32 * 2**20
+# A run of more actions than this is shown through a window: its roots, the children of the nodes
+# open on the page (the first CHILDREN_SHOWN, or up to CHILDREN_ALL when asked), each node's count.
+WHOLE_RUN = 2000
+CHILDREN_SHOWN = 200
+CHILDREN_ALL = 5000
+MAX_OPENED = 100
 
 # The console's own pages: nothing but its own scripts, styles and frames, never framed elsewhere.
 PAGE_POLICY = (
@@ -83,16 +97,33 @@ class Console:
     """The web console over the store the API reads (``json_run_page``: the JSON view of ``/runs/{run}``
     for clients that do not ask for HTML)."""
 
-    def __init__(self, store: RunStore, access: Access, json_run_page: Callable[[Request], Response]):
+    def __init__(
+        self,
+        store: RunStore,
+        access: Access,
+        json_run_page: Callable[[Request], Response],
+        why_no_rerun: Callable[[RunRecord], str | None] | None = None,
+        registry: TaskRegistry | None = None,
+        triggers: TriggerTable | None = None,
+    ):
+        self.registry = registry
+        self.triggers = triggers
         self.store = store
         self.access = access
         self.json_run_page = json_run_page
+        # Why an ended run cannot be rerun from its page (None: it can); the API's ``reruns.py``.
+        self.why_no_rerun = why_no_rerun or (lambda run: "this console cannot start runs")
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/", self.runs_page),
             Route("/runs/{run}", self.run_page),
             Route("/reports/{run}/{action}", self.report),
+            Route("/tasks", self.tasks_page),
+            Route("/triggers", self.triggers_page),
+            Route("/cache", self.cache_page),
+            Route("/secrets", self.secrets_page),
+            Route("/api", self.api_page),
             Route("/console/api/runs", self.runs_data),
             Route("/console/api/runs/{run}", self.run_data),
             Route("/console/api/runs/{run}/actions/{action}", self.action_data),
@@ -148,14 +179,36 @@ class Console:
         except ValueError as e:
             raise BadRequest(str(e)) from None
 
-    def _run_state(self, name: str) -> dict[str, Any]:
+    def _run_state(self, name: str, opened: tuple[str, ...] = (), whole: tuple[str, ...] = ()) -> dict[str, Any]:
         record = self.store.get_run(name)
         if record is None:
             raise BadRequest(f"no run named {name!r}", 404)
-        actions = self.store.list_actions(name)
+        actions, window = self._actions_shown(name, opened, whole)
         row = run_views.run_row(record)
         row["aborted_by"] = self.store.action_abort_reason(name, ROOT_ACTION)
-        return {"run": row, "actions": [run_views.action_node(a) for a in actions]}
+        row["rerun_refused"] = self.why_no_rerun(record) if row["terminal"] else "the run has not ended"
+        waiting = self.store.list_conditions(name, pending=True) if not record.phase.is_terminal else []
+        row["waiting_conditions"] = [{"id": c.action_id, "name": c.name} for c in waiting]
+        return {"run": row, "actions": [run_views.action_node(a) for a in actions], "window": window}
+
+    def _actions_shown(
+        self, name: str, opened: tuple[str, ...], whole: tuple[str, ...]
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """Every action of a run of up to ``WHOLE_RUN`` actions; of a bigger one a window: its roots and
+        the children of the root and of the ``opened`` nodes (the first ``CHILDREN_SHOWN``, all of them
+        up to ``CHILDREN_ALL`` for the ``whole`` ones), with how many children each node has -- so the
+        page of a run of 100k actions is as quick to show as a small one's."""
+        counts = self.store.child_counts(name)
+        total = sum(counts.values())
+        if total <= WHOLE_RUN:
+            return self.store.list_actions(name), None
+        shown = {a.action_id: a for a in self.store.list_children(name, None, CHILDREN_SHOWN)}
+        for parent in dict.fromkeys((ROOT_ACTION, *opened[:MAX_OPENED], *whole[:MAX_OPENED])):
+            if counts.get(parent):
+                limit = CHILDREN_ALL if parent in whole else CHILDREN_SHOWN
+                shown.update((a.action_id, a) for a in self.store.list_children(name, parent, limit))
+        ordered = sorted(shown.values(), key=lambda a: a.seq)
+        return ordered, {"total": total, "kids": {k: v for k, v in counts.items() if k}}
 
     async def run_page(self, request: Request) -> Response:
         if not wants_html(request):
@@ -164,10 +217,12 @@ class Console:
             state = await run_in_threadpool(self._run_state, self._run_name(request))
         except BadRequest as e:
             return page(web_pages.not_found_page(str(e.detail)), e.status_code)
-        return page(web_pages.run_page(state["run"], state["actions"], caller_of(request)))
+        return page(web_pages.run_page(state["run"], state["actions"], caller_of(request), state["window"]))
 
     async def run_data(self, request: Request) -> Response:
-        return data(await run_in_threadpool(self._run_state, self._run_name(request)))
+        query = request.query_params
+        opened, whole = _ids(query.get("open")), _ids(query.get("all"))
+        return data(await run_in_threadpool(self._run_state, self._run_name(request), opened, whole))
 
     def _action_detail(self, name: str, action_id: str) -> dict[str, Any]:
         run = self.store.get_run(name)
@@ -175,7 +230,9 @@ class Console:
         if run is None or action is None:
             raise BadRequest(f"run {name!r} has no action {action_id[:100]!r}", 404)
         attempts = self.store.list_attempts(name, action_id)
-        return run_views.action_detail(run, action, attempts, self.store.action_abort_reason(name, action_id))
+        condition = self.store.get_condition(name, action_id) if action.isolation == run_views.CONDITION else None
+        reason = self.store.action_abort_reason(name, action_id)
+        return run_views.action_detail(run, action, attempts, reason, condition)
 
     async def action_data(self, request: Request) -> Response:
         detail = await run_in_threadpool(self._action_detail, self._run_name(request), request.path_params["action"])
@@ -205,6 +262,31 @@ class Console:
         headers = {**_COMMON_HEADERS, "content-security-policy": REPORT_POLICY}
         headers["cross-origin-resource-policy"] = "same-origin"
         return Response(content, headers=headers, media_type="text/html; charset=utf-8")
+
+    # -- what is deployed ---------------------------------------------------------------------------------
+    async def tasks_page(self, request: Request) -> Response:
+        name = request.query_params.get("name", "").strip()[:1000]
+        found = await run_in_threadpool(self.registry.list, name or None) if self.registry is not None else []
+        return page(deployed_pages.tasks_page([t.to_wire() for t in found], name, caller_of(request)))
+
+    async def triggers_page(self, request: Request) -> Response:
+        found = await run_in_threadpool(self.triggers.list) if self.triggers is not None else []
+        return page(deployed_pages.triggers_page([t.to_wire() for t in found], caller_of(request)))
+
+    # -- the store's cache and secrets, the API ------------------------------------------------------------
+    async def cache_page(self, request: Request) -> Response:
+        task = request.query_params.get("task", "").strip()[:1000]
+        entries = await run_in_threadpool(CacheStore(self.store).entries, task or None, 500)
+        return page(store_pages.cache_page([summary(e) for e in entries], task, caller_of(request)))
+
+    async def secrets_page(self, request: Request) -> Response:
+        names = await run_in_threadpool(SecretStore(home=store_config.current().home).list)
+        return page(store_pages.secrets_page([{"key": k, "group": g} for k, g in names], caller_of(request)))
+
+    def api_page(self, request: Request) -> Response:
+        from roost.server import api
+
+        return page(store_pages.api_page(api.__doc__ or "", caller_of(request)))
 
     # -- signing in ---------------------------------------------------------------------------------------
     def login_page(self, request: Request) -> Response:
@@ -237,3 +319,10 @@ def _read_report(path: str) -> bytes:
     if len(content) > MAX_REPORT_BYTES:
         raise BadRequest(f"the report is over {MAX_REPORT_BYTES} bytes: read it from {path}", 413)
     return content
+
+
+def _ids(text: str | None) -> tuple[str, ...]:
+    """A comma-separated list of action ids from a query, at most ``MAX_OPENED`` of them."""
+    if not text:
+        return ()
+    return tuple(part for part in text.split(",")[:MAX_OPENED] if 0 < len(part) <= 200)

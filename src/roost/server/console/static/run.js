@@ -2,7 +2,7 @@
 // inputs, outputs, attempts, error, logs and report; aborting the run.
 "use strict";
 (function () {
-  const { el, fmtTime, fmtDuration, phaseBadge, getJSON, postJSON, island } = window.roost;
+  const { el, fmtTime, fmtDuration, phaseBadge, getJSON, postJSON, island, conditionPanel } = window.roost;
   const initial = island("run-state");
   const runName = initial.run.name;
   const base = "/console/api/runs/" + encodeURIComponent(runName);
@@ -11,6 +11,9 @@
 
   let run = initial.run;
   let actions = initial.actions;
+  // A big run comes as a window (its roots, the children of the open nodes) with each node's count of
+  // children: opening a node or asking for all its children asks the server for them.
+  let windowed = initial.window;
   let selected = null;            // the selected action's id
   let detail = null;              // what the server said of it
   const expanded = new Set();     // ids of expanded nodes
@@ -23,7 +26,8 @@
     for (const a of actions) {
       if (known.has(a.id)) continue;
       known.add(a.id);
-      if (actions.length <= 300 || !a.parent) expanded.add(a.id);  // big runs open at the root's children
+      // Big runs open at the root's children (a windowed one shows only those until asked).
+      if ((!windowed && actions.length <= 300) || !a.parent) expanded.add(a.id);
     }
   }
   expandNew();
@@ -47,6 +51,10 @@
   }
 
   // -- the tree ---------------------------------------------------------------------------------------
+  function kidsCount(id, kids) {
+    return windowed ? windowed.kids[id] || 0 : (kids.get(id) || []).length;
+  }
+
   function nodeRow(a, hasKids) {
     const toggle = el("button", {
       type: "button", class: "toggle" + (hasKids ? "" : " leaf"), "aria-label": "expand",
@@ -55,12 +63,18 @@
         event.stopPropagation();
         if (expanded.has(a.id)) expanded.delete(a.id); else expanded.add(a.id);
         renderTree();
+        if (windowed && expanded.has(a.id)) refresh(false);  // its children, from the server
       },
     });
     const tags = [];
     if (a.attempts > 1) tags.push(el("span", { class: "tag", text: `${a.attempts} attempts` }));
     if (a.cache_hit) tags.push(el("span", { class: "tag", text: "cached" }));
     if (a.group) tags.push(el("span", { class: "tag", text: a.group }));
+    if (a.isolation === "condition") {
+      tags.push(a.phase === "paused"
+        ? el("span", { class: "tag waiting", text: "paused \u2014 waiting for an answer" })
+        : el("span", { class: "tag", text: "condition" }));
+    }
     return el("div", {
       class: "node" + (a.id === selected ? " selected" : ""), "data-action": a.id, "data-phase": a.phase,
       title: a.isolation_reason || "", onclick: () => select(a.id),
@@ -78,14 +92,15 @@
     const shown = showAll.has(parentId) ? list : list.slice(0, CHILDREN_SHOWN);
     const ul = el("ul");
     for (const a of shown) {
-      const hasKids = kids.has(a.id);
+      const hasKids = kidsCount(a.id, kids) > 0;
       const li = el("li", {}, nodeRow(a, hasKids));
       if (hasKids && expanded.has(a.id)) li.append(branch(a.id, kids));
       ul.append(li);
     }
-    if (shown.length < list.length) {
-      ul.append(el("li", { class: "more", text: `show ${list.length - shown.length} more`,
-        onclick: () => { showAll.add(parentId); renderTree(); } }));
+    const all = parentId && windowed ? kidsCount(parentId, kids) : list.length;
+    if (shown.length < all) {
+      ul.append(el("li", { class: "more", text: `show ${all - shown.length} more`,
+        onclick: () => { showAll.add(parentId); renderTree(); if (windowed) refresh(false); } }));
     }
     return ul;
   }
@@ -93,7 +108,11 @@
   function renderTree() {
     const tree = document.getElementById("tree");
     const kids = childrenOf();
-    tree.replaceChildren(actions.length ? branch("", kids) : el("p", { class: "muted", text: "No actions yet." }));
+    const note = windowed
+      ? el("p", { class: "muted", id: "window-note", text: `${windowed.total} actions: open a node to load its children.` })
+      : null;
+    tree.replaceChildren(...[note, actions.length ? branch("", kids) : el("p", { class: "muted", text: "No actions yet." })]
+      .filter((part) => part !== null));
   }
 
   // -- the timeline -------------------------------------------------------------------------------------
@@ -160,6 +179,7 @@
         el("dt", { text: "duration" }), el("dd", { text: fmtDuration(d.started_at, d.ended_at) }),
         el("dt", { text: "ran" }), el("dd", { id: "where", text: (d.cache_hit ? "cache hit" : [d.isolation || "-", d.node ? `on ${d.node}` : ""].join(" ")) + (d.isolation_reason ? ` (${d.isolation_reason})` : "") }),
         d.abort_reason ? el("dt", { text: "abort" }) : null, d.abort_reason ? el("dd", { text: d.abort_reason }) : null),
+      d.condition ? conditionPanel(runName, d.id, d.condition, run.terminal, () => { detail = null; loadDetail(); refresh(false); }) : null,
       d.error ? el("h3", { text: "Error" }) : null,
       d.error ? errorBlock(d.error) : null,
       el("h3", { text: "Inputs" }), valuesTable(d.inputs, "none"),
@@ -181,7 +201,8 @@
       if (wanted !== selected) return;
       const before = detail;
       detail = answer;
-      const changed = !before || before.id !== answer.id || before.phase !== answer.phase || before.attempts !== answer.attempts || before.has_report !== answer.has_report;
+      const state = (d) => (d.condition ? d.condition.state : null);
+      const changed = !before || before.id !== answer.id || before.phase !== answer.phase || before.attempts !== answer.attempts || before.has_report !== answer.has_report || state(before) !== state(answer);
       if (changed) renderDetail();
     } catch (e) {
       document.getElementById("detail").replaceChildren(el("p", { class: "error-line", text: e.message }));
@@ -254,24 +275,43 @@
     document.getElementById("run-phase").replaceChildren(phaseBadge(run.phase, run.controller_gone));
     document.getElementById("run-duration").textContent = fmtDuration(run.started_at, run.ended_at);
     document.getElementById("abort").hidden = run.terminal;
+    document.getElementById("reruns").hidden = !run.terminal;
+    for (const id of ["rerun", "rerun-recover"]) {
+      const button = document.getElementById(id);
+      button.disabled = Boolean(run.rerun_refused);
+      button.title = run.rerun_refused || "";
+    }
+    document.getElementById("rerun-why").textContent = run.terminal ? run.rerun_refused || "" : "";
+    const waiting = document.getElementById("waiting");
+    const asks = run.waiting_conditions || [];
+    waiting.hidden = !asks.length;
+    waiting.replaceChildren(...(asks.length ? ["Waiting for an answer: ", ...asks.flatMap((c, i) => [i ? ", " : "",
+      el("a", { href: "#" + encodeURIComponent(c.id), "data-condition": c.id, text: c.name,
+        onclick: (event) => { event.preventDefault(); select(c.id); } })])] : []));
     const shown = document.getElementById("run-error");
     if (run.error && !shown) {
       document.querySelector("dl.facts").after(el("pre", { class: "error", id: "run-error", text: run.error.message }));
     }
   }
 
-  async function refresh() {
+  async function refresh(again = true) {
     try {
-      const answer = await getJSON(base);
+      let url = base;
+      if (windowed) {
+        const q = new URLSearchParams({ open: [...expanded].join(","), all: [...showAll].filter(Boolean).join(",") });
+        url = `${base}?${q}`;
+      }
+      const answer = await getJSON(url);
       run = answer.run;
       actions = answer.actions;
+      windowed = answer.window;
       expandNew();
       renderHead();
       renderTree();
       renderTimeline();
       if (selected) loadDetail();
     } catch (e) { /* the next refresh tries again */ }
-    if (!run.terminal) setTimeout(refresh, 1000);
+    if (again && !run.terminal) setTimeout(refresh, 1000);
   }
 
   document.getElementById("abort").addEventListener("click", async () => {
@@ -287,6 +327,24 @@
     }
   });
 
+  async function rerun(recover) {
+    const what = recover
+      ? `Rerun ${runName} with recover? The actions that succeeded are reused; the rest run again.`
+      : `Rerun ${runName}? Its task runs again, as a new run, with the same inputs.`;
+    if (!window.confirm(what)) return;
+    const buttons = [document.getElementById("rerun"), document.getElementById("rerun-recover")];
+    for (const b of buttons) b.disabled = true;
+    try {
+      const answer = await postJSON(`/api/v1/runs/${encodeURIComponent(runName)}/rerun`, { recover });
+      window.location.href = "/runs/" + encodeURIComponent(answer.name);
+    } catch (e) {
+      for (const b of buttons) b.disabled = false;
+      document.getElementById("rerun-why").textContent = "The rerun failed: " + e.message;
+    }
+  }
+  document.getElementById("rerun").addEventListener("click", () => rerun(false));
+  document.getElementById("rerun-recover").addEventListener("click", () => rerun(true));
+
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => {
       for (const other of document.querySelectorAll(".tab")) other.classList.toggle("active", other === tab);
@@ -295,6 +353,7 @@
     });
   }
 
+  renderHead();
   renderTree();
   const fromHash = decodeURIComponent(location.hash.slice(1));
   if (fromHash && actions.some((a) => a.id === fromHash)) select(fromHash);
