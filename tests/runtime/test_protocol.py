@@ -110,6 +110,7 @@ SAMPLES: dict[type[m.Message], m.Message] = {
     m.DeployedCallEnded: m.DeployedCallEnded("r-1", "a0-x", error=m.WireError("E", "user", "boom")),
     m.BuildImages: m.BuildImages("b1", {"wf": ["wf.main"]}),
     m.ImagesBuilt: m.ImagesBuilt("b1", ["wf.main: up to date"], []),
+    m.StartApp: m.StartApp("app-echo-r1", "app.py", "echo", 40123, {"who": "x"}, {"A": "1"}),
     m.RunMessages: m.RunMessages(
         "r-1", [m.CallRequest(1, "a0", "a0-c", m.TaskRef("m", "t"), b"i", "h", None, {}), m.ActionDone("a0", b"o")]
     ),

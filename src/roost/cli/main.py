@@ -18,6 +18,7 @@ import click
 
 from roost._version import __version__
 from roost.cli.abort import abort_group
+from roost.cli.app_commands import app_group, get_apps_command
 from roost.cli.build import build_command
 from roost.cli.cache import cache_group
 from roost.cli.delete import delete_group
@@ -134,6 +135,8 @@ main.add_command(deploy_command)
 get_group.add_command(get_tasks_command)
 get_group.add_command(get_triggers_command)
 get_group.add_command(get_conditions_command)
+get_group.add_command(get_apps_command)
+main.add_command(app_group)
 main.add_command(signal_command)
 main.add_command(serve_command)
 main.add_command(trigger_group)

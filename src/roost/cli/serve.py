@@ -44,13 +44,48 @@ def _parameters(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A value for one of the app's parameters.")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="An environment variable for the app.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds the app may take to answer.")
+@click.option("--remote", is_flag=True, help="Have a roost server run it (replicas, proxy, scale to zero).")
+@click.option("--endpoint", metavar="URL", help="The roost server to run it (implies --remote).")
 def serve_command(
-    file: str, app: str, port: int | None, params: tuple[str, ...], env: tuple[str, ...], timeout: float
+    file: str,
+    app: str,
+    port: int | None,
+    params: tuple[str, ...],
+    env: tuple[str, ...],
+    timeout: float,
+    remote: bool,
+    endpoint: str | None,
 ) -> None:
-    """Serve APP (an AppEnvironment of FILE) here until Ctrl-C, printing what it prints."""
+    """Serve APP (an AppEnvironment of FILE) here until Ctrl-C, printing what it prints; with --remote,
+    register it on a roost server, which serves it at SERVER/apps/APP/, and return."""
     from roost.runtime.runs.app_serving import AppStartError, Serve
 
+    if remote or endpoint:
+        if port is not None:
+            raise click.UsageError("--port is for serving here: a server gives each replica a port of its own")
+        from roost.cli.remote_run import remote_endpoint
+        from roost.runtime.runs.initialize import init
+
+        init(endpoint=remote_endpoint(True, endpoint))
     app_env = _app_of(file, app)
+    if remote or endpoint:
+        serving = Serve(
+            "remote",
+            env_vars=_parameters(env) if env else None,
+            parameter_values={app: _parameters(params)},
+            activate_timeout=timeout,
+        )
+        try:
+            served = serving.serve(app_env)
+        except AppStartError as e:
+            for line in e.lines:
+                click.echo(f"  | {line}", err=True)
+            raise click.ClickException(one_line(str(e))) from None
+        except (ValueError, TypeError) as e:
+            raise click.ClickException(one_line(str(e))) from None
+        click.echo(f"app {app} is served by the roost server at {served.url}/", err=True)
+        click.echo(served.url)
+        return
     serving = Serve(
         "local",
         env_vars=_parameters(env) if env else None,

@@ -10,7 +10,8 @@ task's argument or reply there, an HTTP body later). They say what happens, neve
     template -> controller   Ready, Forked, Exited
     controller -> Ray        RayRun (a RunRequest with its Setup), replied to with RayReply
     client -> server         SubmitRun (the body of POST /api/v1/runs), answered with RunAccepted
-    server -> bundle host    SubmitRun, answered with RunAccepted or RunRefused; RunEnded when it ends
+    server -> bundle host    SubmitRun, answered with RunAccepted or RunRefused; RunEnded when it ends;
+                             StartApp (an app's replica), answered the same way
     hybrid client <-> host   RunMessages: the worker messages of a root action that runs in the
                              client (RunRequest, CallReply, Shutdown one way; CallRequest, LogLine,
                              TraceBegin/End, ActionDone / ActionFailed the other), through the server
@@ -405,6 +406,23 @@ class ImagesBuilt(Message):
     failed: list[str]
 
 
+# -- a replica of a server-managed app: server -> bundle host ---------------------------------------------
+@message
+class StartApp(Message):
+    """Serve a replica of the app ``app`` that ``module`` (of the host's bundle) declares, as the run
+    ``run``, on ``port`` (the server's choice, not the declared one). ``parameters`` are the values
+    given when the app was served, as text: the host resolves the rest (run outputs, other apps'
+    endpoints) from its store. Answered with ``RunAccepted(run)`` once the run is recorded, or
+    ``RunRefused``; ``RunEnded(run)`` when the replica stops."""
+
+    run: str
+    module: str
+    app: str
+    port: int
+    parameters: dict[str, str]
+    env_vars: dict[str, str]
+
+
 MESSAGES: tuple[type[Message], ...] = (
     WireError,
     TaskRef,
@@ -436,6 +454,7 @@ MESSAGES: tuple[type[Message], ...] = (
     DeployedCallEnded,
     BuildImages,
     ImagesBuilt,
+    StartApp,
 )
 _GETTERS: dict[int, Any] = {}  # kind -> a function giving the fields' values as a tuple
 _NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names

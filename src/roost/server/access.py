@@ -4,7 +4,8 @@ A request without a key is served only when it comes from this machine (127.0.0.
 with a key is served when the key is valid (``Authorization: Bearer KEY``, ``X-Api-Key: KEY``, or the
 web console's cookie, set by its login page), wherever it comes from, and an invalid key is refused
 even from loopback. ``/health`` answers everyone (it says nothing but that the server is up), and so do
-the console's login page and its static files. The caller's name -- the key's name, or "local" -- is
+the console's login page, its static files and the proxy paths of apps served with
+``requires_auth=False``. The caller's name -- the key's name, or "local" -- is
 kept in the request's scope for what records who did what.
 
 A browser sends cookies (and reaches loopback) on behalf of any page it shows, so a request that
@@ -18,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import urllib.parse
+from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -78,6 +80,9 @@ def wants_html(scope: dict[str, Any], headers: dict[bytes, bytes]) -> bool:
 class Access:
     def __init__(self, keys: ApiKeys):
         self.keys = keys
+        # Paths served to anyone besides PUBLIC_PATHS, decided per request: an app registered with
+        # requires_auth=False (its /apps/NAME/... proxy path). Nothing else of the server is reached there.
+        self.is_public: Callable[[str], bool] = lambda path: False
 
     def caller(self, client_host: str | None, headers: dict[bytes, bytes]) -> tuple[str | None, str]:
         """``(caller, "")`` when the request may go on, else ``(None, why not)``."""
@@ -113,6 +118,9 @@ class Access:
 
             async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
                 if scope["type"] != "http" or scope["path"] == "/health":
+                    await self.app(scope, receive, send)
+                    return
+                if access.is_public(scope["path"]):  # a public app: its requests are its own to judge
                     await self.app(scope, receive, send)
                     return
                 headers = dict(scope["headers"])

@@ -783,9 +783,10 @@ def _phase(text: str | None) -> str | None:
     return text.lower()
 
 
-def build_app(api: Api, access: Access, console: Any = None) -> Starlette:
+def build_app(api: Api, access: Access, console: Any = None, more_routes: list[Any] | None = None) -> Starlette:
     """The API's routes behind the access checks, after the web console's (``console.routes()``,
-    which serve ``/runs/{run}`` as a page to a browser and as the API's JSON view to anyone else)."""
+    which serve ``/runs/{run}`` as a page to a browser and as the API's JSON view to anyone else),
+    then ``more_routes`` (the apps' API and proxy)."""
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -796,7 +797,7 @@ def build_app(api: Api, access: Access, console: Any = None) -> Starlette:
         return reply(request, {"error": f"internal error ({type(exc).__name__}); see the server log"}, 500)
 
     app = Starlette(
-        routes=[*(console.routes() if console is not None else []), *api.routes()],
+        routes=[*(console.routes() if console is not None else []), *api.routes(), *(more_routes or [])],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.add_middleware(access.middleware())

@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import socket
@@ -34,13 +35,17 @@ from roost.errors import ActionAbortedError, BaseRuntimeError
 from roost.images.build import build_image
 from roost.runtime import frames, messages, values
 from roost.runtime.engine import deployed_calls
+from roost.runtime.engine.condition_waits import SERVER_URL_ENV
 from roost.runtime.engine.controller import RunOptions
 from roost.runtime.engine.executors import client
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import runtime_loop
 from roost.runtime.runs import remote_runs
+from roost.runtime.runs.app_parameters import resolve_parameters
+from roost.runtime.runs.app_serving import app_task, signal_app
 from roost.runtime.runs.runner import execute_action, execute_run
 from roost.runtime.wire import error_to_wire
+from roost.runtime.worker.app_code import find_app
 from roost.store.open_stores import get_store
 from roost.store.run_store import RunNameTaken
 
@@ -48,6 +53,8 @@ logger = logging.getLogger("roost.server")
 
 # What the server set for every run of its hosts (isolation, Ray address): RunOptions fields as JSON.
 BASE_OPTIONS_ENV = "ROOST_SERVER_RUN_OPTIONS"
+# How long an app's replica may take to stop after SIGTERM before its run is aborted (its process killed).
+APP_STOP_GRACE_S = 10.0
 
 
 class Host:
@@ -58,6 +65,7 @@ class Host:
         self._running: set[concurrent.futures.Future[object]] = set()
         self._idle = threading.Condition()
         self._draining = False  # told to stop: take no new run, exit when the last one ends
+        self._app_runs: set[str] = set()  # the runs of app replicas it serves
 
     def send(self, message: messages.Message) -> None:
         with self._send_lock:
@@ -81,6 +89,8 @@ class Host:
                 threading.Thread(target=self.build_images, args=(message,), daemon=True).start()
             elif isinstance(message, messages.CallDeployed):
                 self.start_deployed(message)
+            elif isinstance(message, messages.StartApp):
+                self.start_app(message)
             elif isinstance(message, messages.DeployedCallEnded):
                 runtime_loop().call_soon_threadsafe(deployed_calls.deliver, message)
             elif isinstance(message, messages.Shutdown):
@@ -89,6 +99,8 @@ class Host:
                     self._draining = True
                     if not self._running:
                         break
+        # An app's replica serves until it is stopped: with the server gone nobody would stop it.
+        self._stop_apps()
         with self._idle:  # the server is gone or asked us to stop: finish what runs, then exit
             self._idle.wait_for(lambda: not self._running)
 
@@ -159,6 +171,63 @@ class Host:
             self._finished(finished)  # type: ignore[arg-type]
 
         future.add_done_callback(done)
+
+    def start_app(self, request: messages.StartApp) -> None:
+        """Serve a replica of an app of this bundle as the run the server named, on the port it chose:
+        the same run a local ``flyte.serve`` makes (the app runtime as a task in a worker set up with
+        the app's settings), its parameters resolved here, where the store is."""
+        try:
+            location = str(Path.cwd() / request.module) if request.module.endswith(".py") else request.module
+            app = find_app(location, request.app)
+            server = os.environ.get(SERVER_URL_ENV, "")
+            parameters = resolve_parameters(app, dict(request.parameters), lambda other: f"{server}/apps/{other}")
+            task = app_task(app)
+            arguments = (location, app.name, json.dumps(parameters), request.port, "remote")
+            bound = task.interface.bind(arguments, {}, task.name)
+            encoded = values.encode_inputs(task, bound)
+        except Exception as e:  # the bundle's code, or its parameters: the user's to fix
+            self.refuse(request.run, e)
+            return
+        options = dataclasses.replace(self._base, isolation="process", env_vars=dict(request.env_vars))
+        claimed: list[str] = []
+
+        def on_claimed(run_name: str) -> None:
+            claimed.append(run_name)
+            self.send(messages.RunAccepted(run_name))
+
+        with self._idle:
+            self._app_runs.add(request.run)
+        future = asyncio.run_coroutine_threadsafe(
+            execute_run(task, encoded, request.run, options, on_claimed=on_claimed), runtime_loop()
+        )
+        with self._idle:
+            self._running.add(future)  # type: ignore[arg-type]
+
+        def ended(done: concurrent.futures.Future[object]) -> None:
+            error = done.exception() if not done.cancelled() else None
+            with self._idle:
+                self._app_runs.discard(request.run)
+            if claimed:
+                self.send(messages.RunEnded(claimed[0]))
+            else:
+                self.refuse(request.run, error or RuntimeError("the app's run did not start"))
+            self._finished(done)
+
+        future.add_done_callback(ended)  # type: ignore[arg-type]
+
+    def _stop_apps(self) -> None:
+        """Stop the replicas still served: SIGTERM (the app stops as it should), then their runs aborted
+        after a grace."""
+        with self._idle:
+            runs = list(self._app_runs)
+        for run in runs:
+            if not signal_app(run):
+                get_store().request_abort(run)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._app_runs, timeout=APP_STOP_GRACE_S)
+            left = list(self._app_runs)
+        for run in left:
+            get_store().request_abort(run)
 
     def _finished(self, future: concurrent.futures.Future[object]) -> None:
         """A run or deployed action ended: a draining host with nothing left exits."""
@@ -266,8 +335,6 @@ def _read_exactly(channel: socket.socket, n: int) -> bytes | None:
 
 
 def main() -> None:
-    import json
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     channel = socket.socket(fileno=int(sys.argv[1]))
     if str(Path.cwd()) not in sys.path:

@@ -62,6 +62,8 @@ class Hosts:
         deployed: Callable[[str, str | None], Any] | None = None,
     ):
         self._on_run_ended = on_run_ended
+        # Also told of every run a host says ended (the app manager: its replicas' runs).
+        self.run_ended_listeners: list[Callable[[str], None]] = []
         self.url = ""  # the server's own URL, once it is bound
         # Deployed tasks by (name, version; None: the newest): registry.DeployedTask or None.
         self._deployed = deployed
@@ -112,6 +114,18 @@ class Hosts:
                     self._watcher = asyncio.ensure_future(self._watch_clients())
             return reply
         raise AssertionError("unreachable")
+
+    async def start_app(self, bundle: str | None, request: messages.StartApp) -> messages.Message:
+        """Have the host of ``bundle`` serve a replica of an app: ``RunAccepted`` once its run is
+        recorded, or ``RunRefused`` saying why not (``HostGone`` when the host died meanwhile)."""
+        host = await self._host_for(bundle)
+        future: asyncio.Future[messages.Message] = asyncio.get_running_loop().create_future()
+        host.waiting[request.run] = future
+        self._send(host, request)
+        try:
+            return await future
+        finally:
+            host.waiting.pop(request.run, None)
 
     def _drain_older(self, newer: _Host, module: str) -> None:
         """A module now runs from a new code bundle: the hosts of older bundles that ran it are a
@@ -172,6 +186,8 @@ class Hosts:
         elif isinstance(message, messages.RunEnded):
             if self._on_run_ended is not None:
                 self._on_run_ended(message.name)
+            for listener in self.run_ended_listeners:
+                listener(message.name)
             ending = self._ending.pop(message.name, None)
             if ending is not None:
                 ending.set()

@@ -27,90 +27,14 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from roost.runtime.ids import ROOT_ACTION, new_run_name
+from roost.runtime.runs.app_parameters import AppStartError, resolve_parameters
 from roost.runtime.syncify import dual
 from roost.spec.app_environment import AppEnvironment
-from roost.spec.app_types import AppEndpoint, ArtifactValue, RunOutput
-from roost.spec.environment import list_loaded_environments
 from roost.store.open_stores import get_store
-from roost.store.records import ActionPhase
 
 ACTIVATE_TIMEOUT_S = 60.0
 DEACTIVATE_TIMEOUT_S = 15.0
 HEALTH_PATH = "/health"
-
-
-class AppStartError(RuntimeError):
-    """The app did not become active: ``lines`` are the last it printed."""
-
-    def __init__(self, message: str, lines: list[str]):
-        super().__init__(message)
-        self.lines = lines
-
-
-def _kind(value: Any) -> str | None:
-    from roost.types.dir import Dir
-    from roost.types.file import File
-
-    return "file" if isinstance(value, File) else "dir" if isinstance(value, Dir) else None
-
-
-def _run_output(ref: RunOutput) -> Any:
-    """The value ``ref`` names: an output of run ``run_name``, or of the newest succeeded run of
-    ``task_name`` (of ``task_version`` when given)."""
-    from roost.runtime.runs.handles import Run
-
-    store = get_store()
-    if ref.run_name is not None:
-        name = ref.run_name
-    else:
-        runs = store.list_runs(limit=1000, phase=ActionPhase.SUCCEEDED.value, task_name=ref.task_name)
-        if ref.task_version:
-            runs = [r for r in runs if json.loads(r.options or "{}").get("version") == ref.task_version]
-        if not runs:
-            raise ValueError(f"no succeeded run of task {ref.task_name!r} to take an app parameter from")
-        name = runs[0].name
-    value: Any = Run.get(name).outputs()
-    for step in ref.getter:
-        value = value[step]
-    return value
-
-
-def resolve_parameters(app: AppEnvironment, given: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every parameter's value, as the app's process materialises it: given at serve time or declared;
-    another run's output; another app's endpoint. A ValueError for one without a value."""
-    resolved: dict[str, dict[str, Any]] = {}
-    for parameter in app.parameters:
-        value = given.get(parameter.name, parameter.value)
-        if value is None:
-            raise ValueError(
-                f"app {app.name!r} needs a value for its parameter {parameter.name!r}: "
-                f"give one when serving it (roost serve ... --param {parameter.name}=VALUE)"
-            )
-        if isinstance(value, RunOutput):
-            value = _run_output(value)
-        if isinstance(value, AppEndpoint):
-            other = next(
-                (e for e in list_loaded_environments() if isinstance(e, AppEnvironment) and e.name == value.app_name),
-                None,
-            )
-            if other is None:
-                unknown = value.app_name
-                raise ValueError(f"app {app.name!r}: parameter {parameter.name!r} names an unknown app {unknown!r}")
-            value = other.endpoint
-        if isinstance(value, ArtifactValue):
-            raise ValueError(f"app {app.name!r}: parameter {parameter.name!r} is an artifact: roost has no artifacts")
-        kind = _kind(value)
-        resolved[parameter.name] = {
-            "value": value.path if kind else str(value),
-            "kind": kind or "text",
-            "env_var": parameter.env_var,
-            "download": parameter.download,
-            "mount": parameter.mount,
-        }
-    unknown = sorted(set(given) - {p.name for p in app.parameters})
-    if unknown:
-        raise ValueError(f"app {app.name!r} has no parameter {', '.join(map(repr, unknown))}")
-    return resolved
 
 
 def _answers(port: int, path: str, timeout: float) -> bool:
@@ -128,6 +52,38 @@ def _answers(port: int, path: str, timeout: float) -> bool:
                 return False  # it accepts connections but does not speak HTTP yet (or at all)
         except OSError:
             return False
+
+
+def app_task(app: AppEnvironment) -> Any:
+    """The task a replica of ``app`` runs as: the app runtime (``run_app``) in an environment with the
+    app's settings -- what its worker process is set up with, exactly as a task's."""
+    from roost.runtime.worker.app_code import run_app
+    from roost.spec.task_environment import TaskEnvironment
+
+    env = TaskEnvironment(
+        name=f"app-{app.name}", image=app.image, resources=app.resources, env_vars=app.env_vars, secrets=app.secrets
+    )
+    return env.task(run_app)
+
+
+def app_pid(run_name: str) -> int | None:
+    """The process of the app served as run ``run_name``, as its root action records it ("pid N ...")."""
+    record = get_store().get_action(run_name, ROOT_ACTION)
+    node = record.node if record is not None else None
+    if node and node.startswith("pid "):
+        with contextlib.suppress(ValueError, IndexError):
+            return int(node.split()[1])
+    return None
+
+
+def signal_app(run_name: str) -> bool:
+    """SIGTERM to the app's process (its server stops, ``on_shutdown`` runs); whether there was one."""
+    pid = app_pid(run_name)
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+    return True
 
 
 class LocalApp:
@@ -163,23 +119,13 @@ class LocalApp:
 
     def _start(self) -> None:
         from roost.runtime.runs.runner import with_runcontext
-        from roost.runtime.worker.app_code import run_app
-        from roost.spec.task_environment import TaskEnvironment
 
         if _answers(self.port, "/", 0.5) or _port_taken(self.port):
             raise ValueError(
                 f"port {self.port} is in use: stop what serves there, or serve {self.name} on another port"
             )
         app = self.app
-        # The app's settings, as a task's: what its worker process is set up with.
-        env = TaskEnvironment(
-            name=f"app-{app.name}",
-            image=app.image,
-            resources=app.resources,
-            env_vars=app.env_vars,
-            secrets=app.secrets,
-        )
-        task = env.task(run_app)
+        task = app_task(app)
         location = app.source_file or ""
         self.run_name = f"app-{app.name}-{new_run_name()[1:]}"
         self._ended.clear()
@@ -237,11 +183,8 @@ class LocalApp:
         aborted -- the process killed -- if it has not ended within ``deactivate_timeout``."""
         if self.run_name is None or self._ended.is_set():
             return self
-        pid = self._pid()
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
-        if pid is None or not self._ended.wait(self._serve.deactivate_timeout):
+        signalled = signal_app(self.run_name)
+        if not signalled or not self._ended.wait(self._serve.deactivate_timeout):
             get_store().request_abort(self.run_name)
             if wait and not self._ended.wait(self._serve.deactivate_timeout):
                 raise TimeoutError(f"app {self.name} did not stop within {2 * self._serve.deactivate_timeout:g} s")
@@ -250,14 +193,6 @@ class LocalApp:
             while _listening(self.port) and time.monotonic() < deadline:
                 time.sleep(0.05)
         return self
-
-    def _pid(self) -> int | None:
-        """The app's process, as its action records it ("pid N ...")."""
-        record = get_store().get_action(self.run_name or "", ROOT_ACTION)
-        node = record.node if record is not None else None
-        if node and node.startswith("pid "):
-            return int(node.split()[1])
-        return None
 
     async def _deactivate_aio(self, wait: bool = False) -> LocalApp:
         return await asyncio.to_thread(self._deactivate, wait)
@@ -312,8 +247,8 @@ def _port_taken(port: int) -> bool:
 
 
 class Serve:
-    """How apps are served (``flyte.with_servecontext(...)``): here (``mode="local"``); on a roost
-    server is not built yet."""
+    """How apps are served (``flyte.with_servecontext(...)``): here (``mode="local"``), or by the roost
+    server ``init(endpoint=...)`` named (``mode="remote"``, the default with an endpoint)."""
 
     def __init__(
         self,
@@ -331,11 +266,7 @@ class Serve:
     ):
         if mode not in (None, "local", "remote"):
             raise ValueError(f"mode must be 'local' or 'remote', got {mode!r}")
-        if mode == "remote":
-            raise NotImplementedError(
-                "serving apps on a roost server is not built yet: serve them here with mode='local' "
-                "(roost serve FILE APP)"
-            )
+        self.mode = mode
         self.env_vars = dict(env_vars or {})
         self.parameter_values = dict(parameter_values or {})
         self.activate_timeout = activate_timeout if activate_timeout is not None else ACTIVATE_TIMEOUT_S
@@ -349,12 +280,23 @@ class Serve:
     def _serve(self, app_env: AppEnvironment) -> LocalApp:
         if not isinstance(app_env, AppEnvironment):
             raise TypeError(f"serve() takes an AppEnvironment, got {type(app_env).__name__}")
+        if self._remote():
+            from roost.runtime.runs.served_apps import serve_on_server
+
+            return serve_on_server(app_env, self)  # type: ignore[return-value]
         parameters = resolve_parameters(app_env, self.parameter_values.get(app_env.name, {}))
         app = LocalApp(app_env, self, self.port or app_env.get_port().port, parameters)
         return app.activate(wait=True)  # type: ignore[no-any-return]
 
     async def _serve_aio(self, app_env: AppEnvironment) -> LocalApp:
         return await asyncio.to_thread(self._serve, app_env)
+
+    def _remote(self) -> bool:
+        if self.mode is not None:
+            return self.mode == "remote"
+        from roost.runtime.runs import server_client
+
+        return server_client.configured() is not None  # as runs: remote once a server is named
 
     serve = dual(_serve, _serve_aio)
 

@@ -183,6 +183,26 @@ class ServerClient:
     def list_tasks(self, name: str | None = None) -> list[dict[str, Any]]:
         return self._get("/tasks", name=name)  # type: ignore[no-any-return]
 
+    # -- apps ------------------------------------------------------------------------------------------
+    def register_app(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Register (or replace) an app on the server: its record, with its URL."""
+        _, data = self.request("POST", f"{API}/apps", msgpack.packb(spec, use_bin_type=True))
+        return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
+
+    def get_app(self, name: str) -> dict[str, Any] | None:
+        status, data = self.request("GET", f"{API}/apps/{_q(name)}", ok=(404,))
+        return None if status == 404 else msgpack.unpackb(data, raw=False)
+
+    def list_apps(self) -> list[dict[str, Any]]:
+        return self._get("/apps")  # type: ignore[no-any-return]
+
+    def set_app_active(self, name: str, active: bool) -> dict[str, Any]:
+        _, data = self.request("POST", f"{API}/apps/{_q(name)}/active", msgpack.packb({"active": active}))
+        return msgpack.unpackb(data, raw=False)  # type: ignore[no-any-return]
+
+    def app_logs(self, name: str) -> list[dict[str, Any]]:
+        return self._get(f"/apps/{_q(name)}/logs")  # type: ignore[no-any-return]
+
     # -- conditions ---------------------------------------------------------------------------------------
     def list_conditions(self, run_name: str | None = None, pending: bool = False) -> list[dict[str, Any]]:
         return self._get("/conditions", run=run_name, pending="1" if pending else None)  # type: ignore[no-any-return]

@@ -84,8 +84,9 @@ async def _call(fn: Any, values: dict[str, str]) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
-async def run_app(location: str, app_name: str, parameters: str, port: int) -> None:
-    """Serve the app ``app_name`` of ``location`` until it stops or is stopped."""
+async def run_app(location: str, app_name: str, parameters: str, port: int, mode: str = "local") -> None:
+    """Serve the app ``app_name`` of ``location`` until it stops or is stopped (``mode``: what
+    ``flyte.app.ctx().mode`` says: "local" here, "remote" for a replica a roost server runs)."""
     from roost.spec.app_types import Port
 
     app = find_app(location, app_name)
@@ -95,7 +96,7 @@ async def run_app(location: str, app_name: str, parameters: str, port: int) -> N
     if port and port != app.get_port().port:
         app.port = Port(port, app.get_port().name)  # served on another port than declared
     os.environ["PORT"] = str(app.get_port().port)
-    os.environ[MODE_ENV] = "local"
+    os.environ[MODE_ENV] = mode
     values = await _materialise(json.loads(parameters))
     folder = tempfile.mkdtemp(prefix="roost-app-")
     with open(Path(folder) / "parameters.json", "w") as f:
