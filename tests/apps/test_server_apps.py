@@ -233,6 +233,8 @@ def test_serving_registers_the_apps_and_hands_back_their_handles(served: Served)
     rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
     assert set(rows) == {"broken", "public", "scaled"}
     assert "1/1" in rows["public"] and "public" in rows["public"].split()[-1]
+    status, page = call(served.url, "GET", "/apps", headers={"Accept": "text/html"})  # the console's page
+    assert status == 200 and b'data-app="scaled"' in page and f"{served.url}/apps/public".encode() in page
 
 
 def test_first_request_cold_starts_then_idle_scales_to_zero_and_cold_starts_again(served: Served):

@@ -172,6 +172,10 @@ class AppManager:
             ],
         }
 
+    def views(self) -> list[dict[str, Any]]:
+        """Every app, as ``view`` shows it, by name."""
+        return [self.view(app) for _, app in sorted(self.apps.items())]
+
     def is_public_path(self, path: str) -> bool:
         """``/apps/NAME/...`` of an app registered with ``requires_auth=False``."""
         if not path.startswith("/apps/"):

@@ -52,7 +52,7 @@ class AppRoutes:
         return reply(request, self.apps.view(app), 201)
 
     def list_apps(self, request: Request) -> Response:
-        return reply(request, [self.apps.view(a) for _, a in sorted(self.apps.apps.items())])
+        return reply(request, self.apps.views())
 
     def _app(self, request: Request) -> ServedApp:
         name = request.path_params["name"]

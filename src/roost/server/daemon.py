@@ -112,7 +112,10 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     proxy = AppProxy(apps)
     app_routes = [*AppRoutes(apps, BundleStore(home)).routes(), *proxy.routes()]
     app = build_app(
-        api, access, Console(store, access, api.run_page, api.reruns.why_not, registry, triggers), app_routes
+        api,
+        access,
+        Console(store, access, api.run_page, api.reruns.why_not, registry, triggers, apps.views),
+        app_routes,
     )
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)

@@ -100,3 +100,42 @@ def triggers_page(triggers: list[dict[str, Any]], caller: str) -> str:
 {json_island("triggers-state", {"count": len(triggers)})}
 """
     return layout("Triggers", body, "triggers.js", caller)
+
+
+def app_row(app: dict[str, Any]) -> str:
+    active = app["active"]
+    replicas = f"{app['ready']}/{app['total']} (min {app['min']}, max {app['max']})"
+    runs = " ".join(
+        f'<a href="/runs/{escape(urllib.parse.quote(run))}">{escape(run)}</a>' for run in app.get("runs") or []
+    )
+    error = f'<span class="error-line">{escape(app["last_error"])}</span>' if app.get("last_error") else ""
+    return (
+        f'<tr data-app="{escape(app["name"])}" data-active="{"true" if active else "false"}">'
+        f"<td>{escape(app['name'])}</td>"
+        f'<td class="state"><span class="phase">{escape(app["state"])}</span></td>'
+        f"<td>{escape(replicas)}</td>"
+        f'<td><a href="{escape(app["url"])}/">{escape(app["url"])}</a></td>'
+        f"<td>{escape(when(app.get('last_request')))}</td>"
+        f"<td>{'key' if app['requires_auth'] else 'public'}</td>"
+        f'<td class="wrap">{runs or "-"}</td>'
+        f'<td class="wrap">{error}</td>'
+        f'<td><button type="button" class="toggle-app">{"Stop" if active else "Start"}</button></td>'
+        "</tr>"
+    )
+
+
+def apps_page(apps: list[dict[str, Any]], caller: str) -> str:
+    empty = "No app is served here (<code>roost serve --remote FILE APP</code>)."
+    body = f"""
+<h1>Apps</h1>
+<p class="muted">Served by this server at <code>/apps/NAME/</code>, scaled per their <code>Scaling</code>.</p>
+<p class="error-line" id="app-error" role="alert"></p>
+<table class="runs" id="apps">
+<thead><tr><th>App</th><th>State</th><th>Replicas</th><th>URL</th><th>Last request</th><th>Access</th>
+<th>Replica runs</th><th>Last error</th><th></th></tr></thead>
+<tbody>
+{"".join(app_row(a) for a in apps) or f'<tr class="empty"><td colspan="9">{empty}</td></tr>'}
+</tbody>
+</table>
+"""
+    return layout("Apps", body, "apps.js", caller)

@@ -47,7 +47,8 @@ def layout(title: str, body: str, script: str | tuple[str, ...] = (), caller: st
 <body>
 <header class="top">
 <a class="brand" href="/">roost</a>
-<nav><a href="/">Runs</a> <a href="/tasks">Tasks</a> <a href="/triggers">Triggers</a> <a href="/cache">Cache</a>
+<nav><a href="/">Runs</a> <a href="/tasks">Tasks</a> <a href="/triggers">Triggers</a> <a href="/apps">Apps</a>
+<a href="/cache">Cache</a>
 <a href="/secrets">Secrets</a> <a href="/api">API</a></nav>
 {who}
 </header>

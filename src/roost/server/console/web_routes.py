@@ -107,7 +107,9 @@ class Console:
         why_no_rerun: Callable[[RunRecord], str | None] | None = None,
         registry: TaskRegistry | None = None,
         triggers: TriggerTable | None = None,
+        apps: Callable[[], list[dict[str, Any]]] | None = None,
     ):
+        self.apps = apps  # the served apps as the API shows them (app_replicas.AppManager.view)
         self.registry = registry
         self.triggers = triggers
         self.store = store
@@ -123,6 +125,7 @@ class Console:
             Route("/reports/{run}/{action}", self.report),
             Route("/tasks", self.tasks_page),
             Route("/triggers", self.triggers_page),
+            Route("/apps", self.apps_page),
             Route("/cache", self.cache_page),
             Route("/secrets", self.secrets_page),
             Route("/api", self.api_page),
@@ -298,6 +301,9 @@ class Console:
     async def triggers_page(self, request: Request) -> Response:
         found = await run_in_threadpool(self.triggers.list) if self.triggers is not None else []
         return page(deployed_pages.triggers_page([t.to_wire() for t in found], caller_of(request)))
+
+    def apps_page(self, request: Request) -> Response:
+        return page(deployed_pages.apps_page(self.apps() if self.apps is not None else [], caller_of(request)))
 
     # -- the store's cache and secrets, the API ------------------------------------------------------------
     async def cache_page(self, request: Request) -> Response:
