@@ -320,3 +320,59 @@ def test_an_app_starts_runs_and_a_task_calls_an_app(tmp_path: Path, roost_home: 
         assert said["score"] == 50
     finally:
         served.deactivate(wait=True)
+
+
+DEPENDENT = textwrap.dedent(
+    """
+    import os
+
+    import roost as flyte
+
+    SERVE = "python -m http.server $PORT --bind 127.0.0.1"
+    backend = flyte.AppEnvironment(name="backend", port=int(os.environ["BACKEND_PORT"]), command=SERVE)
+    front = flyte.AppEnvironment(name="front", port=int(os.environ["FRONT_PORT"]), command=SERVE, depends_on=[backend])
+    """
+)
+
+
+def test_the_apps_an_app_depends_on_are_served_first(tmp_path: Path, roost_home: Path, monkeypatch: pytest.MonkeyPatch):
+    backend_port, front_port = free_port(), free_port()
+    monkeypatch.setenv("BACKEND_PORT", str(backend_port))
+    monkeypatch.setenv("FRONT_PORT", str(front_port))
+    (tmp_path / "dependent.py").write_text(DEPENDENT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import dependent
+
+    front = flyte.serve(dependent.front)
+    try:
+        assert [d.name for d in front.dependencies] == ["backend"]
+        assert b"Directory listing" in get(f"http://127.0.0.1:{backend_port}/")  # it answers too
+    finally:
+        front.deactivate(wait=True)
+    for port in (front_port, backend_port):  # both stopped
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_on_a_server_the_apps_an_app_depends_on_are_registered_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from server.conftest import start_server, stop_server
+
+    monkeypatch.setenv("BACKEND_PORT", "8081")
+    monkeypatch.setenv("FRONT_PORT", "8082")
+    (tmp_path / "dependent.py").write_text(DEPENDENT)
+    server = start_server(tmp_path / "server-home")
+    try:
+        script = (
+            "import sys, roost as flyte, dependent\n"
+            "flyte.init(endpoint=sys.argv[1], root_dir='.')\n"
+            "app = flyte.serve(dependent.front)\n"
+            "print(sorted(a.name for a in flyte.remote.App.listall()))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, server.url], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "ROOST_HOME": str(tmp_path / "client-home")},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == "['backend', 'front']"
+    finally:
+        stop_server(server)

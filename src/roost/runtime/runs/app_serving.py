@@ -98,6 +98,7 @@ class LocalApp:
         self._thread: threading.Thread | None = None
         self._ended = threading.Event()
         self.error: BaseException | None = None
+        self.dependencies: list[LocalApp] = []  # the apps it depends on that serving it started
 
     @property
     def name(self) -> str:
@@ -180,9 +181,18 @@ class LocalApp:
 
     def _deactivate(self, wait: bool = False) -> LocalApp:
         """Stop the app: SIGTERM to its process (its server stops, ``on_shutdown`` runs); its run is
-        aborted -- the process killed -- if it has not ended within ``deactivate_timeout``."""
+        aborted -- the process killed -- if it has not ended within ``deactivate_timeout``. Then the
+        apps it depends on that serving it started."""
+        try:
+            self._stop(wait)
+        finally:
+            for dependency in reversed(self.dependencies):
+                dependency._deactivate(wait)
+        return self
+
+    def _stop(self, wait: bool) -> None:
         if self.run_name is None or self._ended.is_set():
-            return self
+            return
         signalled = signal_app(self.run_name)
         if not signalled or not self._ended.wait(self._serve.deactivate_timeout):
             get_store().request_abort(self.run_name)
@@ -192,7 +202,6 @@ class LocalApp:
             deadline = time.monotonic() + self._serve.deactivate_timeout
             while _listening(self.port) and time.monotonic() < deadline:
                 time.sleep(0.05)
-        return self
 
     async def _deactivate_aio(self, wait: bool = False) -> LocalApp:
         return await asyncio.to_thread(self._deactivate, wait)
@@ -281,12 +290,28 @@ class Serve:
         if not isinstance(app_env, AppEnvironment):
             raise TypeError(f"serve() takes an AppEnvironment, got {type(app_env).__name__}")
         if self._remote():
+            from roost.runtime.runs import server_client
             from roost.runtime.runs.served_apps import serve_on_server
 
+            client = server_client.configured()
+            for dependency in _apps_depended_on(app_env):  # served first; one the server has stays as it is
+                if client is None or client.get_app(dependency.name) is None:
+                    serve_on_server(dependency, self)
             return serve_on_server(app_env, self)  # type: ignore[return-value]
         parameters = resolve_parameters(app_env, self.parameter_values.get(app_env.name, {}))
+        started = []
+        for dependency in _apps_depended_on(app_env):  # served first, unless they answer already
+            if not _answers(dependency.get_port().port, self.health_check_path, 0.5):
+                started.append(Serve("local", env_vars=self.env_vars, parameter_values=self.parameter_values,
+                                     activate_timeout=self.activate_timeout)._serve(dependency))  # fmt: skip
         app = LocalApp(app_env, self, self.port or app_env.get_port().port, parameters)
-        return app.activate(wait=True)  # type: ignore[no-any-return]
+        app.dependencies = started
+        try:
+            return app.activate(wait=True)  # type: ignore[no-any-return]
+        except BaseException:
+            for dependency in started:
+                dependency.deactivate(wait=True)
+            raise
 
     async def _serve_aio(self, app_env: AppEnvironment) -> LocalApp:
         return await asyncio.to_thread(self._serve, app_env)
@@ -299,6 +324,13 @@ class Serve:
         return server_client.configured() is not None  # as runs: remote once a server is named
 
     serve = dual(_serve, _serve_aio)
+
+
+def _apps_depended_on(app_env: AppEnvironment) -> list[AppEnvironment]:
+    """The apps ``app_env`` depends on, through any environments, those they depend on first."""
+    from roost.spec.dependencies import deployment_order
+
+    return [e for e in deployment_order(app_env) if isinstance(e, AppEnvironment) and e is not app_env]
 
 
 def with_servecontext(mode: str | None = None, **kwargs: Any) -> Serve:
