@@ -123,7 +123,8 @@ FASTAPI_PROGRAM = textwrap.dedent(
         return {"square": x * x, "where": os.environ.get("WHERE")}
 
 
-    app = FastAPIAppEnvironment(name="squares", app=api, port=int(os.environ["APP_PORT"]), env_vars={"WHERE": "app"})
+    PORT = int(os.environ.get("APP_PORT", "8080"))
+    app = FastAPIAppEnvironment(name="squares", app=api, port=PORT, env_vars={"WHERE": "app"})
     """
 )
 
@@ -274,7 +275,7 @@ APP_AND_TASKS = textwrap.dedent(
         return x * 10
 
 
-    app = flyte.AppEnvironment(name="scorer", port=int(os.environ["APP_PORT"]))
+    app = flyte.AppEnvironment(name="scorer", port=int(os.environ.get("APP_PORT", "8080")))
 
 
     @app.server
@@ -329,8 +330,10 @@ DEPENDENT = textwrap.dedent(
     import roost as flyte
 
     SERVE = "python -m http.server $PORT --bind 127.0.0.1"
-    backend = flyte.AppEnvironment(name="backend", port=int(os.environ["BACKEND_PORT"]), command=SERVE)
-    front = flyte.AppEnvironment(name="front", port=int(os.environ["FRONT_PORT"]), command=SERVE, depends_on=[backend])
+    # The app's process serves on the port it is given (PORT): these are read where it is declared.
+    backend = flyte.AppEnvironment(name="backend", port=int(os.environ.get("BACKEND_PORT", "8081")), command=SERVE)
+    FRONT = int(os.environ.get("FRONT_PORT", "8082"))
+    front = flyte.AppEnvironment(name="front", port=FRONT, command=SERVE, depends_on=[backend])
     """
 )
 

@@ -375,12 +375,15 @@ class AppManager:
         task.add_done_callback(self._tasks.discard)
 
     # -- the server's life ------------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Serve the registered apps again (those active keep their minimum up), then scale them."""
-        rows = await run_in_threadpool(self.table.list)
-        for row in rows:
+    def load(self) -> None:
+        """The registered apps, known before the server answers its first request (none is a 404 then)."""
+        for row in self.table.list():
             app = self.apps[row.spec.name] = ServedApp(row.spec, row.active, row.registered_at, row.last_request)
             app.saved_request = row.last_request
+
+    async def run(self) -> None:
+        """Serve the registered apps again (those active keep their minimum up), then scale them."""
+        for app in list(self.apps.values()):
             self._fill(app)
         checked = time.monotonic()
         while True:

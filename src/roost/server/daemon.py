@@ -33,6 +33,7 @@ from roost.server.app_routes import AppRoutes
 from roost.server.app_table import AppTable
 from roost.server.bundle_store import BundleStore
 from roost.server.console import Console
+from roost.server.deploy_routes import DeployRoutes
 from roost.server.hosts import Hosts
 from roost.server.registry import TaskRegistry, registry_path
 from roost.server.scheduler import Scheduler
@@ -105,17 +106,19 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     hosts.url = url
     triggers = TriggerTable(registry_path(home))
     scheduler = Scheduler(triggers, registry, store, submissions, hosts)
-    api = Api(store, BundleStore(home), hosts, url, submissions, registry, triggers, scheduler)
+    api = Api(store, BundleStore(home), hosts, url, submissions)
+    deployed = DeployRoutes(registry, triggers, scheduler, BundleStore(home), hosts, submissions, api.run_url)
     access = Access(keys)
     apps = AppManager(AppTable(registry_path(home)), hosts, store, url)
     access.is_public = apps.is_public_path
+    apps.load()
     proxy = AppProxy(apps)
-    app_routes = [*AppRoutes(apps, BundleStore(home)).routes(), *proxy.routes()]
+    more_routes = [*deployed.routes(), *AppRoutes(apps, BundleStore(home)).routes(), *proxy.routes()]
     app = build_app(
         api,
         access,
         Console(store, access, api.run_page, api.reruns.why_not, registry, triggers, apps.views),
-        app_routes,
+        more_routes,
     )
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)

@@ -316,9 +316,10 @@ class Console:
         return page(store_pages.secrets_page([{"key": k, "group": g} for k, g in names], caller_of(request)))
 
     def api_page(self, request: Request) -> Response:
-        from roost.server import api
+        from roost.server import api, app_routes, deploy_routes
 
-        return page(store_pages.api_page(api.__doc__ or "", caller_of(request)))
+        docs = "\n".join(module.__doc__ or "" for module in (api, deploy_routes, app_routes))
+        return page(store_pages.api_page(docs, caller_of(request)))
 
     # -- signing in ---------------------------------------------------------------------------------------
     def login_page(self, request: Request) -> Response:
