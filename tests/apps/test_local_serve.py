@@ -55,6 +55,7 @@ PROGRAM = textwrap.dedent(
             Parameter("who", env_var="WHO"),
             Parameter("model", value=MODEL, mount=str(MARKS / "mnt")),
             Parameter("peer", value=AppEndpoint("other")),
+            Parameter("data", mount=str(MARKS / "data"), env_var="DATA_DIR"),
         ],
     )
     other = flyte.AppEnvironment(name="other", port=9911, args="true")
@@ -66,7 +67,7 @@ PROGRAM = textwrap.dedent(
 
 
     @app.server
-    async def serve(model: str, peer: str) -> None:
+    async def serve(model: str, peer: str, data: str) -> None:
         from starlette.applications import Starlette
         from starlette.responses import JSONResponse, PlainTextResponse
         from starlette.routing import Route
@@ -76,6 +77,7 @@ PROGRAM = textwrap.dedent(
             return JSONResponse({
                 "greeting": os.environ["GREETING"], "who": os.environ["WHO"], "token": os.environ["APP_TOKEN"],
                 "model": Path(model).read_text(), "model_path": model, "peer": peer,
+                "data": sorted(p.name for p in Path(data).iterdir()), "data_env": os.environ["DATA_DIR"],
                 "parameter": flyte.app.get_parameter("who"), "mode": flyte.app.ctx().mode, "pid": os.getpid(),
             })
 
@@ -166,7 +168,13 @@ def test_an_app_is_served_as_its_environment_declares(program, roost_home: Path)
         flyte.serve(served.app)
     assert not (marks / "events").exists(), "nothing started without the parameter"
 
-    app = flyte.with_servecontext(parameter_values={"echo": {"who": "world"}}).serve(served.app)
+    folder = marks / "dataset"
+    folder.mkdir()
+    (folder / "a.csv").write_text("1,2\n")
+    (folder / "b.csv").write_text("3,4\n")
+    flyte.init()
+    data = flyte.io.Dir.from_local_sync(str(folder))  # in the blob store: downloaded to the mount
+    app = flyte.with_servecontext(parameter_values={"echo": {"who": "world", "data": data}}).serve(served.app)
     try:
         assert app.is_active() and app.endpoint == f"http://localhost:{port}"
         info = json.loads(get(app.endpoint))
@@ -174,6 +182,7 @@ def test_an_app_is_served_as_its_environment_declares(program, roost_home: Path)
         assert info["token"] == "s3cret" and info["mode"] == "local"
         assert info["model"] == "model v2" and info["model_path"].startswith(str(marks / "mnt"))
         assert info["peer"] == "http://localhost:9911"
+        assert info["data"] == ["a.csv", "b.csv"] and info["data_env"].startswith(str(marks / "data"))
         assert info["pid"] != os.getpid()  # its own process
         assert "s3cret" not in "\n".join(app.logs())
     finally:
@@ -187,11 +196,13 @@ def test_an_app_is_served_as_its_environment_declares(program, roost_home: Path)
 
 
 def test_the_memory_limit_applies_to_the_app(program, roost_home: Path):
-    served, _, _ = program
+    served, marks, _ = program
     subprocess.run([sys.executable, "-m", "roost.cli.main", "secret", "create", "app-token", "--value", "t"],
                    env={**os.environ, "ROOST_HOME": str(roost_home)}, check=True)  # fmt: skip
     flyte.run(served.make_model, version=1)
-    app = flyte.with_servecontext(parameter_values={"echo": {"who": "x"}}).serve(served.app)
+    flyte.init()
+    given = {"who": "x", "data": flyte.io.Dir.from_local_sync(str(marks))}
+    app = flyte.with_servecontext(parameter_values={"echo": given}).serve(served.app)
     try:
         with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
             get(app.endpoint + "/eat")  # 700 MB in an app limited to 256Mi
