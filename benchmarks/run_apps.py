@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
@@ -24,10 +23,10 @@ import sys
 import tempfile
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
+from bench_servers import start_server
 
 PROGRAM = textwrap.dedent(
     """
@@ -54,24 +53,6 @@ PROGRAM = textwrap.dedent(
         await uvicorn.Server(config).serve()
     """
 )
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli.main", "server", "start", "--port", "0"],
-        env={**os.environ, "ROOST_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(600):
-        try:
-            info = json.loads((home / "server" / "server.json").read_text())
-            urllib.request.urlopen(info["url"] + "/health", timeout=1).read()
-            return server, info["url"]
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the server did not start")
 
 
 def view(client: httpx.Client, url: str) -> dict:

@@ -13,17 +13,17 @@ Rows, each the median of ``--repeat`` fresh browser pages (issue 18's target: fi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from bench_servers import start_server
 
 RUN = "big-1"
 
@@ -53,26 +53,6 @@ def seed(home: Path, actions: int) -> None:
             made += 1
     store.flush()
     store.close()
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli.main", "server", "start", "--port", "0"],
-        env={**os.environ, "ROOST_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(600):
-        try:
-            info = json.loads((home / "server" / "server.json").read_text())
-            if info["pid"] == server.pid:
-                urllib.request.urlopen(info["url"] + "/health", timeout=1).read()
-                return server, info["url"]
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 def measure(url: str, repeat: int) -> dict[str, list[float]]:

@@ -21,29 +21,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
+from bench_servers import start_server
+
 HERE = Path(__file__).resolve().parent
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli.main", "server", "start", "--port", "0"],
-        env={**os.environ, "ROOST_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(600):
-        try:
-            info = json.loads((home / "server" / "server.json").read_text())
-            urllib.request.urlopen(info["url"] + "/health", timeout=1).read()
-            return server, info["url"]
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the server did not start")
 
 
 def client(project: Path, url: str, workload: str, n: int) -> subprocess.Popen[str]:
