@@ -28,6 +28,8 @@ def find(store: RunStore, run_name: str, condition: str) -> ConditionRecord:
     if by_id is not None:
         return by_id
     named = store.list_conditions(run_name, condition)
+    if not named and store.get_run(run_name) is None:
+        raise ConditionNotFoundError(f"no run named {run_name!r}")
     if not named:
         known = sorted({c.name for c in store.list_conditions(run_name)})
         listed = f"; it has {', '.join(known)}" if known else "; it has none"
