@@ -1,5 +1,9 @@
 """Reading runs back with ``flyte.remote``: find a run and its actions, see each attempt's phases and
-how long it spent in them, read one attempt's logs -- the way a notebook inspects what ran."""
+how long it spent in them, read one attempt's logs -- the way a notebook inspects what ran.
+
+Each handle's ``url`` is where a person looks at it: while ``roost server`` runs for this ROOST_HOME,
+the console's run page (an action's opens with that action selected: its inputs and outputs by type,
+logs, checkpoints, the environment it ran with); without a server, the run's or action's folder."""
 
 import asyncio
 from datetime import timedelta
@@ -29,10 +33,11 @@ if __name__ == "__main__":
     name = flyte.with_runcontext(name="crawl-demo").run(crawl, 3).name
 
     run = Run.get(name)  # any recorded run, also from another process
-    print(f"run {run.name}: {run.phase.value}, outputs {tuple(run.outputs())}")
+    print(f"run {run.name}: {run.phase.value}, outputs {tuple(run.outputs())}, page {run.url}")
     for action in Action.listall(for_run_name=name, parent_name="a0"):
         details = action.details()
-        print(f"  {action.name[:8]} inputs {dict(Action.get(run_name=name, name=action.name).inputs())}")
+        inputs = dict(Action.get(run_name=name, name=action.name).inputs())
+        print(f"  {action.name[:8]} inputs {inputs} at {action.url}")
         for attempt in range(1, details.attempts + 1):
             phases = ", ".join(
                 f"{t.phase.value} {t.duration.total_seconds() * 1000:.1f} ms"

@@ -8,10 +8,16 @@ runs ``approval`` as run NAME, which waits on two conditions."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
+import tempfile
+
+import pandas as pd
+import pydantic
 
 import roost as flyte
+from roost.io import DataFrame, Dir, File
 
 env = flyte.TaskEnvironment(name="console")
 
@@ -91,7 +97,48 @@ async def approval(version: str) -> str:
     return f"shipped {version} x{await replicas.wait.aio()}"
 
 
+@dataclasses.dataclass
+class Point:
+    x: int
+    label: str
+
+
+class Settings(pydantic.BaseModel):
+    depth: int
+    tags: list[str]
+
+
+# A secret's value the console must never show (the task gets it from this variable of its process).
+SECRET_VALUE = "tok-value-s3cret"
+typed_env = flyte.TaskEnvironment(
+    name="typed",
+    env_vars={"GREETING": "hello-value-hidden"},
+    secrets=[flyte.Secret(key="console_token", as_env_var="CONSOLE_TOKEN")],
+    resources=flyte.Resources(cpu=1, memory="512Mi"),
+)
+
+
+@typed_env.task
+async def typed_io(n: int, point: Point) -> tuple[File, Dir, pd.DataFrame, Settings, DataFrame]:
+    """Values of each kind the console shows its own way, and a checkpoint."""
+    await flyte.ctx().checkpoint.save(b"progress: 42 rows")
+    folder = tempfile.mkdtemp()
+    with open(os.path.join(folder, "a.txt"), "w") as f:
+        f.write("contents of a")
+    os.makedirs(os.path.join(folder, "sub"))
+    with open(os.path.join(folder, "sub", "b.txt"), "w") as f:
+        f.write("contents of b")
+    with open(os.path.join(folder, "table.csv"), "w") as f:
+        f.write("x,y\n1,2\n")
+    frame = pd.DataFrame({"id": list(range(n)), "name": [f"row-{i}" for i in range(n)]})
+    wrapped = DataFrame.wrap_df(pd.DataFrame({"k": ["a", "b"], "v": [1.5, 2.5]}))
+    csv = await File.from_local(os.path.join(folder, "table.csv"))
+    return csv, await Dir.from_local(folder), frame, Settings(depth=point.x, tags=[point.label]), wrapped
+
+
 def seed() -> None:
+    os.environ["CONSOLE_TOKEN"] = SECRET_VALUE
+    flyte.with_runcontext(name="typed-1").run(typed_io, 25, Point(3, "p"))
     flyte.with_runcontext(name="alpha-1").run(fan_out, 2)
     flyte.with_runcontext(name="alpha-2").run(fan_out, 3)
     try:

@@ -69,7 +69,7 @@ def runs_listed(page: Any) -> list[str]:
 def test_runs_list_newest_first_with_filters(seeded_server: Any, page: Any, artifacts: Path) -> None:
     url = seeded_server.url
     page.goto(url + "/")
-    assert runs_listed(page) == ["report-1", "beta-1", "alpha-2", "alpha-1"]
+    assert runs_listed(page) == ["report-1", "beta-1", "alpha-2", "alpha-1", "typed-1"]
     assert "failed" in page.locator("tr[data-run=beta-1] .phase").inner_text()
     page.screenshot(path=artifacts / "runs.png", full_page=True)
 
@@ -319,5 +319,165 @@ def test_a_big_run_opens_node_by_node(browser: Any, page: Any, tmp_path: Path, a
         page.locator(".node[data-action='c7'] .toggle").click()
         page.locator(".node[data-action='c7-g99']").wait_for()
         page.screenshot(path=artifacts / "big-run.png")
+        # An Action.url deep in a big run: its branch is loaded and opened, the action selected.
+        page.goto(server.url + "/runs/big-run?action=c12-g50")
+        page.locator(".node.selected[data-action='c12-g50']").wait_for()
+        page.locator("#detail h2:has-text('c12-g50')").wait_for()
     finally:
         stop_server(server)
+
+
+def test_an_actions_values_by_type_its_checkpoints_and_environment(
+    seeded_server: Any, page: Any, artifacts: Path
+) -> None:
+    from .console_tasks import SECRET_VALUE
+
+    url = seeded_server.url
+    page.goto(url + "/runs/typed-1?action=a0")  # selected from the address, as Action.url opens it
+    page.locator(".node.selected[data-action=a0]").wait_for()
+    page.locator("#environment").wait_for()
+    inputs, outputs = page.locator(".values").first, page.locator(".values").last
+    assert inputs.locator("tr[data-name=n][data-kind=scalar] pre").inner_text() == "25"
+    point = inputs.locator("tr[data-name=point][data-kind=json]")
+    assert point.locator(".type").inner_text() == "Point" and '"label": "p"' in point.locator("pre").inner_text()
+
+    # A DataFrame: its column names and first rows (pandas, and flyte.io.DataFrame).
+    frame = outputs.locator("tr[data-name=o2][data-kind=dataframe]")
+    assert frame.locator("table.preview th").all_inner_texts() == ["id", "name"]
+    assert frame.locator("table.preview tbody tr").count() == 10
+    assert frame.locator("table.preview tbody tr").nth(3).locator("td").all_inner_texts() == ["3", "row-3"]
+    assert "10 of 25 rows, 2 columns" in frame.inner_text()
+    wrapped = outputs.locator("tr[data-name=o4][data-kind=dataframe] table.preview")
+    assert wrapped.locator("th").all_inner_texts() == ["k", "v"]
+    settings = outputs.locator("tr[data-name=o3][data-kind=json]")
+    assert settings.locator(".type").inner_text() == "Settings" and '"depth": 3' in settings.inner_text()
+
+    # A File and the files of a Dir download through the console.
+    with page.expect_download() as got:
+        outputs.locator("tr[data-name=o0] a.file-link").click()
+    assert got.value.suggested_filename == "table.csv"
+    assert Path(got.value.path()).read_text() == "x,y\n1,2\n"
+    members = outputs.locator("tr[data-name=o1] a.file-link")
+    assert any(text.endswith("/sub/b.txt") for text in members.all_inner_texts())
+    with page.expect_download() as got:
+        members.filter(has_text="sub/b.txt").click()
+    assert Path(got.value.path()).read_text() == "contents of b"
+
+    # What it ran with: names only.
+    env = page.locator("#environment").inner_text()
+    assert "GREETING" in env and "console_token as $CONSOLE_TOKEN" in env
+    assert "cpu request 1" in env and "memory request 512Mi" in env and "typed" in env
+    assert "attempt 1: 1 file, 17 B" in page.locator("#checkpoints").inner_text()
+    page.screenshot(path=artifacts / "action-typed-values.png", full_page=True)
+    shown = page.content() + json.dumps(api(url, "/console/api/runs/typed-1/actions/a0"))
+    assert SECRET_VALUE not in shown and "hello-value-hidden" not in shown
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("", 400),  # no ref
+        ("?ref=/etc/passwd", 404),  # a path the action's values do not name
+        ("?ref={dir}&member=../../roost.db", 404),  # out of the Dir
+        ("?ref={dir}&member=/etc/passwd", 404),
+        ("?ref={file}&member=x", 404),  # a File has no members
+    ],
+)
+def test_only_files_the_store_references_download(seeded_server: Any, query: str, status: int) -> None:
+    import urllib.error
+    import urllib.parse
+
+    outputs = {v["name"]: v for v in api(seeded_server.url, "/console/api/runs/typed-1/actions/a0")["outputs"]}
+    refs = {"dir": outputs["o1"]["links"][0]["ref"], "file": outputs["o0"]["links"][0]["ref"]}
+    path = "/console/api/runs/typed-1/actions/a0/files" + query.format(
+        **{k: urllib.parse.quote(v) for k, v in refs.items()}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        api(seeded_server.url, path)
+    assert refused.value.code == status
+    assert "Traceback" not in refused.value.read().decode()
+
+
+def test_an_action_url_opens_its_run_page_with_it_selected(seeded_server: Any, page: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    url = seeded_server.url
+    step = next(a["id"] for a in api(url, "/console/api/runs/alpha-2")["actions"] if a["parent"] == "a0")
+    program = (
+        f"import roost as flyte; flyte.init(); print(flyte.remote.Action.get(run_name='alpha-2', name={step!r}).url)"
+    )
+    env = {**os.environ, "ROOST_HOME": str(seeded_server.home)}
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    action_url = done.stdout.strip()
+    assert action_url == f"{url}/runs/alpha-2?action={step}"
+    page.goto(action_url)
+    page.locator(f".node.selected[data-action='{step}']").wait_for()
+    page.locator(f"#detail h2:has-text('{step}')").wait_for()
+    assert page.locator("#detail .values").last.locator("pre").inner_text() in ("0", "10", "20")
+    # Selecting another action keeps the address shareable.
+    page.locator(".node[data-action=a0]").click()
+    page.wait_for_url("**/runs/alpha-2?action=a0")
+
+
+def test_the_runs_list_follows_the_store_live_with_its_filters(
+    seeded_server: Any, page: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    url, gate = seeded_server.url, tmp_path / "gate"
+    page.goto(url + "/?name=stream")
+    page.locator("#runs-body tr.empty").wait_for()
+    page.locator("#live[data-stream=open]").wait_for()  # server-sent events, not a timer
+    running = run_tasks(seeded_server.home, "gate", "stream-1", str(gate))
+    try:
+        page.locator("tr[data-run=stream-1] .phase-running").wait_for(timeout=30_000)
+        assert runs_listed(page) == ["stream-1"]  # the filter holds for what arrives live
+        page.screenshot(path=artifacts / "runs-live-running.png", full_page=True)
+        gate.touch()
+        page.locator("tr[data-run=stream-1] .phase-succeeded").wait_for(timeout=30_000)
+        assert running.wait(30) == 0
+        assert runs_listed(page) == ["stream-1"]
+        page.screenshot(path=artifacts / "runs-live-succeeded.png", full_page=True)
+    finally:
+        if running.poll() is None:
+            running.kill()
+
+
+def test_rerun_a_local_run_from_its_page(seeded_server: Any, page: Any, artifacts: Path) -> None:
+    from roost.store.records import ActionPhase, RunRecord
+    from roost.store.run_store import RunStore
+
+    url = seeded_server.url
+    store = RunStore(seeded_server.home / "roost.db")  # local runs whose code the server cannot find
+    ended = time.time() - 30
+    store.put_run(RunRecord("dotted-1", "pkg.flow", ActionPhase.SUCCEEDED, "local", ended, ended, ended,
+                            task_module="pkg.flows"))  # fmt: skip
+    store.put_run(RunRecord("moved-1", "pkg.flow", ActionPhase.SUCCEEDED, "local", ended, ended, ended,
+                            task_module=str(seeded_server.home / "gone.py")))  # fmt: skip
+    store.flush()
+    store.close()
+    for name, why in (("dotted-1", "imported by name"), ("moved-1", "not on this machine any more")):
+        page.goto(f"{url}/runs/{name}")
+        assert page.locator("#rerun").is_disabled() and why in page.locator("#rerun").get_attribute("title")
+        assert why in page.locator("#rerun-why").inner_text()
+    page.screenshot(path=artifacts / "rerun-refused.png", full_page=True)
+
+    page.goto(url + "/runs/alpha-1")  # console_tasks.py, run as a script here: rerun on the server
+    assert not page.locator("#rerun").is_disabled()
+    asked: list[str] = []
+
+    def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
+    page.click("#rerun")
+    page.wait_for_url("**/runs/alpha-1-r1")
+    page.locator("#run-phase .phase-succeeded").wait_for(timeout=60_000)
+    assert asked and "Rerun alpha-1?" in asked[0]
+    assert "rerun of alpha-1" in page.locator("dl.facts").first.inner_text()
+    page.locator(".node[data-action=a0]").click()
+    outputs = page.locator(".values").last
+    outputs.locator("pre:has-text('\"total\": 10')").wait_for()  # fan_out(2) as before: 0 + 10
+    page.screenshot(path=artifacts / "rerun-local.png", full_page=True)

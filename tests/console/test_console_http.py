@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from roost.server.console import run_views
+from roost.server.console import run_views, value_views
 from roost.store.cache_store import CacheStore
 from roost.store.records import ActionPhase, ActionRecord, CacheEntry, RunRecord
 from roost.store.run_store import RunStore
@@ -223,12 +223,12 @@ def test_values_are_decoded_for_display_and_never_unpickled(tmp_path: Path) -> N
             "nested": Literal("list", [Literal("pickle", cloudpickle.dumps(Trap()), "tests.Trap")]),
         }
     )
-    shown = {v["name"]: v for v in run_views.decoded_values(data, "inputs")}
+    shown = {v["name"]: v for v in value_views.decoded_values(data, "inputs")}
     assert shown["n"]["text"] == "3" and shown["n"]["type"] == "int"
     assert shown["trap"]["text"] == "<pickled tests.Trap>"
     assert "<pickled tests.Trap>" in shown["nested"]["text"]
     assert not marker.exists()
-    assert run_views.decoded_values(b"\x00garbage", "outputs")[0]["type"] == "unreadable"
+    assert value_views.decoded_values(b"\x00garbage", "outputs")[0]["type"] == "unreadable"
 
 
 def test_roost_ui_prints_the_url_and_starts_a_server_once(tmp_path: Path) -> None:

@@ -186,7 +186,8 @@ def test_a_store_of_the_first_schema_gains_what_was_added(tmp_path):
     store.mark(fresh)
     store.flush()
     assert store.get_action("old", "x1").transitions == "0:waiting_for_resources:2.5;"
+    assert old.environment is None  # its rows gained the column too, empty
     version = store.connection().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-    assert version == "2"
+    assert version == "3"
     store.close()
     RunStore(path).close()  # opening it again changes nothing

@@ -92,6 +92,9 @@ class ActionRecord:
     # counted from 0): waiting for resources, initializing, what follows them, and every phase of a
     # retry. None for the common action, queued once and run once (``runtime/transitions.py``).
     transitions: str | None = None
+    # What the action ran with, as JSON set when its first attempt starts: the image, resources and
+    # limits, and the NAMES of its variables and secrets -- never their values (``environment_record``).
+    environment: str | None = None
 
 
 @dataclass

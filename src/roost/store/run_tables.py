@@ -13,8 +13,9 @@ from typing import Any
 
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, CacheEntry, ErrorInfo, LogRecord, RunRecord
 
-# 2 added actions.transitions and the action_aborts table; an older store gains both when opened.
-SCHEMA_VERSION = 2
+# 2 added actions.transitions and the action_aborts table; 3 actions.environment. An older store gains
+# what it lacks when opened.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS actions (
     inputs BLOB, outputs BLOB, inputs_hash TEXT,
     error_code TEXT, error_kind TEXT, error_message TEXT, error_traceback TEXT,
     cache_hit INTEGER NOT NULL DEFAULT 0, isolation TEXT, isolation_reason TEXT, node TEXT, transitions TEXT,
+    environment TEXT,
     PRIMARY KEY (run_name, action_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS attempts (
@@ -79,10 +81,10 @@ RUN_COLUMNS = (
 ACTION_COLUMNS = (
     "run_name, action_id, parent_id, task_name, short_name, group_name, seq, phase, attempts, queued_at, "
     "started_at, ended_at, inputs, outputs, inputs_hash, error_code, error_kind, error_message, error_traceback, "
-    "cache_hit, isolation, isolation_reason, node, transitions"
+    "cache_hit, isolation, isolation_reason, node, transitions, environment"
 )
 # Columns added after the first schema: (table, column, declaration), added to an older store on open.
-ADDED_COLUMNS = (("actions", "transitions", "TEXT"),)
+ADDED_COLUMNS = (("actions", "transitions", "TEXT"), ("actions", "environment", "TEXT"))
 ATTEMPT_COLUMNS = (
     "run_name, action_id, attempt, phase, started_at, ended_at, error_code, error_kind, error_message, error_traceback"
 )
@@ -92,7 +94,7 @@ RUN_UPSERT = (
     f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 21)}) ON CONFLICT(name) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATED)
 )
-ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({ACTION_COLUMNS}) VALUES ({', '.join('?' * 24)})"
+ACTION_UPSERT = f"INSERT OR REPLACE INTO actions ({ACTION_COLUMNS}) VALUES ({', '.join('?' * 25)})"
 # Claiming a name: a plain INSERT, which the primary key makes fail when the name is taken.
 RUN_INSERT = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})"
 ATTEMPT_UPSERT = f"INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
@@ -178,7 +180,7 @@ def action_row(a: ActionRecord) -> tuple[Any, ...]:
     return (
         a.run_name, a.action_id, a.parent_id, a.task_name, a.short_name, a.group_name, a.seq, a.phase.value,
         a.attempts, a.queued_at, a.started_at, a.ended_at, a.inputs, a.outputs, a.inputs_hash, *_err(a.error),
-        int(a.cache_hit), a.isolation, a.isolation_reason, a.node, a.transitions,
+        int(a.cache_hit), a.isolation, a.isolation_reason, a.node, a.transitions, a.environment,
     )  # fmt: skip
 
 
@@ -209,7 +211,7 @@ def action_from(row: sqlite3.Row) -> ActionRecord:
         attempts=row["attempts"], queued_at=row["queued_at"], started_at=row["started_at"], ended_at=row["ended_at"],
         inputs=row["inputs"], outputs=row["outputs"], inputs_hash=row["inputs_hash"], error=_error_from(row),
         cache_hit=bool(row["cache_hit"]), isolation=row["isolation"], isolation_reason=row["isolation_reason"],
-        node=row["node"], transitions=row["transitions"],
+        node=row["node"], transitions=row["transitions"], environment=row["environment"],
     )  # fmt: skip
 
 

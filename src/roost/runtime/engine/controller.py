@@ -177,7 +177,7 @@ class RunController(TaskCalls):
         )
         self.run_facts_wire = self.run_facts.to_wire()
         self.scope = RunScope(self.run_facts, self.run_facts_wire, store_config, run_name)
-        self.recorder = RunRecorder(store, run_name)
+        self.recorder = RunRecorder(store, run_name, tuple(options.env_vars))
         self.store_location = StoreLocation(str(store_config.home), store_config.raw_data_url)
         # Per task spec of this run (the spec is held, so its id is not reused): what every attempt
         # of it gets -- its variables, the secret variables it must not see, its pool, the limits of

@@ -6,12 +6,15 @@ The controller and its policies record through it; nothing else writes an action
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from typing import Any, Protocol
 
+from roost.core.task_spec import TaskSpec
 from roost.errors import ActionAbortedError, BaseRuntimeError, TaskTimeoutError
 from roost.runtime import values
+from roost.runtime.engine.environment_record import environment_text
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo
 from roost.store.run_store import RunStore
 from roost.task import TaskTemplate
@@ -22,8 +25,10 @@ class ActionRun(Protocol):
 
     record: ActionRecord
     task: TaskTemplate[Any]
+    spec: TaskSpec
     attempt: int
     attempt_started: float | None
+    limits: dict[str, Any] | None
 
     @property
     def id(self) -> str: ...
@@ -48,11 +53,25 @@ def failure_phase(e: BaseException) -> ActionPhase:
 class RunRecorder:
     """Records one run's actions in its store (the store batches the writes: group commit)."""
 
-    __slots__ = ("run_name", "store")
+    __slots__ = ("_environments", "run_env_names", "run_name", "store")
 
-    def __init__(self, store: RunStore, run_name: str):
+    def __init__(self, store: RunStore, run_name: str, run_env_names: tuple[str, ...] = ()):
         self.store = store
         self.run_name = run_name
+        self.run_env_names = run_env_names  # the variables the run adds to every action: names only
+        # Per task spec (held, so its id is not reused): the environment its actions record.
+        self._environments: dict[int, tuple[TaskSpec, str]] = {}
+
+    def environment(self, action: ActionRun) -> str:
+        """What the action runs with (``environment_record``), names only; the cores and GPUs granted
+        to it by the machine, when it was granted some."""
+        spec = action.spec
+        known = self._environments.get(id(spec))
+        if known is None or known[0] is not spec:
+            known = self._environments[id(spec)] = (spec, environment_text(spec, self.run_env_names))
+        if not action.limits:
+            return known[1]
+        return known[1][:-1] + ',"granted":' + json.dumps(action.limits, separators=(",", ":")) + "}"
 
     def set_phase(self, action: ActionRun, phase: ActionPhase) -> None:
         record = action.record
@@ -61,6 +80,8 @@ class RunRecorder:
         if phase is ActionPhase.RUNNING:
             record.attempts = action.attempt + 1
             action.attempt_started = now
+            if record.environment is None:
+                record.environment = self.environment(action)
             if record.started_at is None:
                 record.started_at = now
         if phase is not ActionPhase.RUNNING or action.attempt or record.transitions is not None:

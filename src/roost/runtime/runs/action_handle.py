@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -22,8 +23,19 @@ from roost.runtime.runs.action_details import (
 from roost.runtime.runs.readers import RunReader, reader
 from roost.runtime.syncify import dual, dual_classmethod
 from roost.runtime.task_api.action_report import read_page, report_location
+from roost.store import server_info, store_config
 from roost.store.records import ActionPhase, ActionRecord, LogRecord
 from roost.task import TaskTemplate
+
+
+def console_page(store: RunReader, run_name: str) -> str | None:
+    """The run's page in a console: of the server the store is read through, else of the server running
+    for this ROOST_HOME; None when no server shows it."""
+    run_url = getattr(store, "run_url", None)
+    if run_url is not None:
+        return run_url(run_name)  # type: ignore[no-any-return]
+    return server_info.run_page_url(store_config.current().home, run_name)
+
 
 # How often a waiting or watching handle reads the store again.
 POLL_S = 0.1
@@ -183,6 +195,17 @@ class Action(RecordedAction):
     def start_time(self) -> datetime | None:
         started = self._record.started_at
         return None if started is None else datetime.fromtimestamp(started, tz=timezone.utc)
+
+    @property
+    def url(self) -> str:
+        """The run's page with this action selected (``/runs/RUN?action=ID``) in the console showing the
+        run; without a server, the action's folder of files."""
+        page = console_page(self._store, self.run_name)
+        if page is not None:
+            return f"{page}?action={urllib.parse.quote(self.name, safe='')}"
+        run = self._store.get_run(self.run_name)
+        base = json.loads(run.options or "{}").get("run_base_dir") if run is not None else None
+        return f"{base.rstrip('/')}/{self.name}" if isinstance(base, str) and base else str(self._store.path)
 
     def _refresh(self) -> ActionDetails:
         record = self._store.get_action(self.run_name, self.name)

@@ -17,6 +17,7 @@ from roost.runtime.runs.action_handle import (
     WAIT_FOR,
     Action,
     Watch,
+    console_page,
     phase_values,
     refuse_filters,
     sorted_descending,
@@ -24,7 +25,6 @@ from roost.runtime.runs.action_handle import (
 from roost.runtime.runs.readers import RunReader, reader
 from roost.runtime.runs.server_client import ServerUnreachable
 from roost.runtime.syncify import dual, dual_classmethod, syncify
-from roost.store import server_info, store_config
 from roost.store.records import ActionPhase, ErrorInfo, RunRecord
 from roost.task import TaskTemplate
 
@@ -142,10 +142,7 @@ class Run:
         """The run's page on the server it runs on; a local run's page in the console of the server
         running for its ROOST_HOME, or without one its folder of files."""
         # Read through a server: its page there, at the address this client reaches the server by.
-        run_url = getattr(self._store, "run_url", None)
-        if run_url is not None:
-            return run_url(self.name)  # type: ignore[no-any-return]
-        page = server_info.run_page_url(store_config.current().home, self.name)
+        page = console_page(self._store, self.name)
         if page is not None:
             return page
         options = json.loads(self._record().options or "{}")

@@ -61,6 +61,18 @@ def newest_checkpoint(action_dir: str, before: int | None = None) -> str | None:
     return None
 
 
+def saved_checkpoints(action_dir: str) -> list[tuple[int, str]]:
+    """``(attempt, folder)`` of each attempt of the action that saved a checkpoint, oldest first (what
+    the console lists)."""
+    saved = []
+    for name in _listing(action_dir):
+        if name.startswith(_PREFIX) and name[len(_PREFIX) :].isdigit():
+            folder = attempt_folder(action_dir, int(name[len(_PREFIX) :]))
+            if any(not entry.startswith(".") for entry in _listing(folder)):
+                saved.append((int(name[len(_PREFIX) :]), folder))
+    return sorted(saved)
+
+
 def _listing(folder: str) -> list[str]:
     try:
         if is_remote_uri(folder):

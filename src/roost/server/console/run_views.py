@@ -1,14 +1,11 @@
 """What the console shows of runs and actions: records of the store as small maps of display values.
 
 The pages and their live updates read these maps (as JSON); nothing here writes. Inputs and outputs
-are decoded without the task's code, as plain values -- and never unpickled: a pickled value is shown
-by its type name, so reading a run cannot run code that the run's data brings with it.
+are shown by ``value_views.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import json
 import math
 import os
@@ -17,15 +14,13 @@ from typing import Any
 from roost.runtime.runs.run_liveness import controller_gone
 from roost.runtime.runs.transitions import attempt_transitions
 from roost.runtime.task_api.action_report import REPORT_FILE
-from roost.store.blobs import is_remote_uri, local_path_of
+from roost.runtime.task_api.checkpoint import saved_checkpoints
+from roost.server.console.value_views import MAX_VALUE_CHARS, decoded_values
+from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs
 from roost.store.records import ActionRecord, AttemptRecord, ConditionRecord, ErrorInfo, RunRecord
-from roost.types import task_io
-from roost.types.literals import Literal
 
 # The isolation of a condition's action: it runs nothing, it waits for an answer.
 CONDITION = "condition"
-# A value's text is cut here: a page shows a preview, `roost get io` the whole value.
-MAX_VALUE_CHARS = 20_000
 
 
 def run_options(run: RunRecord) -> dict[str, Any]:
@@ -129,6 +124,8 @@ def action_detail(
             for a in attempts
         ],
         "has_report": report_path(run, action.action_id) is not None,
+        "checkpoints": checkpoints(run, action.action_id) if not is_condition else [],
+        "environment": environment_view(action),
         "abort_reason": abort_reason,
         "condition": condition_view(condition) if is_condition and condition is not None else None,
     }
@@ -156,81 +153,64 @@ def condition_view(condition: ConditionRecord) -> dict[str, Any]:
     }
 
 
-def decoded_values(data: bytes | None, what: str) -> list[dict[str, str]]:
-    """Named values as ``{"name", "type", "text"}``: scalars as text, the rest as indented JSON."""
-    if not data:
-        return []
-    try:
-        literals = task_io.unpack(data)
-        values = task_io.literals_to_native({name: inert(lit) for name, lit in literals.items()})
-    except Exception as e:  # a store written by another roost, or damaged: say so instead of failing
-        return [{"name": f"({what})", "type": "unreadable", "text": f"cannot be decoded here: {type(e).__name__}"}]
-    return [{"name": name, "type": _type_name(value), "text": _text(value)} for name, value in values.items()]
-
-
-def inert(lit: Literal) -> Literal:
-    """``lit`` with each pickled member replaced by its type's name (the server never unpickles)."""
-    kind, value = lit.kind, lit.value
-    if kind == "pickle":
-        return Literal("str", f"<pickled {lit.meta or 'value'}>")
-    if kind in ("list", "tuple") and isinstance(value, (list, tuple)):
-        return dataclasses.replace(lit, value=type(value)(inert(v) for v in value))
-    if kind in ("map", "record") and isinstance(value, dict):
-        return dataclasses.replace(lit, value={k: inert(v) for k, v in value.items()})
-    if kind == "pairs" and isinstance(value, (list, tuple)):
-        return dataclasses.replace(lit, value=[(inert(k), inert(v)) for k, v in value])
-    if kind in ("union", "enum") and isinstance(value, Literal):
-        return dataclasses.replace(lit, value=inert(value))
-    return lit
-
-
-def _type_name(value: Any) -> str:
-    name = type(value).__name__
-    return {"NoneType": "None"}.get(name, name)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    for field in ("path", "uri"):  # File, Dir, DataFrame: where the data lives
-        where = getattr(value, field, None)
-        if isinstance(where, str):
-            return {type(value).__name__: where}
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    return repr(value)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, (bool, int, float)) or value is None:
-        text = repr(value)
-    else:
-        shown = _jsonable(value)
-        text = shown if isinstance(shown, str) else json.dumps(shown, indent=2, ensure_ascii=False)
-    if len(text) > MAX_VALUE_CHARS:
-        text = text[:MAX_VALUE_CHARS] + f"\n... ({len(text) - MAX_VALUE_CHARS} more characters)"
-    return text
-
-
 def report_path(run: RunRecord, action_id: str) -> str | None:
     """The report.html the action wrote (``flyte.report``), where the run's folder is on this machine."""
-    base = run_options(run).get("run_base_dir")
-    if not isinstance(base, str) or not base or is_remote_uri(base):
+    folder = action_folder(run, action_id)
+    if folder is None or is_remote_uri(folder):
         return None
-    if not action_id or "/" in action_id or action_id.startswith("."):
-        return None
-    path = os.path.join(local_path_of(base), action_id, REPORT_FILE)
+    path = os.path.join(local_path_of(folder), REPORT_FILE)
     return path if os.path.isfile(path) else None
+
+
+def action_folder(run: RunRecord, action_id: str) -> str | None:
+    """The action's folder in the run's (``<run_base_dir>/<action id>``: its report, its checkpoints)."""
+    base = run_options(run).get("run_base_dir")
+    if not isinstance(base, str) or not base:
+        return None
+    if not action_id or "/" in action_id or "\\" in action_id or action_id.startswith("."):
+        return None
+    return f"{base.rstrip('/')}/{action_id}"
+
+
+MAX_CHECKPOINT_FILES = 20
+
+
+def checkpoints(run: RunRecord, action_id: str) -> list[dict[str, Any]]:
+    """The checkpoints the action's attempts saved (``flyte.ctx().checkpoint``): per attempt, where it
+    is, its files (the first ``MAX_CHECKPOINT_FILES``) and their size."""
+    folder = action_folder(run, action_id)
+    if folder is None:
+        return []
+    shown = []
+    try:
+        for attempt, where in saved_checkpoints(folder):
+            fs, path = url_to_fs(where if is_remote_uri(where) else local_path_of(where))
+            files = sorted((p, fs.size(p)) for p in fs.find(path) if not os.path.basename(p).startswith("."))
+            prefix = path.rstrip("/") + "/"
+            shown.append(
+                {
+                    "attempt": attempt,
+                    "where": where,
+                    "files": [{"name": p[len(prefix) :], "size": size} for p, size in files[:MAX_CHECKPOINT_FILES]],
+                    "count": len(files),
+                    "bytes": sum(size or 0 for _, size in files),
+                }
+            )
+    except (OSError, ValueError):
+        return shown  # the folder went away while read: what was read
+    return shown
+
+
+def environment_view(action: ActionRecord) -> dict[str, Any] | None:
+    """What the action ran with, as recorded when it started (names only: see ``environment_record``);
+    None for an action that has not started, a cache hit, or one recorded by an older roost."""
+    if not action.environment:
+        return None
+    try:
+        shown = json.loads(action.environment)
+    except ValueError:
+        return None
+    return shown if isinstance(shown, dict) else None
 
 
 def encode_cursor(run: RunRecord) -> str:

@@ -140,7 +140,7 @@ def runs_page(
 <label>Task <input name="task" id="filter-task" value="{task}" placeholder="exact task name"></label>
 <label>Name <input name="name" id="filter-name" value="{name}" placeholder="part of the run name"></label>
 <button type="submit">Filter</button>
-<span class="live" id="live" title="refreshed every 2 s">{"live" if first_page else ""}</span>
+<span class="live" id="live" title="follows the store as runs change">{"live" if first_page else ""}</span>
 </form>
 <table class="runs" id="runs">
 <thead><tr><th>Run</th><th>Task</th><th>Phase</th><th>Started</th><th>Duration</th><th>From</th></tr></thead>

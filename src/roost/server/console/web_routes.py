@@ -5,9 +5,12 @@
     GET  /reports/{run}/{action}                   the action's report, sandboxed (see REPORT_POLICY)
     GET  /tasks[?name], /triggers                  deployed tasks (every version), triggers (activate/deactivate)
     GET  /console/api/runs[?phase&task&name]       the first page of runs, for the list's live refresh
+    GET  /console/api/events/runs[?phase&task&name] that page as server-sent events, sent when it changes
     GET  /console/api/runs/{run}                   the run and its action tree, for the page's live refresh
     GET  /console/api/runs/{run}/actions/{id}      one action: inputs, outputs, attempts, error
     GET  /console/api/runs/{run}/actions/{id}/logs[?attempt&after]   its log lines after the first ``after``
+    GET  /console/api/runs/{run}/actions/{id}/files?ref[&member]      a File, DataFrame or file of a Dir
+                                                   that the action's inputs or outputs name, downloaded
     GET  /login, POST /login, POST /logout         the API key kept in an HttpOnly cookie
     GET  /console/static/...                       the console's CSS and JavaScript (in the package)
 
@@ -21,28 +24,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.server.access import KEY_COOKIE, Access
 from roost.server.api import BadRequest, _number, _phase, read_body
-from roost.server.console import deployed_pages, run_views, store_pages, web_pages
+from roost.server.console import deployed_pages, run_views, store_pages, value_views, web_pages
 from roost.server.registry import TaskRegistry
 from roost.server.trigger_table import TriggerTable
 from roost.store import store_config
+from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs
 from roost.store.cache_store import CacheStore, summary
 from roost.store.records import RunRecord
 from roost.store.run_store import RunStore
 from roost.store.secret_store import SecretStore
+from roost.types import task_io
 
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 50
@@ -130,10 +136,12 @@ class Console:
             Route("/secrets", self.secrets_page),
             Route("/api", self.api_page),
             Route("/console/api/runs", self.runs_data),
+            Route("/console/api/events/runs", self.runs_events),
             Route("/console/api/runs/{run}", self.run_data),
             Route("/console/api/runs/{run}/events", self.run_events),
             Route("/console/api/runs/{run}/actions/{action}", self.action_data),
             Route("/console/api/runs/{run}/actions/{action}/logs", self.logs_data),
+            Route("/console/api/runs/{run}/actions/{action}/files", self.file_download),
             Route("/login", self.login_page),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
@@ -177,6 +185,26 @@ class Console:
         rows, following = await run_in_threadpool(self._runs, self._filters(request), cursor)
         return data({"runs": rows, "next": following})
 
+    async def runs_events(self, request: Request) -> Response:
+        """The first page of runs (filtered) as server-sent events: sent when it changes (looked at twice
+        a second), until the page goes away."""
+        filters = self._filters(request)
+        first = await run_in_threadpool(self._runs, filters, None)
+
+        async def changes() -> AsyncIterator[str]:
+            (rows, following), sent = first, ""
+            while True:
+                text = json.dumps({"runs": rows, "next": following})
+                if text != sent:
+                    sent = text
+                    yield f"data: {text}\n\n"
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(EVENTS_S)
+                rows, following = await run_in_threadpool(self._runs, filters, None)
+
+        return _event_stream(changes())
+
     # -- one run --------------------------------------------------------------------------------------
     def _run_name(self, request: Request) -> str:
         name = request.path_params["run"]
@@ -216,11 +244,25 @@ class Console:
         ordered = sorted(shown.values(), key=lambda a: a.seq)
         return ordered, {"total": total, "kids": {k: v for k, v in counts.items() if k}}
 
+    def _ancestors(self, name: str, action_id: str | None) -> tuple[str, ...]:
+        """The action asked for (``?action=``, an ``Action.url``) and the actions above it: opened, so a
+        big run's window holds it however deep it is."""
+        chain: list[str] = []
+        while action_id and len(chain) < MAX_OPENED:
+            action = self.store.get_action(name, action_id[:200])
+            if action is None:
+                break
+            chain.append(action.action_id)
+            action_id = action.parent_id
+        return tuple(chain)
+
     async def run_page(self, request: Request) -> Response:
         if not wants_html(request):
             return self.json_run_page(request)
         try:
-            state = await run_in_threadpool(self._run_state, self._run_name(request))
+            name = self._run_name(request)
+            opened = await run_in_threadpool(self._ancestors, name, request.query_params.get("action"))
+            state = await run_in_threadpool(self._run_state, name, opened)
         except BadRequest as e:
             return page(web_pages.not_found_page(str(e.detail)), e.status_code)
         return page(web_pages.run_page(state["run"], state["actions"], caller_of(request), state["window"]))
@@ -250,8 +292,7 @@ class Console:
                 await asyncio.sleep(EVENTS_S)
                 state = await run_in_threadpool(self._run_state, name, opened, whole)
 
-        headers = {**_COMMON_HEADERS, "x-accel-buffering": "no"}
-        return StreamingResponse(changes(), headers=headers, media_type="text/event-stream")
+        return _event_stream(changes())
 
     def _action_detail(self, name: str, action_id: str) -> dict[str, Any]:
         run = self.store.get_run(name)
@@ -280,6 +321,58 @@ class Console:
             self._logs, self._run_name(request), request.path_params["action"], attempt, after
         )
         return data(found)
+
+    def _file_of(self, name: str, action_id: str, ref: str, member: str | None) -> tuple[str, str]:
+        """Where a file the action's values name is, and its name; a 404 for any other path, so the
+        route reads nothing but what the store references."""
+        action = self.store.get_action(name, action_id)
+        if action is None:
+            raise BadRequest(f"run {name!r} has no action {action_id[:100]!r}", 404)
+        refs: list[tuple[str, str, str]] = []
+        for data in (action.inputs, action.outputs) if action.isolation != run_views.CONDITION else ():
+            try:
+                for lit in task_io.unpack(data).values() if data else ():
+                    value_views.blob_refs(lit, refs)
+            except Exception:  # an unreadable value names no file
+                continue
+        found = value_views.blob_path(refs, ref, member)
+        if found is None:
+            raise BadRequest(f"action {action_id[:100]} of run {name} names no such file", 404)
+        return found
+
+    async def file_download(self, request: Request) -> Response:
+        query = request.query_params
+        ref, member = query.get("ref", ""), query.get("member")
+        if not ref:
+            raise BadRequest("ref is required: the path of a File, Dir or DataFrame the action names")
+        name, action_id = self._run_name(request), request.path_params["action"]
+        where, filename = await run_in_threadpool(self._file_of, name, action_id, ref, member)
+        # Always a download, never shown by the console's origin: a file may be user HTML.
+        headers = {**_COMMON_HEADERS, "content-security-policy": "sandbox; default-src 'none'"}
+        if not is_remote_uri(where):
+            path = local_path_of(where)
+            if not os.path.isfile(path):
+                raise BadRequest(f"{filename} is no longer where the run left it", 404)
+            return FileResponse(
+                path, filename=filename, headers=headers, media_type="application/octet-stream",
+                content_disposition_type="attachment",
+            )  # fmt: skip
+        fs, path = url_to_fs(where)
+        try:
+            opened = await run_in_threadpool(fs.open, path, "rb")
+        except (OSError, ValueError):
+            raise BadRequest(f"{filename} is no longer where the run left it", 404) from None
+
+        def chunks() -> Iterator[bytes]:
+            with opened:
+                while chunk := opened.read(1 << 20):
+                    yield chunk
+
+        quoted = urllib.parse.quote(filename)
+        headers["content-disposition"] = f"attachment; filename*=utf-8''{quoted}"
+        return StreamingResponse(
+            iterate_in_threadpool(chunks()), headers=headers, media_type="application/octet-stream"
+        )
 
     async def report(self, request: Request) -> Response:
         name, action_id = self._run_name(request), request.path_params["action"]
@@ -344,6 +437,11 @@ class Console:
         response = Response(status_code=303, headers={"location": "/login", **_COMMON_HEADERS})
         response.delete_cookie(KEY_COOKIE, path="/", httponly=True, samesite="strict")
         return response
+
+
+def _event_stream(events: AsyncIterator[str]) -> Response:
+    headers = {**_COMMON_HEADERS, "x-accel-buffering": "no"}
+    return StreamingResponse(events, headers=headers, media_type="text/event-stream")
 
 
 def _read_report(path: str) -> bytes:

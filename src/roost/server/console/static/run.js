@@ -155,11 +155,65 @@
   }
 
   // -- the selected action ------------------------------------------------------------------------------
-  function valuesTable(values, none) {
+  // A value by what it is: a scalar as text, a record as JSON, a DataFrame as a table of its first
+  // rows, a File or a Dir as links that download through the console.
+  function fileLink(actionId, link) {
+    const q = new URLSearchParams({ ref: link.ref });
+    if (link.member) q.set("member", link.member);
+    return el("a", { class: "file-link", href: `${base}/actions/${encodeURIComponent(actionId)}/files?${q}`,
+      download: "", text: link.label });
+  }
+
+  function tablePreview(table) {
+    if (table.error) return el("p", { class: "muted", text: table.error });
+    const head = el("tr", {}, ...table.columns.map((c) => el("th", { text: c })));
+    const rows = table.rows.map((r) => el("tr", {}, ...r.map((cell) => el("td", { text: cell }))));
+    return el("div", { class: "frame" },
+      el("table", { class: "preview" }, el("thead", {}, head), el("tbody", {}, ...rows)),
+      el("p", { class: "muted", text: `${table.rows.length} of ${table.total} rows, ${table.columns.length} columns` }));
+  }
+
+  function valueCell(actionId, v) {
+    const links = (v.links || []).length
+      ? el("ul", { class: "links" }, ...v.links.map((link) => el("li", {}, fileLink(actionId, link)))) : null;
+    if (v.kind === "file" || v.kind === "dir") return el("td", {}, links || el("pre", { text: v.text }));
+    if (v.kind === "dataframe") return el("td", {}, v.table ? tablePreview(v.table) : el("pre", { text: v.text }), links);
+    return el("td", {}, el("pre", { class: v.kind === "json" ? "json" : "", text: v.text }), links);
+  }
+
+  function valuesTable(actionId, values, none) {
     if (!values.length) return el("p", { class: "muted", text: none });
     return el("table", { class: "values" }, ...values.map((v) =>
-      el("tr", {}, el("td", { class: "name", text: v.name }), el("td", { class: "type", text: v.type }),
-        el("td", {}, el("pre", { text: v.text })))));
+      el("tr", { "data-kind": v.kind || "scalar", "data-name": v.name },
+        el("td", { class: "name", text: v.name }), el("td", { class: "type", text: v.type }), valueCell(actionId, v))));
+  }
+
+  function fmtBytes(n) {
+    if (n < 1024) return `${n} B`;
+    const units = ["KiB", "MiB", "GiB", "TiB"];
+    let i = -1;
+    do { n /= 1024; i += 1; } while (n >= 1024 && i < units.length - 1);
+    return `${n.toFixed(1)} ${units[i]}`;
+  }
+
+  function checkpointList(saved) {
+    if (!saved.length) return el("p", { class: "muted", text: "none saved" });
+    return el("ul", { id: "checkpoints" }, ...saved.map((c) => el("li", {},
+      `attempt ${c.attempt + 1}: ${c.count} file${c.count === 1 ? "" : "s"}, ${fmtBytes(c.bytes)} `,
+      el("span", { class: "muted mono", text: c.where }),
+      el("ul", {}, ...c.files.map((f) => el("li", { class: "mono", text: `${f.name} (${fmtBytes(f.size || 0)})` }))))));
+  }
+
+  // What the action ran with, as recorded when it started: names only, never a value.
+  function environmentFacts(env) {
+    if (!env) return el("p", { class: "muted", text: "not recorded (the action has not started, was a cache hit, or was recorded by an older roost)" });
+    const resources = Object.entries(env.resources || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "none asked for";
+    const granted = env.granted ? Object.entries(env.granted).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(",") : v}`).join("; ") : null;
+    const secrets = (env.secrets || []).map((s) => (s.group ? `${s.group}/` : "") + s.key + (s.env_var ? ` as $${s.env_var}` : "") + (s.mount ? ` at ${s.mount}` : ""));
+    const pairs = [["environment", env.environment || "-"], ["image", env.image || "-"], ["resources", resources],
+      granted ? ["granted", granted] : null, ["env var names", (env.env_var_names || []).join(", ") || "-"],
+      ["secret names", secrets.join(", ") || "-"]].filter(Boolean);
+    return el("dl", { class: "facts", id: "environment" }, ...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
   }
 
   function errorBlock(error) {
@@ -192,9 +246,11 @@
       d.condition ? conditionPanel(runName, d.id, d.condition, run.terminal, () => { detail = null; loadDetail(); refresh(false); }) : null,
       d.error ? el("h3", { text: "Error" }) : null,
       d.error ? errorBlock(d.error) : null,
-      el("h3", { text: "Inputs" }), valuesTable(d.inputs, "none"),
-      el("h3", { text: "Outputs" }), valuesTable(d.outputs, outputsNote),
+      el("h3", { text: "Inputs" }), valuesTable(d.id, d.inputs, "none"),
+      el("h3", { text: "Outputs" }), valuesTable(d.id, d.outputs, outputsNote),
       el("h3", { text: "Attempts" }), attempts.length ? el("ul", { id: "attempts" }, ...attempts) : el("p", { class: "muted", text: d.attempts ? `${d.attempts} (not retried)` : "none yet" }),
+      d.condition ? null : el("h3", { text: "Environment" }), d.condition ? null : environmentFacts(d.environment),
+      d.condition ? null : el("h3", { text: "Checkpoints" }), d.condition ? null : checkpointList(d.checkpoints || []),
       el("h3", { text: "Logs" }), el("div", { class: "logbar" }, attemptChoice, search), el("pre", { class: "logs", id: "logs" }),
       d.has_report ? el("h3", { text: "Report" }) : null,
       d.has_report ? el("iframe", { class: "report", id: "report", sandbox: "allow-scripts", referrerpolicy: "no-referrer",
@@ -212,7 +268,8 @@
       const before = detail;
       detail = answer;
       const state = (d) => (d.condition ? d.condition.state : null);
-      const changed = !before || before.id !== answer.id || before.phase !== answer.phase || before.attempts !== answer.attempts || before.has_report !== answer.has_report || state(before) !== state(answer);
+      const changed = !before || before.id !== answer.id || before.phase !== answer.phase || before.attempts !== answer.attempts || before.has_report !== answer.has_report || state(before) !== state(answer)
+        || JSON.stringify(before.checkpoints) !== JSON.stringify(answer.checkpoints) || Boolean(before.environment) !== Boolean(answer.environment);
       if (changed) renderDetail();
     } catch (e) {
       document.getElementById("detail").replaceChildren(el("p", { class: "error-line", text: e.message }));
@@ -222,7 +279,10 @@
   function select(id) {
     selected = id;
     detail = null;
-    history.replaceState(null, "", "#" + encodeURIComponent(id));
+    const address = new URL(location.href);
+    address.searchParams.set("action", id);
+    address.hash = "";
+    history.replaceState(null, "", address.pathname + address.search);
     document.getElementById("detail").replaceChildren(el("p", { class: "muted", text: "loading..." }));
     renderTree();
     loadDetail();
@@ -391,7 +451,15 @@
 
   renderHead();
   renderTree();
-  const fromHash = decodeURIComponent(location.hash.slice(1));
-  if (fromHash && actions.some((a) => a.id === fromHash)) select(fromHash);
+  // The action to open: ?action=ID (Action.url), or #ID (older links); the server put it in the page
+  // even when a big run's window would not have held it.
+  const wanted = new URLSearchParams(location.search).get("action") || decodeURIComponent(location.hash.slice(1));
+  if (wanted && actions.some((a) => a.id === wanted)) {
+    const parents = new Map(actions.map((a) => [a.id, a.parent]));
+    for (let up = parents.get(wanted); up; up = parents.get(up)) expanded.add(up);
+    select(wanted);
+    const row = document.querySelector(`.node[data-action="${CSS.escape(wanted)}"]`);
+    if (row) row.scrollIntoView({ block: "nearest" });
+  }
   follow();
 })();
