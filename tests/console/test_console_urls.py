@@ -1,5 +1,6 @@
 """Local runs point at the console when a server runs for their ROOST_HOME: ``roost run`` prints the
-run's page, and ``Run.url`` is that page (without a server: the run's folder, as before)."""
+run's page, ``Run.url`` is that page and an ``Action``'s ``url`` that page with the action selected
+(without a server: the run's folder and the action's, as before)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ async def hello(x: int) -> int:
 if __name__ == "__main__":
     flyte.init()
     run = flyte.with_runcontext(name=sys.argv[1]).run(hello, 1)
+    print("ACTION", run.action.url)
     print("URL", run.url)
 """
 
@@ -47,7 +49,13 @@ def test_local_runs_point_at_the_console_when_a_server_runs(tmp_path: Path) -> N
     def program(name: str) -> str:
         done = subprocess.run([sys.executable, "flow.py", name], cwd=project, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        return done.stdout.split("URL ", 1)[1].strip()
+        action_url = done.stdout.split("ACTION ", 1)[1].split("\n", 1)[0].strip()
+        run_url = done.stdout.split("URL ", 1)[1].strip()
+        if run_url.startswith("http"):
+            assert action_url == f"{run_url}?action=a0"
+        else:
+            assert action_url == f"{run_url}/a0"
+        return run_url
 
     alone = roost_cli(home, "run", "--no-live", "--name", "url-0", str(project / "flow.py"), "hello", "--x", "1")
     assert alone.returncode == 0 and "/runs/" not in alone.stderr, alone.stderr

@@ -24,31 +24,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from roost.runtime.ids import ROOT_ACTION, check_run_name
 from roost.server.access import KEY_COOKIE, Access
 from roost.server.api import BadRequest, _number, _phase, read_body
-from roost.server.console import deployed_pages, run_views, store_pages, value_views, web_pages
+from roost.server.console import deployed_pages, run_views, store_pages, value_files, web_pages
 from roost.server.registry import TaskRegistry
 from roost.server.trigger_table import TriggerTable
 from roost.store import store_config
-from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs
 from roost.store.cache_store import CacheStore, summary
 from roost.store.records import RunRecord
 from roost.store.run_store import RunStore
 from roost.store.secret_store import SecretStore
-from roost.types import task_io
 
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 50
@@ -322,57 +319,14 @@ class Console:
         )
         return data(found)
 
-    def _file_of(self, name: str, action_id: str, ref: str, member: str | None) -> tuple[str, str]:
-        """Where a file the action's values name is, and its name; a 404 for any other path, so the
-        route reads nothing but what the store references."""
-        action = self.store.get_action(name, action_id)
-        if action is None:
-            raise BadRequest(f"run {name!r} has no action {action_id[:100]!r}", 404)
-        refs: list[tuple[str, str, str]] = []
-        for data in (action.inputs, action.outputs) if action.isolation != run_views.CONDITION else ():
-            try:
-                for lit in task_io.unpack(data).values() if data else ():
-                    value_views.blob_refs(lit, refs)
-            except Exception:  # an unreadable value names no file
-                continue
-        found = value_views.blob_path(refs, ref, member)
-        if found is None:
-            raise BadRequest(f"action {action_id[:100]} of run {name} names no such file", 404)
-        return found
-
     async def file_download(self, request: Request) -> Response:
         query = request.query_params
         ref, member = query.get("ref", ""), query.get("member")
         if not ref:
             raise BadRequest("ref is required: the path of a File, Dir or DataFrame the action names")
         name, action_id = self._run_name(request), request.path_params["action"]
-        where, filename = await run_in_threadpool(self._file_of, name, action_id, ref, member)
-        # Always a download, never shown by the console's origin: a file may be user HTML.
-        headers = {**_COMMON_HEADERS, "content-security-policy": "sandbox; default-src 'none'"}
-        if not is_remote_uri(where):
-            path = local_path_of(where)
-            if not os.path.isfile(path):
-                raise BadRequest(f"{filename} is no longer where the run left it", 404)
-            return FileResponse(
-                path, filename=filename, headers=headers, media_type="application/octet-stream",
-                content_disposition_type="attachment",
-            )  # fmt: skip
-        fs, path = url_to_fs(where)
-        try:
-            opened = await run_in_threadpool(fs.open, path, "rb")
-        except (OSError, ValueError):
-            raise BadRequest(f"{filename} is no longer where the run left it", 404) from None
-
-        def chunks() -> Iterator[bytes]:
-            with opened:
-                while chunk := opened.read(1 << 20):
-                    yield chunk
-
-        quoted = urllib.parse.quote(filename)
-        headers["content-disposition"] = f"attachment; filename*=utf-8''{quoted}"
-        return StreamingResponse(
-            iterate_in_threadpool(chunks()), headers=headers, media_type="application/octet-stream"
-        )
+        where, filename = await run_in_threadpool(value_files.file_of, self.store, name, action_id, ref, member)
+        return await value_files.download(where, filename, _COMMON_HEADERS)
 
     async def report(self, request: Request) -> Response:
         name, action_id = self._run_name(request), request.path_params["action"]
