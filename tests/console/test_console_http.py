@@ -309,3 +309,35 @@ def test_the_timeline_shows_where_time_went() -> None:
     pieces = run_views.action_node(waited)["segments"]
     assert [p[0] for p in pieces] == ["queued", "waiting_for_resources", "initializing", "running"]
     assert [p[1] - t for p in pieces] == [0, 1, 4, 5] and pieces[-1][2] == t + 9
+
+
+def test_the_runs_list_follows_the_store_through_server_sent_events(big_server: Server) -> None:
+    parsed = urllib.parse.urlsplit(big_server.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:
+        conn.request("GET", "/console/api/events/runs?name=stream&phase=running")
+        response = conn.getresponse()
+        assert response.status == 200 and response.getheader("content-type").startswith("text/event-stream")
+
+        def next_event() -> Any:
+            while True:
+                line = response.readline().decode()
+                if line.startswith("data: "):
+                    return json.loads(line[6:])
+
+        assert next_event() == {"runs": [], "next": None}  # nothing matches yet
+        store = RunStore(big_server.home / "roost.db")
+        now = time.time()
+        store.put_run(RunRecord("other-1", "pkg.t", ActionPhase.RUNNING, "local", now, now))  # not its name
+        store.put_run(RunRecord("stream-done", "pkg.t", ActionPhase.SUCCEEDED, "local", now, now))  # nor phase
+        store.put_run(RunRecord("stream-1", "pkg.t", ActionPhase.RUNNING, "local", now + 1, now + 1))
+        store.flush()
+        assert [r["name"] for r in next_event()["runs"]] == ["stream-1"]  # sent when the page changed
+        store.put_run(RunRecord("stream-1", "pkg.t", ActionPhase.SUCCEEDED, "local", now + 1, now + 1, now + 2))
+        store.flush()
+        store.close()
+        assert next_event()["runs"] == []  # it left the filtered page
+    finally:
+        conn.close()
+    status, _, body = call(big_server, "GET", "/console/api/events/runs?before=nonsense&phase=bogus")
+    assert status == 400 and b"phase" in body
