@@ -341,3 +341,25 @@ def test_the_runs_list_follows_the_store_through_server_sent_events(big_server: 
         conn.close()
     status, _, body = call(big_server, "GET", "/console/api/events/runs?before=nonsense&phase=bogus")
     assert status == 400 and b"phase" in body
+
+
+def test_only_files_a_value_names_are_found_for_download(tmp_path: Path) -> None:
+    folder = tmp_path / "dir"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "b.txt").write_text("b")
+    (folder / "out").symlink_to(tmp_path)  # a link inside the Dir that points out of it
+    (tmp_path / "secret.txt").write_text("no")
+    one = Literal("file", {"path": str(tmp_path / "one.csv"), "name": "one.csv", "format": "", "hash": ""})
+    folder_lit = Literal("dir", {"path": str(folder), "name": "dir", "format": "", "hash": ""})
+    nested = Literal("record", {"files": Literal("list", [one]), "where": folder_lit}, "pkg.mod:Bundle")
+    refs = value_views.blob_refs(nested)
+    assert [kind for kind, _, _ in refs] == ["file", "dir"]
+    assert value_views.blob_path(refs, str(tmp_path / "one.csv"), None) == (str(tmp_path / "one.csv"), "one.csv")
+    assert value_views.blob_path(refs, str(folder), "sub/b.txt") == (f"{folder}/sub/b.txt", "b.txt")
+    for member in ("../secret.txt", "/etc/passwd", "out/secret.txt", "sub\\b.txt", ""):
+        assert value_views.blob_path(refs, str(folder), member) is None, member
+    assert value_views.blob_path(refs, str(tmp_path / "secret.txt"), None) is None
+    shown = value_views.shown_value("bundle", nested, {"files": [], "where": None})
+    assert shown["type"] == "Bundle" and shown["kind"] == "json"
+    # A Dir lists its own files: the link pointing out of it is not followed.
+    assert [link["label"] for link in shown["links"]] == ["one.csv", "dir/sub/b.txt"]
