@@ -19,6 +19,7 @@ import datetime
 import json
 import math
 import os
+import threading
 from typing import Any
 
 from roost.store.blobs import is_remote_uri, local_path_of, url_to_fs
@@ -176,9 +177,29 @@ def blob_path(refs: list[tuple[str, str, str]], ref: str, member: str | None) ->
     return None
 
 
+# Previews read, by (uri, format): a run page asks again at each change of its run, and a DataFrame's
+# data is written once. Only previews that were read are kept (a store that failed may answer later).
+_PREVIEWS: dict[tuple[str, str], dict[str, Any]] = {}
+_PREVIEWS_LOCK = threading.Lock()  # the server reads values in several threads
+MAX_PREVIEWS_KEPT = 256
+
+
 def table_preview(uri: str, fmt: str) -> dict[str, Any]:
     """A DataFrame's column names and first rows (``{"columns", "rows", "total"}``), or why there is
     no preview (``{"error"}``): read from its parquet, a row group at a time, never whole."""
+    kept = _PREVIEWS.get((uri, fmt))
+    if kept is not None:
+        return kept
+    preview = _read_preview(uri, fmt)
+    if "error" not in preview:
+        with _PREVIEWS_LOCK:
+            if len(_PREVIEWS) >= MAX_PREVIEWS_KEPT:
+                _PREVIEWS.pop(next(iter(_PREVIEWS)))  # the oldest
+            _PREVIEWS[(uri, fmt)] = preview
+    return preview
+
+
+def _read_preview(uri: str, fmt: str) -> dict[str, Any]:
     if fmt and fmt != "parquet":
         return {"error": f"no preview of {fmt} data"}
     try:
