@@ -369,6 +369,8 @@ def test_an_actions_values_by_type_its_checkpoints_and_environment(
     assert "cpu request 1" in env and "memory request 512Mi" in env and "typed" in env
     assert "attempt 1: 1 file, 17 B" in page.locator("#checkpoints").inner_text()
     page.screenshot(path=artifacts / "action-typed-values.png", full_page=True)
+    page.locator("#checkpoints").scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "action-environment-checkpoints.png", full_page=True)
     shown = page.content() + json.dumps(api(url, "/console/api/runs/typed-1/actions/a0"))
     assert SECRET_VALUE not in shown and "hello-value-hidden" not in shown
 
