@@ -7,6 +7,7 @@ without them the server runs as before and Flyte clients are told what to instal
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ MISSING = "this roost server does not speak Flyte's protocol: install roost[flyt
 
 
 async def _not_installed(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    body = ('{"code":"unimplemented","message":"%s"}' % MISSING).encode()
+    body = json.dumps({"code": "unimplemented", "message": MISSING}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 501, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -85,7 +85,9 @@ def entry_point(flyte_python: str, args: list[str]) -> list[str]:
         raise LaunchError("the task template has no container args to run")
     script = Path(flyte_python).parent / args[0]
     if not script.exists():
-        raise LaunchError(f"{args[0]!r} is not a script of the Flyte runtime at {flyte_python} (is flyte installed there?)")
+        raise LaunchError(
+            f"{args[0]!r} is not a script of the Flyte runtime at {flyte_python} (is flyte installed there?)"
+        )
     return [str(script), *args[1:]]
 
 

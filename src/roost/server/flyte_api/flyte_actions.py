@@ -28,7 +28,6 @@ from typing import Any
 from flyteidl2.common import phase_pb2
 from flyteidl2.core import execution_pb2
 from flyteidl2.task import task_definition_pb2
-from flyteidl2.workflow import run_definition_pb2
 
 from roost.runtime.ids import ROOT_ACTION
 from roost.server.flyte_api.action_launch import (
@@ -109,6 +108,7 @@ class FlyteAction:
     logs: list[tuple[float, int, str, str]] = field(default_factory=list)  # (ts, attempt, stream, line)
     process: AttemptProcess | None = None
     task: asyncio.Task[None] | None = None
+    stopping: asyncio.Future[None] | None = None
 
     @property
     def template(self) -> Any:
@@ -170,12 +170,12 @@ class FlyteRuns:
         run = FlyteRun(name, org, project, domain, run_spec, self.run_base(org, project, domain, name))
         self.runs[name] = run
         run.record = RunRecord(
-                name=name,
-                task_name=spec.task_template.id.name,
-                phase=ActionPhase.QUEUED,
-                mode=MODE,
-                created_at=run.created_at,
-                options=json.dumps({"project": project, "domain": domain, "org": org, "client": "flyte"}),
+            name=name,
+            task_name=spec.task_template.id.name,
+            phase=ActionPhase.QUEUED,
+            mode=MODE,
+            created_at=run.created_at,
+            options=json.dumps({"project": project, "domain": domain, "org": org, "client": "flyte"}),
         )
         self.store.put_run(run.record)
         self.enqueue(run, ROOT_ACTION, None, spec, input_uri, run.base, None)
@@ -211,7 +211,9 @@ class FlyteRuns:
         if not template.HasField("container"):
             raise LaunchError(f"task type {template.type!r} has no container to run; roost runs container tasks")
         if not self.flyte_python:
-            raise LaunchError("this server has no Flyte runtime: start it with --flyte-python PATH (docs/flyte-backend.md)")
+            raise LaunchError(
+                "this server has no Flyte runtime: start it with --flyte-python PATH (docs/flyte-backend.md)"
+            )
         prefix = f"{action.output_base}/{action.name}/{attempt}"
         values = {
             "input": action.input_uri,
@@ -267,7 +269,9 @@ class FlyteRuns:
             value = store.get(s.key, s.group or None)
             if value is None:
                 named = f"{s.group}/{s.key}" if s.group else s.key
-                raise LaunchError(f"secret {named!r} is not set on this server (roost secret create / flyte create secret)")
+                raise LaunchError(
+                    f"secret {named!r} is not set on this server (roost secret create / flyte create secret)"
+                )
             name = s.env_var or (f"{s.group}_{s.key}" if s.group else s.key).replace("-", "_").upper()
             env[name] = value
         return env
@@ -387,7 +391,7 @@ class FlyteRuns:
             if child.parent == action.name:
                 self.abort_action(child, reason)
         if action.process is not None:
-            asyncio.ensure_future(action.process.stop("abort"))
+            action.stopping = asyncio.ensure_future(action.process.stop("abort"))
         elif action.task is not None and not action.attempts:
             action.task.cancel()
             self._end(action, ABORTED, execution_error("Aborted", action.abort_reason, user=True))

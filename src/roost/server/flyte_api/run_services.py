@@ -37,7 +37,9 @@ class Runs(RunService):
 
     async def create_run(self, request: Any, ctx: Any) -> Any:
         if not request.HasField("task_spec"):
-            raise ConnectError(Code.UNIMPLEMENTED, "runs of deployed tasks (task_id) are not served yet: send the task spec")
+            raise ConnectError(
+                Code.UNIMPLEMENTED, "runs of deployed tasks (task_id) are not served yet: send the task spec"
+            )
         if request.HasField("run_id") and request.run_id.name:
             try:
                 name = check_run_name(request.run_id.name)
@@ -51,13 +53,16 @@ class Runs(RunService):
         if request.HasField("offloaded_input_data"):
             input_uri = request.offloaded_input_data.uri
         else:
-            upload = await self.data.upload_inputs(
-                _UploadAsk(request.inputs, org, project, domain), ctx
-            )
+            upload = await self.data.upload_inputs(_UploadAsk(request.inputs, org, project, domain), ctx)
             input_uri = upload.offloaded_input_data.uri
         try:
             run = self.runs.create_run(
-                name, org or "default", project or "default", domain or "default", request.task_spec, input_uri,
+                name,
+                org or "default",
+                project or "default",
+                domain or "default",
+                request.task_spec,
+                input_uri,
                 request.run_spec if request.HasField("run_spec") else None,
             )
         except FileExistsError as e:
@@ -75,7 +80,9 @@ class Runs(RunService):
         return run_service_pb2.AbortActionResponse()
 
     async def get_run_details(self, request: Any, ctx: Any) -> Any:
-        return run_service_pb2.GetRunDetailsResponse(details=proto_views.run_details(find_run(self.runs, request.run_id)))
+        return run_service_pb2.GetRunDetailsResponse(
+            details=proto_views.run_details(find_run(self.runs, request.run_id))
+        )
 
     async def watch_run_details(self, request: Any, ctx: Any) -> AsyncIterator[Any]:
         run = find_run(self.runs, request.run_id)
@@ -97,7 +104,9 @@ class Runs(RunService):
 
     async def get_action_data_u_r_is(self, request: Any, ctx: Any) -> Any:
         action = find_action(self.runs, request.action_id)
-        return run_service_pb2.GetActionDataURIsResponse(inputs_uri=action.input_uri, outputs_uri=action.output_uri or "")
+        return run_service_pb2.GetActionDataURIsResponse(
+            inputs_uri=action.input_uri, outputs_uri=action.output_uri or ""
+        )
 
     async def list_runs(self, request: Any, ctx: Any) -> Any:
         runs = sorted(self.runs.runs.values(), key=lambda r: r.created_at, reverse=True)
@@ -185,7 +194,9 @@ def _page(items: list[Any], request: Any, view: Any, field: str, response_type: 
     try:
         start = int(request.token or 0)
     except ValueError:
-        raise ConnectError(Code.INVALID_ARGUMENT, f"{request.token[:40]!r} is not a page token of this server") from None
+        raise ConnectError(
+            Code.INVALID_ARGUMENT, f"{request.token[:40]!r} is not a page token of this server"
+        ) from None
     page = items[start : start + limit]
     token = str(start + limit) if start + limit < len(items) else ""
     return response_type(**{field: [view(i) for i in page]}, token=token)
@@ -246,9 +257,7 @@ class State(StateService):
                 yield state_service_pb2.WatchResponse(action_update=_update(child))
             if backlog:
                 backlog = False
-                yield state_service_pb2.WatchResponse(
-                    control_message=state_service_pb2.ControlMessage(sentinel=True)
-                )
+                yield state_service_pb2.WatchResponse(control_message=state_service_pb2.ControlMessage(sentinel=True))
             if parent.phase in TERMINAL:
                 return
             await tick.wait()
