@@ -141,14 +141,6 @@ class FlyteClient:
 @pytest.fixture(scope="module")
 def roost_server(tmp_path_factory: pytest.TempPathFactory, flyte_python: Path):
     home = tmp_path_factory.mktemp("flyte-server-home")
-    # The secret a task of flyte_tasks.py asks for, stored as any roost secret is.
-    done = subprocess.run(
-        [sys.executable, "-m", "roost.cli.main", "secret", "create", "fb-token", "--value", "s3cr3t-value"],
-        env={**os.environ, "ROOST_HOME": str(home)},
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
     running = start_server(home, "--flyte-python", str(flyte_python))
     yield running
     stop_server(running)
@@ -157,7 +149,19 @@ def roost_server(tmp_path_factory: pytest.TempPathFactory, flyte_python: Path):
 
 @pytest.fixture(scope="module")
 def client(flyte_python: Path, roost_server: Server, tmp_path_factory: pytest.TempPathFactory) -> FlyteClient:
-    return FlyteClient(flyte_python, roost_server, tmp_path_factory.mktemp("flyte-client"))
+    client = FlyteClient(flyte_python, roost_server, tmp_path_factory.mktemp("flyte-client"))
+    # The secret every task of flyte_tasks.py asks for, created with the client (SecretService): it
+    # lands in the server's secret store.
+    done = client.cli("create", "secret", "fb-token", "--value", "s3cr3t-value")
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "roost.cli.main", "secret", "list"],
+        env={**os.environ, "ROOST_HOME": str(roost_server.home)},
+        capture_output=True,
+        text=True,
+    )
+    assert "fb-token" in listed.stdout and "s3cr3t-value" not in listed.stdout, listed.stdout + listed.stderr
+    return client
 
 
 def _roost_run(server: Server, name: str) -> dict:
@@ -255,3 +259,22 @@ def test_the_run_url_the_client_prints_opens_the_run_page(client: FlyteClient) -
     url = f"{client.server.url}/v2/domain/development/project/demo/runs/{name}"
     with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"})) as response:
         assert response.url.endswith(f"/runs/{name}")
+
+
+def test_deploy_then_run_the_latest_version_of_a_deployed_task(client: FlyteClient) -> None:
+    done = client.cli("deploy", "flyte_tasks.py", "env")
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = client.sdk(
+        """
+        task = remote.Task.get("fb.square", auto_version="latest")
+        run = flyte.run(task, x=9)
+        run.wait(quiet=True)
+        names = sorted(t.name for t in remote.Task.listall())
+        print(json.dumps({"outputs": remote.Run.get(run.name).outputs()[0], "tasks": names}))
+        """
+    )
+    assert result["outputs"] == 81
+    assert {"fb.square", "fb.fanout", "fb.greet"} <= set(result["tasks"])
+    # Deploying the same code again is accepted (the same version, the same spec).
+    again = client.cli("deploy", "flyte_tasks.py", "env")
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -14,6 +14,8 @@ from typing import Any
 
 from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
+from flyteidl2.secret.secret_connect import SecretServiceASGIApplication
+from flyteidl2.task.task_service_connect import TaskServiceASGIApplication
 from flyteidl2.workflow.queue_service_connect import QueueServiceASGIApplication
 from flyteidl2.workflow.run_service_connect import RunServiceASGIApplication
 from flyteidl2.workflow.state_service_connect import StateServiceASGIApplication
@@ -24,6 +26,7 @@ from starlette.routing import Mount, Route
 from roost.server.flyte_api.data_services import Cluster, DataProxy, Uploads
 from roost.server.flyte_api.flyte_actions import FlyteRuns
 from roost.server.flyte_api.run_services import Queue, Runs, State
+from roost.server.flyte_api.task_services import FlyteTaskTable, Secrets, Tasks
 
 logger = logging.getLogger("roost.server")
 UNSERVED_MARK = "flyte client called an unserved method"
@@ -48,6 +51,8 @@ SERVED = {
     },
     "flyteidl2.workflow.QueueService": {"EnqueueAction", "AbortQueuedAction", "AbortQueuedRun"},
     "flyteidl2.workflow.StateService": {"Watch"},
+    "flyteidl2.task.TaskService": {"DeployTask", "GetTaskDetails", "ListTasks", "ListVersions"},
+    "flyteidl2.secret.SecretService": {"CreateSecret", "UpdateSecret", "GetSecret", "DeleteSecret", "ListSecrets"},
 }
 
 
@@ -87,12 +92,16 @@ class FlyteApi:
         self.runs = FlyteRuns(store, home, endpoint, flyte_python)
         self.uploads = Uploads(home, url)
         data = DataProxy(self.runs, self.uploads)
+        self.tasks = FlyteTaskTable(home / "flyte" / "tasks.sqlite")
+        tasks = Tasks(self.tasks)
         self.apps = {
             "flyteidl2.cluster.ClusterService": ClusterServiceASGIApplication(Cluster()),
             "flyteidl2.dataproxy.DataProxyService": DataProxyServiceASGIApplication(data),
-            "flyteidl2.workflow.RunService": RunServiceASGIApplication(Runs(self.runs, data)),
+            "flyteidl2.workflow.RunService": RunServiceASGIApplication(Runs(self.runs, data, tasks)),
             "flyteidl2.workflow.QueueService": QueueServiceASGIApplication(Queue(self.runs)),
             "flyteidl2.workflow.StateService": StateServiceASGIApplication(State(self.runs)),
+            "flyteidl2.task.TaskService": TaskServiceASGIApplication(tasks),
+            "flyteidl2.secret.SecretService": SecretServiceASGIApplication(Secrets(home)),
         }
 
     def routes(self) -> list[Any]:
@@ -100,6 +109,7 @@ class FlyteApi:
         routes += self.uploads.routes()
         # The run URL the Flyte client prints opens the run's page.
         routes.append(Route("/v2/domain/{domain}/project/{project}/runs/{run}", self.run_page))
+        routes.append(Route("/v2/domain/{domain}/project/{project}/tasks/{task}", self.tasks_page))
         return routes
 
     def fallback(self) -> Any:
@@ -113,5 +123,9 @@ class FlyteApi:
     async def run_page(self, request: Request) -> Response:
         return RedirectResponse(f"/runs/{request.path_params['run']}", status_code=302)
 
+    async def tasks_page(self, request: Request) -> Response:
+        return RedirectResponse("/tasks", status_code=302)
+
     async def close(self) -> None:
         await self.runs.close()
+        self.tasks.close()

@@ -18,6 +18,7 @@ from roost.runtime.ids import check_run_name, new_run_name
 from roost.server.flyte_api import proto_views
 from roost.server.flyte_api.data_services import DataProxy, find_action
 from roost.server.flyte_api.flyte_actions import TERMINAL, FlyteAction, FlyteRun, FlyteRuns
+from roost.server.flyte_api.task_services import Tasks
 
 DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
@@ -31,15 +32,18 @@ def find_run(runs: FlyteRuns, run_id: Any) -> FlyteRun:
 
 
 class Runs(RunService):
-    def __init__(self, runs: FlyteRuns, data: DataProxy):
+    def __init__(self, runs: FlyteRuns, data: DataProxy, tasks: Tasks):
         self.runs = runs
         self.data = data
+        self.tasks = tasks
 
     async def create_run(self, request: Any, ctx: Any) -> Any:
-        if not request.HasField("task_spec"):
-            raise ConnectError(
-                Code.UNIMPLEMENTED, "runs of deployed tasks (task_id) are not served yet: send the task spec"
-            )
+        if request.HasField("task_spec"):
+            spec = request.task_spec
+        elif request.HasField("task_id"):
+            spec = self.tasks.spec_of(request.task_id)
+        else:
+            raise ConnectError(Code.INVALID_ARGUMENT, "a run needs a task spec or the id of a deployed task")
         if request.HasField("run_id") and request.run_id.name:
             try:
                 name = check_run_name(request.run_id.name)
@@ -61,7 +65,7 @@ class Runs(RunService):
                 org or "default",
                 project or "default",
                 domain or "default",
-                request.task_spec,
+                spec,
                 input_uri,
                 request.run_spec if request.HasField("run_spec") else None,
             )
