@@ -141,7 +141,10 @@ class FlyteClient:
 @pytest.fixture(scope="module")
 def roost_server(tmp_path_factory: pytest.TempPathFactory, flyte_python: Path):
     home = tmp_path_factory.mktemp("flyte-server-home")
-    running = start_server(home, "--flyte-python", str(flyte_python))
+    with pytest.MonkeyPatch.context() as patch:
+        # Schedules read a clock 30x faster than the real one: a FixedRate(1) trigger fires every 2 s.
+        patch.setenv("ROOST_SCHEDULE_CLOCK", f"{time.time():.0f}:30")
+        running = start_server(home, "--flyte-python", str(flyte_python))
     yield running
     stop_server(running)
     assert UNSERVED_MARK not in running.output(), running.output()
@@ -278,3 +281,36 @@ def test_deploy_then_run_the_latest_version_of_a_deployed_task(client: FlyteClie
     # Deploying the same code again is accepted (the same version, the same spec).
     again = client.cli("deploy", "flyte_tasks.py", "env")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def _trigger_runs(server: Server) -> list[dict]:
+    url = f"{server.url}/api/v1/runs?task=fb.stamp&limit=100"
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"})) as response:
+        runs = json.loads(response.read())
+    return [r for r in runs if r["name"].startswith("fb.stamp-every-minute-")]
+
+
+def test_a_deployed_trigger_fires_until_it_is_deactivated(client: FlyteClient) -> None:
+    # flyte_tasks.py's `stamp` has an auto-activated FixedRate(1) trigger binding its TriggerTime.
+    done = client.cli("deploy", "flyte_tasks.py", "env")
+    assert done.returncode == 0, done.stdout + done.stderr
+    deadline = time.monotonic() + 90
+    while len([r for r in _trigger_runs(client.server) if r["phase"] == "succeeded"]) < 2:
+        assert time.monotonic() < deadline, _trigger_runs(client.server)
+        time.sleep(0.5)
+    fired = next(r for r in _trigger_runs(client.server) if r["phase"] == "succeeded")
+    output = client.wait(fired["name"])["outputs"]
+    # The run's name carries its scheduled time, which the task received as its TriggerTime.
+    stamp = fired["name"].rsplit("-", 1)[1]  # 20261206t105314z
+    assert output.startswith(f"tick {stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}")
+    listed = client.sdk(
+        """
+        remote.Trigger.update(name="every-minute", task_name="fb.stamp", active=False)
+        print(json.dumps([[t.name, t.is_active] for t in remote.Trigger.listall()]))
+        """
+    )
+    assert listed == [["every-minute", False]]
+    time.sleep(1)  # a run started just before the update may still be recorded
+    before = {r["name"] for r in _trigger_runs(client.server)}
+    time.sleep(5)  # two and a half intervals of the trigger
+    assert {r["name"] for r in _trigger_runs(client.server)} == before

@@ -152,6 +152,8 @@ def serve(
         firing = asyncio.ensure_future(scheduler.run())
         # Registered apps are served again (their minimum of replicas started), then scaled.
         scaling = asyncio.ensure_future(apps.run())
+        if flyte is not None:
+            flyte.start()  # the Flyte client's triggers fire too
         try:
             await server.serve(sockets=[sock])
         finally:

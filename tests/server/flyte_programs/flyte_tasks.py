@@ -3,6 +3,7 @@ It imports flyte, not roost: the client and the runtime are Flyte's own."""
 
 import asyncio
 import os
+from datetime import datetime
 from pathlib import Path
 
 import flyte
@@ -58,3 +59,12 @@ async def wait_for(path: str) -> str:
     while not Path(path).exists():
         await asyncio.sleep(0.1)
     return "released"
+
+
+@env.task(
+    triggers=flyte.Trigger(
+        "every-minute", flyte.FixedRate(1), inputs={"at": flyte.TriggerTime, "label": "tick"}, auto_activate=True
+    )
+)
+async def stamp(at: datetime, label: str) -> str:
+    return f"{label} {at.isoformat()}"

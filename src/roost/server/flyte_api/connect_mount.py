@@ -8,6 +8,7 @@ client looks for, so a client upgrade that starts calling something new fails lo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
 from flyteidl2.secret.secret_connect import SecretServiceASGIApplication
 from flyteidl2.task.task_service_connect import TaskServiceASGIApplication
+from flyteidl2.trigger.trigger_service_connect import TriggerServiceASGIApplication
 from flyteidl2.workflow.queue_service_connect import QueueServiceASGIApplication
 from flyteidl2.workflow.run_service_connect import RunServiceASGIApplication
 from flyteidl2.workflow.state_service_connect import StateServiceASGIApplication
@@ -25,6 +27,7 @@ from starlette.routing import Mount, Route
 
 from roost.server.flyte_api.data_services import Cluster, DataProxy, Uploads
 from roost.server.flyte_api.flyte_actions import FlyteRuns
+from roost.server.flyte_api.flyte_triggers import FlyteScheduler, FlyteTriggerTable, Triggers
 from roost.server.flyte_api.run_services import Queue, Runs, State
 from roost.server.flyte_api.task_services import FlyteTaskTable, Secrets, Tasks
 
@@ -52,6 +55,13 @@ SERVED = {
     "flyteidl2.workflow.QueueService": {"EnqueueAction", "AbortQueuedAction", "AbortQueuedRun"},
     "flyteidl2.workflow.StateService": {"Watch"},
     "flyteidl2.task.TaskService": {"DeployTask", "GetTaskDetails", "ListTasks", "ListVersions"},
+    "flyteidl2.trigger.TriggerService": {
+        "DeployTrigger",
+        "GetTriggerDetails",
+        "ListTriggers",
+        "UpdateTriggers",
+        "DeleteTriggers",
+    },
     "flyteidl2.secret.SecretService": {"CreateSecret", "UpdateSecret", "GetSecret", "DeleteSecret", "ListSecrets"},
 }
 
@@ -94,6 +104,10 @@ class FlyteApi:
         data = DataProxy(self.runs, self.uploads)
         self.tasks = FlyteTaskTable(home / "flyte" / "tasks.sqlite")
         tasks = Tasks(self.tasks)
+        self.triggers = FlyteTriggerTable(home / "flyte" / "tasks.sqlite")
+        self.scheduler = FlyteScheduler(self.triggers, self.tasks, self.runs)
+        tasks.on_triggers = self.scheduler.deploy
+        self._firing: Any = None
         self.apps = {
             "flyteidl2.cluster.ClusterService": ClusterServiceASGIApplication(Cluster()),
             "flyteidl2.dataproxy.DataProxyService": DataProxyServiceASGIApplication(data),
@@ -102,6 +116,7 @@ class FlyteApi:
             "flyteidl2.workflow.StateService": StateServiceASGIApplication(State(self.runs)),
             "flyteidl2.task.TaskService": TaskServiceASGIApplication(tasks),
             "flyteidl2.secret.SecretService": SecretServiceASGIApplication(Secrets(home)),
+            "flyteidl2.trigger.TriggerService": TriggerServiceASGIApplication(Triggers(self.scheduler)),
         }
 
     def routes(self) -> list[Any]:
@@ -126,6 +141,13 @@ class FlyteApi:
     async def tasks_page(self, request: Request) -> Response:
         return RedirectResponse("/tasks", status_code=302)
 
+    def start(self) -> None:
+        """Fire the deployed triggers from now on (in the server's event loop)."""
+        self._firing = asyncio.ensure_future(self.scheduler.run())
+
     async def close(self) -> None:
+        if self._firing is not None:
+            self._firing.cancel()
         await self.runs.close()
+        self.triggers.close()
         self.tasks.close()

@@ -132,6 +132,7 @@ class FlyteRun:
     run_spec: Any
     base: str  # file:// URI: this run's data
     created_at: float = field(default_factory=time.time)
+    start_time: float | None = None  # what the runtime is told the run started at (a trigger: its time)
     actions: dict[str, FlyteAction] = field(default_factory=dict)
     tick: asyncio.Event = field(default_factory=asyncio.Event)
     record: RunRecord | None = None
@@ -163,11 +164,24 @@ class FlyteRuns:
         return f"file://{self.data_root / org / project / domain / run}"
 
     def create_run(
-        self, name: str, org: str, project: str, domain: str, spec: Any, input_uri: str, run_spec: Any
+        self,
+        name: str,
+        org: str,
+        project: str,
+        domain: str,
+        spec: Any,
+        input_uri: str,
+        run_spec: Any,
+        start_time: float | None = None,
+        trigger: str | None = None,
     ) -> FlyteRun:
         if name in self.runs or self.store.get_run(name) is not None:
             raise FileExistsError(f"a run named {name!r} exists already")
         run = FlyteRun(name, org, project, domain, run_spec, self.run_base(org, project, domain, name))
+        run.start_time = start_time
+        options = {"project": project, "domain": domain, "org": org, "client": "flyte"}
+        if trigger is not None:
+            options["trigger"] = trigger
         self.runs[name] = run
         run.record = RunRecord(
             name=name,
@@ -175,7 +189,7 @@ class FlyteRuns:
             phase=ActionPhase.QUEUED,
             mode=MODE,
             created_at=run.created_at,
-            options=json.dumps({"project": project, "domain": domain, "org": org, "client": "flyte"}),
+            options=json.dumps(options),
         )
         self.store.put_run(run.record)
         self.enqueue(run, ROOT_ACTION, None, spec, input_uri, run.base, None)
@@ -225,7 +239,7 @@ class FlyteRuns:
             else "",
             "runName": run.name,
             "actionName": action.name,
-            "runStartTime": datetime.fromtimestamp(run.created_at, timezone.utc).isoformat(),
+            "runStartTime": datetime.fromtimestamp(run.start_time or run.created_at, timezone.utc).isoformat(),
         }
         container = template.container
         args = entry_point(self.flyte_python, fill(list(container.args), values))

@@ -122,6 +122,8 @@ def _check_id(task_id: Any, what: str) -> None:
 class Tasks(TaskService):
     def __init__(self, table: FlyteTaskTable):
         self.table = table
+        # Registers the triggers a deploy carries (``flyte_triggers.FlyteScheduler.deploy``).
+        self.on_triggers: Any = None
 
     def spec_of(self, task_id: Any) -> task_definition_pb2.TaskSpec:
         """The deployed spec of ``task_id``, for a run of it."""
@@ -134,13 +136,13 @@ class Tasks(TaskService):
         _check_id(request.task_id, "a deploy")
         if not request.spec.task_template.HasField("container"):
             raise ConnectError(Code.INVALID_ARGUMENT, "roost runs container tasks; this task has no container")
-        if len(request.triggers):
-            raise ConnectError(Code.UNIMPLEMENTED, "triggers deployed by the Flyte client are not served yet")
         if not self.table.put(request.task_id, request.spec.SerializeToString(deterministic=True)):
             raise ConnectError(
                 Code.ALREADY_EXISTS,
                 f"{request.task_id.name} version {request.task_id.version} exists with another spec",
             )
+        if len(request.triggers) and self.on_triggers is not None:
+            self.on_triggers(request.task_id, list(request.triggers))
         return task_service_pb2.DeployTaskResponse()
 
     async def get_task_details(self, request: Any, ctx: Any) -> Any:
