@@ -28,7 +28,17 @@ def server_group() -> None:
 @click.option("--detach", is_flag=True, help="Run in the background (log: ROOST_HOME/server/server.log).")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help="Run the server's actions on this Ray cluster.")
 @click.option("--blob-store", metavar="URL", help="Where runs keep their data (an fsspec URL: s3://, gs://, ...).")
-def start_command(host: str, port: int, detach: bool, ray_address: str | None, blob_store: str | None) -> None:
+@click.option(
+    "--flyte-python",
+    metavar="PATH",
+    envvar="ROOST_FLYTE_PYTHON",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The Python of a virtualenv with the flyte package: runs of the flyte client run under it "
+    "(docs/flyte-backend.md). Default: $ROOST_FLYTE_PYTHON.",
+)
+def start_command(
+    host: str, port: int, detach: bool, ray_address: str | None, blob_store: str | None, flyte_python: str | None
+) -> None:
     """Start the server over ROOST_HOME's store (127.0.0.1:8686 by default)."""
     config = store_config.configure(raw_data_url=blob_store) if blob_store else store_config.current()
     try:
@@ -36,6 +46,7 @@ def start_command(host: str, port: int, detach: bool, ray_address: str | None, b
             args = ["--host", host, "--port", str(port)]
             args += ["--ray", ray_address] if ray_address else []
             args += ["--blob-store", blob_store] if blob_store else []
+            args += ["--flyte-python", flyte_python] if flyte_python else []
             info = daemon.start_detached(config.home, args)
             click.echo(f"roost server {info.url} started (pid {info.pid}); stop it with `roost server stop`")
             return
@@ -43,7 +54,7 @@ def start_command(host: str, port: int, detach: bool, ray_address: str | None, b
         run_options: dict[str, str] = {"isolation": "ray", "ray_address": ray_address} if ray_address else {}
         if blob_store:
             run_options["raw_data_path"] = blob_store
-        daemon.serve(config, host, port, run_options)
+        daemon.serve(config, host, port, run_options, flyte_python)
     except daemon.ServerStartError as e:
         raise click.ClickException(str(e)) from None
 

@@ -34,6 +34,7 @@ from roost.server.app_table import AppTable
 from roost.server.bundle_store import BundleStore
 from roost.server.console import Console
 from roost.server.deploy_routes import DeployRoutes
+from roost.server.flyte_api import flyte_api, not_installed_routes
 from roost.server.hosts import Hosts
 from roost.server.registry import TaskRegistry, registry_path
 from roost.server.scheduler import Scheduler
@@ -85,7 +86,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any] | None = None) -> None:
+def serve(
+    config: StoreConfig,
+    host: str,
+    port: int,
+    run_options: dict[str, Any] | None = None,
+    flyte_python: str | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM. The port is bound before anything is written, so a second server
     on the same port fails without touching the first one's files."""
     import uvicorn
@@ -114,6 +121,13 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     apps.load()
     proxy = AppProxy(apps)
     more_routes = [*deployed.routes(), *AppRoutes(apps, BundleStore(home)).routes(), *proxy.routes()]
+    # Flyte's own protocol, for the unmodified flyte client (where roost[flyte] is installed).
+    flyte = flyte_api(store, home, url, flyte_python)
+    if flyte is not None:
+        more_routes += [*flyte.routes(), flyte.fallback()]
+        access.is_public = lambda path: flyte.is_public(path) or apps.is_public_path(path)
+    else:
+        more_routes += not_installed_routes()
     app = build_app(
         api,
         access,
@@ -138,12 +152,16 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
         firing = asyncio.ensure_future(scheduler.run())
         # Registered apps are served again (their minimum of replicas started), then scaled.
         scaling = asyncio.ensure_future(apps.run())
+        if flyte is not None:
+            flyte.start()  # the Flyte client's triggers fire too
         try:
             await server.serve(sockets=[sock])
         finally:
             sweeper.cancel()
             firing.cancel()
             scaling.cancel()
+            if flyte is not None:
+                await flyte.close()
             await apps.close()  # replicas stop first: a host exits once its runs have ended
             await proxy.close()
             await hosts.close()

@@ -1,0 +1,482 @@
+"""The runs the unmodified Flyte client creates on this server, and their actions, as they go.
+
+A run starts with its root action ``a0`` (``RunService.CreateRun``); a running action's own controller
+adds children (``QueueService.EnqueueAction``) and watches them (``StateService.Watch``). Each action runs
+as attempts (``action_launch.py``) until one succeeds, the template's retries are spent, or it is
+aborted; its phase, attempts and log lines are recorded in roost's run store as they change, so
+``roost get``, the console and run URLs show these runs like any other (their ``mode`` is ``flyte``).
+What the Flyte protocol needs beyond the store -- the task specs, where inputs and outputs live, the
+errors as the runtime wrote them -- is kept here, in memory, for the server's lifetime.
+
+Data lives under the server's blob root (``file://``): each action's attempt writes its outputs (or
+``error.pb``) under ``<run base>/<action>/<attempt>``, the layout the Flyte runtime reads its children's
+errors from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flyteidl2.common import phase_pb2
+from flyteidl2.core import execution_pb2
+from flyteidl2.task import task_definition_pb2
+
+from roost.runtime.ids import ROOT_ACTION
+from roost.server.flyte_api.action_launch import (
+    AttemptPlan,
+    AttemptProcess,
+    LaunchError,
+    entry_point,
+    fill,
+    memory_bytes,
+    millicores,
+)
+from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
+from roost.store.secret_store import SecretStore
+
+logger = logging.getLogger("roost.server")
+
+QUEUED = phase_pb2.ACTION_PHASE_QUEUED
+INITIALIZING = phase_pb2.ACTION_PHASE_INITIALIZING
+RUNNING = phase_pb2.ACTION_PHASE_RUNNING
+SUCCEEDED = phase_pb2.ACTION_PHASE_SUCCEEDED
+FAILED = phase_pb2.ACTION_PHASE_FAILED
+ABORTED = phase_pb2.ACTION_PHASE_ABORTED
+TIMED_OUT = phase_pb2.ACTION_PHASE_TIMED_OUT
+TERMINAL = frozenset({SUCCEEDED, FAILED, ABORTED, TIMED_OUT})
+STORE_PHASE = {
+    QUEUED: ActionPhase.QUEUED,
+    INITIALIZING: ActionPhase.INITIALIZING,
+    RUNNING: ActionPhase.RUNNING,
+    SUCCEEDED: ActionPhase.SUCCEEDED,
+    FAILED: ActionPhase.FAILED,
+    ABORTED: ActionPhase.ABORTED,
+    TIMED_OUT: ActionPhase.TIMED_OUT,
+}
+# How many of an attempt's last log lines a failure without error.pb quotes.
+TAIL_LINES = 20
+MODE = "flyte"
+
+
+def local_path(uri: str) -> Path:
+    """The file a ``file://`` URI of the blob root names."""
+    if not uri.startswith("file://"):
+        raise ValueError(f"only file:// data is served here, got {uri[:80]!r}")
+    return Path(uri[len("file://") :])
+
+
+def execution_error(code: str, message: str, user: bool) -> execution_pb2.ExecutionError:
+    kind = execution_pb2.ExecutionError.USER if user else execution_pb2.ExecutionError.SYSTEM
+    return execution_pb2.ExecutionError(code=code, message=message, kind=kind)
+
+
+@dataclass
+class AttemptInfo:
+    attempt: int  # from 1
+    phase: int
+    started_at: float
+    ended_at: float | None = None
+    error: execution_pb2.ExecutionError | None = None
+
+
+@dataclass
+class FlyteAction:
+    run: FlyteRun
+    name: str
+    parent: str | None
+    spec: task_definition_pb2.TaskSpec
+    input_uri: str
+    output_base: str
+    group: str | None
+    seq: int
+    phase: int = QUEUED
+    queued_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: execution_pb2.ExecutionError | None = None
+    output_uri: str | None = None
+    abort_reason: str | None = None
+    attempts: list[AttemptInfo] = field(default_factory=list)
+    logs: list[tuple[float, int, str, str]] = field(default_factory=list)  # (ts, attempt, stream, line)
+    process: AttemptProcess | None = None
+    task: asyncio.Task[None] | None = None
+    stopping: asyncio.Future[None] | None = None
+
+    @property
+    def template(self) -> Any:
+        return self.spec.task_template
+
+    @property
+    def task_name(self) -> str:
+        return self.template.id.name
+
+    @property
+    def short_name(self) -> str:
+        return self.spec.short_name or self.task_name.rsplit(".", 1)[-1]
+
+
+@dataclass
+class FlyteRun:
+    name: str
+    org: str
+    project: str
+    domain: str
+    run_spec: Any
+    base: str  # file:// URI: this run's data
+    created_at: float = field(default_factory=time.time)
+    start_time: float | None = None  # what the runtime is told the run started at (a trigger: its time)
+    actions: dict[str, FlyteAction] = field(default_factory=dict)
+    tick: asyncio.Event = field(default_factory=asyncio.Event)
+    record: RunRecord | None = None
+
+    @property
+    def root(self) -> FlyteAction:
+        return self.actions[ROOT_ACTION]
+
+    def changed(self) -> None:
+        """Wake whoever watches this run (each watcher then waits on the new event)."""
+        tick, self.tick = self.tick, asyncio.Event()
+        tick.set()
+
+
+class FlyteRuns:
+    """The Flyte runs of this server: started, watched, aborted, recorded."""
+
+    def __init__(self, store: Any, home: Path, endpoint: str, flyte_python: str | None):
+        self.store = store
+        self.home = home
+        self.data_root = home / "flyte" / "data"
+        self.endpoint = endpoint  # host:port the runtime calls back
+        self.flyte_python = flyte_python
+        self.runs: dict[str, FlyteRun] = {}
+
+    # -- starting ---------------------------------------------------------------------------------
+
+    def run_base(self, org: str, project: str, domain: str, run: str) -> str:
+        return f"file://{self.data_root / org / project / domain / run}"
+
+    def create_run(
+        self,
+        name: str,
+        org: str,
+        project: str,
+        domain: str,
+        spec: Any,
+        input_uri: str,
+        run_spec: Any,
+        start_time: float | None = None,
+        trigger: str | None = None,
+    ) -> FlyteRun:
+        if name in self.runs or self.store.get_run(name) is not None:
+            raise FileExistsError(f"a run named {name!r} exists already")
+        run = FlyteRun(name, org, project, domain, run_spec, self.run_base(org, project, domain, name))
+        run.start_time = start_time
+        options = {"project": project, "domain": domain, "org": org, "client": "flyte"}
+        if trigger is not None:
+            options["trigger"] = trigger
+        self.runs[name] = run
+        run.record = RunRecord(
+            name=name,
+            task_name=spec.task_template.id.name,
+            phase=ActionPhase.QUEUED,
+            mode=MODE,
+            created_at=run.created_at,
+            options=json.dumps(options),
+        )
+        self.store.put_run(run.record)
+        self.enqueue(run, ROOT_ACTION, None, spec, input_uri, run.base, None)
+        return run
+
+    def enqueue(
+        self,
+        run: FlyteRun,
+        name: str,
+        parent: str | None,
+        spec: Any,
+        input_uri: str,
+        output_base: str,
+        group: str | None,
+    ) -> FlyteAction:
+        """Start an action; one already there (the parent's controller asks again after a retry) is
+        left as it is."""
+        existing = run.actions.get(name)
+        if existing is not None:
+            return existing
+        action = FlyteAction(run, name, parent, spec, input_uri, output_base, group or None, len(run.actions))
+        run.actions[name] = action
+        self._record(action)
+        action.task = asyncio.ensure_future(self._execute(action))
+        run.changed()
+        return action
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def _plan(self, action: FlyteAction, attempt: int) -> AttemptPlan:
+        run = action.run
+        template = action.template
+        if not template.HasField("container"):
+            raise LaunchError(f"task type {template.type!r} has no container to run; roost runs container tasks")
+        if not self.flyte_python:
+            raise LaunchError(
+                "this server has no Flyte runtime: start it with --flyte-python PATH (docs/flyte-backend.md)"
+            )
+        prefix = f"{action.output_base}/{action.name}/{attempt}"
+        values = {
+            "input": action.input_uri,
+            "outputPrefix": prefix,
+            "rawOutputDataPrefix": f"{action.output_base}/raw/{action.name}/{attempt}",
+            "checkpointOutputPrefix": f"{prefix}/_flytecheckpoints",
+            "prevCheckpointPrefix": f"{action.output_base}/{action.name}/{attempt - 1}/_flytecheckpoints"
+            if attempt > 1
+            else "",
+            "runName": run.name,
+            "actionName": action.name,
+            "runStartTime": datetime.fromtimestamp(run.start_time or run.created_at, timezone.utc).isoformat(),
+        }
+        container = template.container
+        args = entry_point(self.flyte_python, fill(list(container.args), values))
+        env = {
+            "ACTION_NAME": action.name,
+            "RUN_NAME": run.name,
+            "_U_RUN_BASE": action.output_base,
+            "_U_ORG_NAME": run.org,
+            "FLYTE_INTERNAL_EXECUTION_PROJECT": run.project,
+            "FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain,
+            "_U_EP_OVERRIDE": f"dns:///{self.endpoint}",
+            "_U_INSECURE": "true",
+            "PYTHONUNBUFFERED": "1",
+            # The runtime writes outputs, errors and its children's inputs with fsspec: on file://
+            # the folders must be made as a bucket would have them.
+            "FSSPEC_FILE_AUTO_MKDIR": "true",
+        }
+        for kv in container.env:
+            env[kv.key] = kv.value
+        if run.run_spec is not None:
+            for kv in run.run_spec.envs.values:
+                env[kv.key] = kv.value
+        env.update(self._secrets(template))
+        limits = {e.name: e.value for e in container.resources.requests}
+        limits.update({e.name: e.value for e in container.resources.limits})
+        from flyteidl2.core import tasks_pb2
+
+        memory = memory_bytes(limits.get(tasks_pb2.Resources.MEMORY))
+        cpu = millicores(limits.get(tasks_pb2.Resources.CPU))
+        timeout = template.metadata.timeout
+        timeout_s = timeout.seconds + timeout.nanos / 1e9 if template.metadata.HasField("timeout") else None
+        return AttemptPlan(args, env, memory, cpu, timeout_s or None, f"{run.name}/{action.name}")
+
+    def _secrets(self, template: Any) -> dict[str, str]:
+        wanted = list(template.security_context.secrets)
+        if not wanted:
+            return {}
+        store = SecretStore(home=self.home)
+        env: dict[str, str] = {}
+        for s in wanted:
+            value = store.get(s.key, s.group or None)
+            if value is None:
+                named = f"{s.group}/{s.key}" if s.group else s.key
+                raise LaunchError(
+                    f"secret {named!r} is not set on this server (roost secret create / flyte create secret)"
+                )
+            name = s.env_var or (f"{s.group}_{s.key}" if s.group else s.key).replace("-", "_").upper()
+            env[name] = value
+        return env
+
+    async def _execute(self, action: FlyteAction) -> None:
+        try:
+            await self._attempts(action)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a defect here must end the action, not leave it running forever
+            logger.exception("flyte action %s/%s failed in the server", action.run.name, action.name)
+            if action.phase not in TERMINAL:
+                message = f"the server failed running this action ({type(e).__name__}); see the server log"
+                self._end(action, FAILED, execution_error("ServerError", message, user=False))
+
+    async def _attempts(self, action: FlyteAction) -> None:
+        retries = action.template.metadata.retries.retries
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                plan = self._plan(action, attempt)
+            except (LaunchError, ValueError) as e:
+                self._end(action, FAILED, execution_error("LaunchFailed", str(e), user=True))
+                return
+            info = AttemptInfo(attempt, RUNNING, time.time())
+            action.attempts.append(info)
+            if action.started_at is None:
+                action.started_at = info.started_at
+            action.phase = RUNNING
+            self._record(action)
+            action.run.changed()
+            action.process = AttemptProcess(plan, lambda stream, line, a=attempt: self._log(action, a, stream, line))
+            try:
+                end = await action.process.run()
+            except LaunchError as e:
+                phase, error, recoverable = FAILED, execution_error("LaunchFailed", str(e), user=False), False
+            else:
+                phase, error, recoverable = self._outcome(action, attempt, plan, end)
+            finally:
+                action.process = None
+            info.phase, info.ended_at, info.error = phase, time.time(), error
+            if action.abort_reason is not None:
+                self._end(action, ABORTED, execution_error("Aborted", action.abort_reason, user=True))
+                return
+            if phase == FAILED and recoverable and attempt <= retries:
+                self._record_attempt(action, info)
+                continue
+            if phase == SUCCEEDED:
+                action.output_uri = f"{action.output_base}/{action.name}/{attempt}"
+            self._end(action, phase, error)
+            return
+
+    def _outcome(
+        self, action: FlyteAction, attempt: int, plan: AttemptPlan, end: Any
+    ) -> tuple[int, execution_pb2.ExecutionError | None, bool]:
+        """The attempt's phase, its error, and whether another attempt may follow."""
+        prefix = local_path(f"{action.output_base}/{action.name}/{attempt}")
+        if end.killed_for == "timeout":
+            message = f"the action ran past its timeout of {plan.timeout_s:g}s"
+            return TIMED_OUT, execution_error("Timeout", message, True), False
+        if end.killed_for == "memory":
+            limit = plan.memory or 0
+            message = f"the action used more than its memory limit ({limit} bytes)"
+            return FAILED, execution_error("OOMKilled", message, True), True
+        error_file = prefix / "error.pb"
+        if error_file.exists():
+            doc = execution_pb2.ErrorDocument()
+            doc.ParseFromString(error_file.read_bytes())
+            e = doc.error
+            user = e.origin != execution_pb2.ExecutionError.SYSTEM
+            err = execution_pb2.ExecutionError(
+                code=e.code,
+                message=e.message,
+                kind=execution_pb2.ExecutionError.USER if user else execution_pb2.ExecutionError.SYSTEM,
+                error_uri=f"file://{error_file}",
+            )
+            return FAILED, err, e.kind != execution_pb2.ContainerError.NON_RECOVERABLE
+        if end.status == 0 and (prefix / "outputs.pb").exists():
+            return SUCCEEDED, None, False
+        if end.status == 0 and not len(action.template.interface.outputs.variables):
+            return SUCCEEDED, None, False
+        tail = [line for _, a, _, line in action.logs if a == attempt][-TAIL_LINES:]
+        detail = "; last lines:\n" + "\n".join(tail) if tail else ""
+        message = f"the Flyte runtime exited with status {end.status}{detail}"
+        return FAILED, execution_error("RuntimeFailed", message, False), True
+
+    def _log(self, action: FlyteAction, attempt: int, stream: str, line: str) -> None:
+        ts = time.time()
+        action.logs.append((ts, attempt, stream, line))
+        self.store.log(LogRecord(action.run.name, action.name, attempt - 1, ts, stream, line))
+        action.run.changed()
+
+    def _end(self, action: FlyteAction, phase: int, error: execution_pb2.ExecutionError | None) -> None:
+        action.phase, action.error, action.ended_at = phase, error, time.time()
+        if action.attempts:
+            last = action.attempts[-1]
+            last.phase = phase if last.ended_at is None or phase == ABORTED else last.phase
+            last.ended_at = last.ended_at or action.ended_at
+            self._record_attempt(action, last)
+        self._record(action)
+        if action.name == ROOT_ACTION:
+            self._record_run(action)
+            # A run whose root ended leaves nothing running under it.
+            for child in action.run.actions.values():
+                if child.phase not in TERMINAL:
+                    self.abort_action(child, "its run ended")
+        action.run.changed()
+
+    # -- aborting ---------------------------------------------------------------------------------
+
+    def abort_action(self, action: FlyteAction, reason: str) -> None:
+        if action.phase in TERMINAL or action.abort_reason is not None:
+            return
+        action.abort_reason = reason or "aborted"
+        for child in action.run.actions.values():
+            if child.parent == action.name:
+                self.abort_action(child, reason)
+        if action.process is not None:
+            action.stopping = asyncio.ensure_future(action.process.stop("abort"))
+        elif action.task is not None and not action.attempts:
+            action.task.cancel()
+            self._end(action, ABORTED, execution_error("Aborted", action.abort_reason, user=True))
+
+    def abort_run(self, run: FlyteRun, reason: str) -> None:
+        self.abort_action(run.root, reason)
+
+    async def close(self) -> None:
+        for run in self.runs.values():
+            if run.root.phase not in TERMINAL:
+                self.abort_run(run, "the server stopped")
+        tasks = [a.task for r in self.runs.values() for a in r.actions.values() if a.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+    # -- recording --------------------------------------------------------------------------------
+
+    def _record(self, action: FlyteAction) -> None:
+        error = None
+        if action.error is not None:
+            error = ErrorInfo(action.error.code or "Error", _kind(action.error), action.error.message)
+        self.store.mark(
+            ActionRecord(
+                run_name=action.run.name,
+                action_id=action.name,
+                parent_id=action.parent,
+                task_name=action.task_name,
+                short_name=action.short_name,
+                group_name=action.group,
+                seq=action.seq,
+                phase=STORE_PHASE.get(action.phase, ActionPhase.QUEUED),
+                attempts=len(action.attempts),
+                queued_at=action.queued_at,
+                started_at=action.started_at,
+                ended_at=action.ended_at,
+                error=error,
+                isolation="process",
+                isolation_reason="a Flyte action runs its template's container args (the Flyte runtime)",
+                node=os.uname().nodename,
+            )
+        )
+        if action.name == ROOT_ACTION and action.phase == RUNNING and len(action.attempts) == 1:
+            self._record_run(action)
+
+    def _record_attempt(self, action: FlyteAction, info: AttemptInfo) -> None:
+        error = None
+        if info.error is not None:
+            error = ErrorInfo(info.error.code or "Error", _kind(info.error), info.error.message)
+        self.store.mark(
+            AttemptRecord(
+                action.run.name,
+                action.name,
+                info.attempt - 1,
+                STORE_PHASE.get(info.phase, ActionPhase.FAILED),
+                info.started_at,
+                info.ended_at,
+                error,
+            )
+        )
+
+    def _record_run(self, root: FlyteAction) -> None:
+        record = root.run.record
+        if record is None:
+            return
+        record.phase = STORE_PHASE.get(root.phase, ActionPhase.QUEUED)
+        record.started_at = root.started_at
+        record.ended_at = root.ended_at if root.phase in TERMINAL else None
+        if root.error is not None:
+            record.error = ErrorInfo(root.error.code or "Error", _kind(root.error), root.error.message)
+        self.store.mark(record)
+
+
+def _kind(error: execution_pb2.ExecutionError) -> str:
+    return "user" if error.kind == execution_pb2.ExecutionError.USER else "system"
