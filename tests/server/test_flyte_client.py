@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -85,9 +86,10 @@ class FlyteClient:
             "  domain: development\n"
         )
         shutil.copy(PROGRAMS / "flyte_tasks.py", folder / "flyte_tasks.py")
+        shutil.copy(PROGRAMS / "flyte_app.py", folder / "flyte_app.py")
 
-    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    def cli(self, *args: str, timeout: float = 180, **env_vars: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **env_vars}
         return subprocess.run(
             [str(self.python.parent / "flyte"), "-c", str(self.config), *args],
             cwd=self.folder,
@@ -314,3 +316,47 @@ def test_a_deployed_trigger_fires_until_it_is_deactivated(client: FlyteClient) -
     before = {r["name"] for r in _trigger_runs(client.server)}
     time.sleep(5)  # two and a half intervals of the trigger
     assert {r["name"] for r in _trigger_runs(client.server)} == before
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_deployed_app_serves_until_it_is_deactivated(client: FlyteClient) -> None:
+    port = _free_port()
+    done = client.cli("deploy", "flyte_app.py", "app_env", FB_APP_PORT=str(port))
+    assert done.returncode == 0, done.stdout + done.stderr
+    app = client.sdk(
+        """
+        app = remote.App.get("fb-app").watch(wait_for="activated")
+        print(json.dumps({"url": app.endpoint, "active": app.is_active()}))
+        """
+    )
+    assert app == {"url": f"http://127.0.0.1:{port}", "active": True}
+    # The app's env vars reached it, and it answers at the URL the client reads.
+    with urllib.request.urlopen(app["url"], timeout=10) as response:
+        assert response.read() == b"hello from a flyte app"
+    stopped = client.sdk(
+        """
+        app = remote.App.get("fb-app").deactivate(wait=True)
+        print(json.dumps({"deactivated": remote.App.get("fb-app").is_deactivated()}))
+        """
+    )
+    assert stopped == {"deactivated": True}
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(app["url"], timeout=1).read()
+        except OSError:
+            break
+        assert time.monotonic() < deadline, "the deactivated app still answers"
+        time.sleep(0.2)
+    deleted = client.sdk(
+        """
+        remote.App.delete("fb-app")
+        print(json.dumps([a.name for a in remote.App.listall()]))
+        """
+    )
+    assert deleted == []

@@ -91,6 +91,16 @@ def entry_point(flyte_python: str, args: list[str]) -> list[str]:
     return [str(script), *args[1:]]
 
 
+def runtime_env(flyte_python: str) -> dict[str, str]:
+    """The Flyte runtime's virtualenv as an image would have it: first on PATH, so that a command the
+    template names (``python``, a script the task installed) is the runtime's."""
+    bin_dir = str(Path(flyte_python).parent)
+    return {
+        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)]),
+        "VIRTUAL_ENV": str(Path(bin_dir).parent),
+    }
+
+
 class AttemptProcess:
     """One attempt's process: its output lines go to ``on_line`` as they come."""
 

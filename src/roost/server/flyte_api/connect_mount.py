@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from flyteidl2.app.app_logs_service_connect import AppLogsServiceASGIApplication
+from flyteidl2.app.app_service_connect import AppServiceASGIApplication
 from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
 from flyteidl2.secret.secret_connect import SecretServiceASGIApplication
@@ -27,6 +29,7 @@ from starlette.routing import Mount, Route
 
 from roost.server.flyte_api.data_services import Cluster, DataProxy, Uploads
 from roost.server.flyte_api.flyte_actions import FlyteRuns
+from roost.server.flyte_api.flyte_apps import AppLogs, Apps, FlyteApps, FlyteAppTable
 from roost.server.flyte_api.flyte_triggers import FlyteScheduler, FlyteTriggerTable, Triggers
 from roost.server.flyte_api.run_services import Queue, Runs, State
 from roost.server.flyte_api.task_services import FlyteTaskTable, Secrets, Tasks
@@ -62,6 +65,8 @@ SERVED = {
         "UpdateTriggers",
         "DeleteTriggers",
     },
+    "flyteidl2.app.AppService": {"Create", "Update", "Get", "Delete", "List", "Watch"},
+    "flyteidl2.app.AppLogsService": {"TailLogs"},
     "flyteidl2.secret.SecretService": {"CreateSecret", "UpdateSecret", "GetSecret", "DeleteSecret", "ListSecrets"},
 }
 
@@ -108,6 +113,7 @@ class FlyteApi:
         self.scheduler = FlyteScheduler(self.triggers, self.tasks, self.runs)
         tasks.on_triggers = self.scheduler.deploy
         self._firing: Any = None
+        self.served_apps = FlyteApps(FlyteAppTable(home / "flyte" / "tasks.sqlite"), self.runs)
         self.apps = {
             "flyteidl2.cluster.ClusterService": ClusterServiceASGIApplication(Cluster()),
             "flyteidl2.dataproxy.DataProxyService": DataProxyServiceASGIApplication(data),
@@ -117,6 +123,8 @@ class FlyteApi:
             "flyteidl2.task.TaskService": TaskServiceASGIApplication(tasks),
             "flyteidl2.secret.SecretService": SecretServiceASGIApplication(Secrets(home)),
             "flyteidl2.trigger.TriggerService": TriggerServiceASGIApplication(Triggers(self.scheduler)),
+            "flyteidl2.app.AppService": AppServiceASGIApplication(Apps(self.served_apps)),
+            "flyteidl2.app.AppLogsService": AppLogsServiceASGIApplication(AppLogs(self.served_apps)),
         }
 
     def routes(self) -> list[Any]:
@@ -125,6 +133,7 @@ class FlyteApi:
         # The run URL the Flyte client prints opens the run's page.
         routes.append(Route("/v2/domain/{domain}/project/{project}/runs/{run}", self.run_page))
         routes.append(Route("/v2/domain/{domain}/project/{project}/tasks/{task}", self.tasks_page))
+        routes.append(Route("/v2/domain/{domain}/project/{project}/apps/{app}", self.apps_page))
         return routes
 
     def fallback(self) -> Any:
@@ -141,13 +150,19 @@ class FlyteApi:
     async def tasks_page(self, request: Request) -> Response:
         return RedirectResponse("/tasks", status_code=302)
 
+    async def apps_page(self, request: Request) -> Response:
+        return RedirectResponse("/apps", status_code=302)
+
     def start(self) -> None:
-        """Fire the deployed triggers from now on (in the server's event loop)."""
+        """Fire the deployed triggers from now on, and serve the deployed apps again (in the server's event
+        loop)."""
         self._firing = asyncio.ensure_future(self.scheduler.run())
+        self.served_apps.load()
 
     async def close(self) -> None:
         if self._firing is not None:
             self._firing.cancel()
+        await self.served_apps.close()
         await self.runs.close()
         self.triggers.close()
         self.tasks.close()

@@ -38,6 +38,7 @@ from roost.server.flyte_api.action_launch import (
     fill,
     memory_bytes,
     millicores,
+    runtime_env,
 )
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
 from roost.store.secret_store import SecretStore
@@ -244,6 +245,7 @@ class FlyteRuns:
         container = template.container
         args = entry_point(self.flyte_python, fill(list(container.args), values))
         env = {
+            **runtime_env(self.flyte_python),
             "ACTION_NAME": action.name,
             "RUN_NAME": run.name,
             "_U_RUN_BASE": action.output_base,
@@ -262,7 +264,7 @@ class FlyteRuns:
         if run.run_spec is not None:
             for kv in run.run_spec.envs.values:
                 env[kv.key] = kv.value
-        env.update(self._secrets(template))
+        env.update(self.secrets_for(list(template.security_context.secrets)))
         limits = {e.name: e.value for e in container.resources.requests}
         limits.update({e.name: e.value for e in container.resources.limits})
         from flyteidl2.core import tasks_pb2
@@ -273,8 +275,8 @@ class FlyteRuns:
         timeout_s = timeout.seconds + timeout.nanos / 1e9 if template.metadata.HasField("timeout") else None
         return AttemptPlan(args, env, memory, cpu, timeout_s or None, f"{run.name}/{action.name}")
 
-    def _secrets(self, template: Any) -> dict[str, str]:
-        wanted = list(template.security_context.secrets)
+    def secrets_for(self, wanted: list[Any]) -> dict[str, str]:
+        """The variables that give the secrets a template asks for (from roost's secret store)."""
         if not wanted:
             return {}
         store = SecretStore(home=self.home)
