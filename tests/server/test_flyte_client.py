@@ -198,6 +198,19 @@ def test_a_fan_out_and_a_chain_run_their_children_as_actions(client: FlyteClient
     assert actions == ["SUCCEEDED"] * 6  # the parent and its five children
 
 
+def test_a_traced_call_is_recorded_as_an_action_of_its_parent(client: FlyteClient) -> None:
+    name = client.run("with_trace", "--x", "20")
+    assert client.wait(name) == {"phase": "SUCCEEDED", "outputs": 41}
+    actions = client.sdk(
+        """
+        actions = remote.Action.listall(for_run_name=sys.argv[1])
+        print(json.dumps(sorted((a.name == "a0", a.phase.name) for a in actions)))
+        """,
+        name,
+    )
+    assert actions == [[False, "SUCCEEDED"], [True, "SUCCEEDED"]]
+
+
 def test_a_failing_task_fails_the_run_with_its_error(client: FlyteClient) -> None:
     name = client.run("fails", "--x", "3")
     details = client.sdk(

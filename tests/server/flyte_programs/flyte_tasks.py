@@ -37,6 +37,16 @@ async def chain(n: int) -> int:
     return value
 
 
+@flyte.trace
+async def traced_double(x: int) -> int:
+    return 2 * x
+
+
+@env.task
+async def with_trace(x: int) -> int:
+    return await traced_double(x) + 1
+
+
 @env.task
 async def fails(x: int) -> int:
     raise ValueError(f"bad input {x}")

@@ -108,6 +108,7 @@ class FlyteAction:
     attempts: list[AttemptInfo] = field(default_factory=list)
     logs: list[tuple[float, int, str, str]] = field(default_factory=list)  # (ts, attempt, stream, line)
     process: AttemptProcess | None = None
+    trace_name: str | None = None  # a @flyte.trace call: recorded as it ran inside its parent, not run
     task: asyncio.Task[None] | None = None
     stopping: asyncio.Future[None] | None = None
 
@@ -117,7 +118,7 @@ class FlyteAction:
 
     @property
     def task_name(self) -> str:
-        return self.template.id.name
+        return self.trace_name or self.template.id.name
 
     @property
     def short_name(self) -> str:
@@ -215,6 +216,29 @@ class FlyteRuns:
         run.actions[name] = action
         self._record(action)
         action.task = asyncio.ensure_future(self._execute(action))
+        run.changed()
+        return action
+
+    def record_trace(
+        self, run: FlyteRun, name: str, parent: str, trace: Any, input_uri: str, output_base: str, group: str | None
+    ) -> FlyteAction:
+        """A ``@flyte.trace`` call its parent ran: recorded ended, as the parent reports it (its outputs
+        where the parent wrote them), so that a replay of the parent finds it."""
+        existing = run.actions.get(name)
+        if existing is not None:
+            return existing
+        action = FlyteAction(
+            run, name, parent, task_definition_pb2.TaskSpec(), input_uri, output_base, group or None, len(run.actions)
+        )
+        action.trace_name = trace.name
+        action.phase = trace.phase if trace.phase in TERMINAL else SUCCEEDED
+        action.started_at = trace.start_time.ToNanoseconds() / 1e9 if trace.HasField("start_time") else time.time()
+        action.ended_at = trace.end_time.ToNanoseconds() / 1e9 if trace.HasField("end_time") else time.time()
+        action.output_uri = trace.outputs.output_uri or None
+        if action.phase == FAILED:
+            action.error = execution_error("TraceFailed", f"the traced call {trace.name} failed", user=True)
+        run.actions[name] = action
+        self._record(action)
         run.changed()
         return action
 
@@ -444,8 +468,10 @@ class FlyteRuns:
                 started_at=action.started_at,
                 ended_at=action.ended_at,
                 error=error,
-                isolation="process",
-                isolation_reason="a Flyte action runs its template's container args (the Flyte runtime)",
+                isolation="inline" if action.trace_name is not None else "process",
+                isolation_reason="a @flyte.trace call, run inside its parent"
+                if action.trace_name is not None
+                else "a Flyte action runs its template's container args (the Flyte runtime)",
                 node=os.uname().nodename,
             )
         )

@@ -52,6 +52,15 @@ def status(action: FlyteAction) -> run_definition_pb2.ActionStatus:
 
 def metadata(action: FlyteAction) -> run_definition_pb2.ActionMetadata:
     template = action.template
+    if action.trace_name is not None:
+        m = run_definition_pb2.ActionMetadata(
+            action_type=run_definition_pb2.ACTION_TYPE_TRACE,
+            trace=run_definition_pb2.TraceActionMetadata(name=action.trace_name),
+        )
+        m.parent = action.parent or ""
+        if action.group:
+            m.group = action.group
+        return m
     m = run_definition_pb2.ActionMetadata(
         action_type=run_definition_pb2.ACTION_TYPE_TASK,
         task=run_definition_pb2.TaskActionMetadata(
@@ -83,7 +92,9 @@ def action(a: FlyteAction) -> run_definition_pb2.Action:
 
 
 def action_details(a: FlyteAction) -> run_definition_pb2.ActionDetails:
-    d = run_definition_pb2.ActionDetails(id=action_id(a), metadata=metadata(a), status=status(a), task=a.spec)
+    d = run_definition_pb2.ActionDetails(id=action_id(a), metadata=metadata(a), status=status(a))
+    if a.trace_name is None:
+        d.task.CopyFrom(a.spec)
     info = error_info(a.error)
     if info is not None:
         d.error_info.CopyFrom(info)

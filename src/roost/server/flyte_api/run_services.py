@@ -214,11 +214,22 @@ class Queue(QueueService):
         run = find_run(self.runs, request.action_id.run)
         if run.root.phase in TERMINAL:
             raise ConnectError(Code.FAILED_PRECONDITION, f"run {run.name!r} has ended")
-        if not request.HasField("task"):
-            raise ConnectError(Code.UNIMPLEMENTED, "only task actions are served (not traces or conditions) yet")
         parent = request.parent_action_name or None
         if parent is not None and parent not in run.actions:
             raise ConnectError(Code.NOT_FOUND, f"no parent action {parent!r} in run {run.name!r}")
+        if request.HasField("trace") and parent is not None:
+            self.runs.record_trace(
+                run,
+                request.action_id.name,
+                parent,
+                request.trace,
+                request.input_uri,
+                request.run_output_base or run.base,
+                request.group or None,
+            )
+            return queue_service_pb2.EnqueueActionResponse()
+        if not request.HasField("task"):
+            raise ConnectError(Code.UNIMPLEMENTED, "conditions are not served yet: only task and trace actions")
         self.runs.enqueue(
             run,
             request.action_id.name,
