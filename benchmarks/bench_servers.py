@@ -11,10 +11,10 @@ import urllib.request
 from pathlib import Path
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``roost server start --port 0`` for ``home``, once it answers: the process and its URL."""
+def start_server(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``roost server start --port 0 ARGS`` for ``home``, once it answers: the process and its URL."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli.main", "server", "start", "--port", "0"],
+        [sys.executable, "-m", "roost.cli.main", "server", "start", "--port", "0", *args],
         env={**os.environ, "ROOST_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

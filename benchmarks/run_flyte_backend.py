@@ -19,9 +19,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from bench_servers import start_server
 
 HERE = Path(__file__).resolve().parent
 FLYTE_VERSION = "2.12.1"
@@ -44,26 +44,6 @@ def flyte_python() -> Path:
     return python
 
 
-def start_server(home: Path, python: Path) -> tuple[subprocess.Popen[bytes], str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli.main", "server", "start", "--port", "0", "--flyte-python", str(python)],
-        env={**os.environ, "ROOST_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(600):
-        try:
-            info = json.loads((home / "server" / "server.json").read_text())
-            if info["pid"] == server.pid:
-                urllib.request.urlopen(info["url"] + "/health", timeout=1).read()
-                return server, info["url"]
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the server did not start")
-
-
 def measure(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
@@ -83,7 +63,7 @@ def main() -> None:
     project.mkdir()
     shutil.copy(HERE / "flyte_client_workloads.py", project)
     shutil.copy(HERE / "server_workloads.py", project)
-    server, url = start_server(work / "server-home", python)
+    server, url = start_server(work / "server-home", "--flyte-python", str(python))
     port = url.rsplit(":", 1)[1]
     config = project / "config.yaml"
     config.write_text(

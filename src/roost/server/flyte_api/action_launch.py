@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from roost.runtime.host.cgroups import WorkerCgroup
 from roost.runtime.host.connection import rss_bytes
@@ -99,6 +100,33 @@ def runtime_env(flyte_python: str) -> dict[str, str]:
         "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)]),
         "VIRTUAL_ENV": str(Path(bin_dir).parent),
     }
+
+
+def runtime_variables(flyte_python: str, endpoint: str, org: str, project: str, domain: str) -> dict[str, str]:
+    """What the Flyte runtime reads of where it runs: its org, project and domain, and this server as
+    its control plane (no TLS, no credentials: loopback)."""
+    return {
+        **runtime_env(flyte_python),
+        "_U_ORG_NAME": org,
+        "FLYTE_INTERNAL_EXECUTION_PROJECT": project,
+        "FLYTE_INTERNAL_EXECUTION_DOMAIN": domain,
+        "_U_EP_OVERRIDE": f"dns:///{endpoint}",
+        "_U_INSECURE": "true",
+        "PYTHONUNBUFFERED": "1",
+        # The runtime writes outputs, errors and its children's inputs with fsspec: on file:// the
+        # folders must be made as a bucket would have them.
+        "FSSPEC_FILE_AUTO_MKDIR": "true",
+    }
+
+
+def container_limits(container: Any) -> tuple[int | None, int | None]:
+    """The memory (bytes) and CPU (millicores) a container may use: its limits, else its requests (a
+    single value is a request, and the limit the platform sets equal to it)."""
+    from flyteidl2.core import tasks_pb2
+
+    limits = {e.name: e.value for e in container.resources.requests}
+    limits.update({e.name: e.value for e in container.resources.limits})
+    return memory_bytes(limits.get(tasks_pb2.Resources.MEMORY)), millicores(limits.get(tasks_pb2.Resources.CPU))
 
 
 class AttemptProcess:

@@ -34,11 +34,10 @@ from roost.server.flyte_api.action_launch import (
     AttemptPlan,
     AttemptProcess,
     LaunchError,
+    container_limits,
     entry_point,
     fill,
-    memory_bytes,
-    millicores,
-    runtime_env,
+    runtime_variables,
 )
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
 from roost.store.secret_store import SecretStore
@@ -269,19 +268,10 @@ class FlyteRuns:
         container = template.container
         args = entry_point(self.flyte_python, fill(list(container.args), values))
         env = {
-            **runtime_env(self.flyte_python),
+            **runtime_variables(self.flyte_python, self.endpoint, run.org, run.project, run.domain),
             "ACTION_NAME": action.name,
             "RUN_NAME": run.name,
             "_U_RUN_BASE": action.output_base,
-            "_U_ORG_NAME": run.org,
-            "FLYTE_INTERNAL_EXECUTION_PROJECT": run.project,
-            "FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain,
-            "_U_EP_OVERRIDE": f"dns:///{self.endpoint}",
-            "_U_INSECURE": "true",
-            "PYTHONUNBUFFERED": "1",
-            # The runtime writes outputs, errors and its children's inputs with fsspec: on file://
-            # the folders must be made as a bucket would have them.
-            "FSSPEC_FILE_AUTO_MKDIR": "true",
         }
         for kv in container.env:
             env[kv.key] = kv.value
@@ -289,12 +279,7 @@ class FlyteRuns:
             for kv in run.run_spec.envs.values:
                 env[kv.key] = kv.value
         env.update(self.secrets_for(list(template.security_context.secrets)))
-        limits = {e.name: e.value for e in container.resources.requests}
-        limits.update({e.name: e.value for e in container.resources.limits})
-        from flyteidl2.core import tasks_pb2
-
-        memory = memory_bytes(limits.get(tasks_pb2.Resources.MEMORY))
-        cpu = millicores(limits.get(tasks_pb2.Resources.CPU))
+        memory, cpu = container_limits(container)
         timeout = template.metadata.timeout
         timeout_s = timeout.seconds + timeout.nanos / 1e9 if template.metadata.HasField("timeout") else None
         return AttemptPlan(args, env, memory, cpu, timeout_s or None, f"{run.name}/{action.name}")

@@ -16,12 +16,9 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sqlite3
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from connectrpc.code import Code
@@ -30,20 +27,12 @@ from flyteidl2.app import app_definition_pb2 as app_pb2
 from flyteidl2.app import app_logs_payload_pb2, app_payload_pb2
 from flyteidl2.app.app_logs_service_connect import AppLogsService
 from flyteidl2.app.app_service_connect import AppService
-from flyteidl2.core import tasks_pb2
 from flyteidl2.logs.dataplane import payload_pb2 as logs_pb2
 
-from roost.server.flyte_api.action_launch import (
-    AttemptPlan,
-    AttemptProcess,
-    LaunchError,
-    entry_point,
-    fill,
-    memory_bytes,
-    millicores,
-    runtime_env,
-)
+from roost.server.flyte_api import action_launch as launch
+from roost.server.flyte_api.action_launch import AttemptPlan, AttemptProcess, LaunchError
 from roost.server.flyte_api.flyte_actions import FlyteRuns
+from roost.server.flyte_api.flyte_tables import SqliteTable
 from roost.server.flyte_api.proto_views import timestamp
 
 logger = logging.getLogger("roost.server")
@@ -104,18 +93,8 @@ class ServedApp:
         return app
 
 
-class FlyteAppTable:
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
+class FlyteAppTable(SqliteTable):
+    SCHEMA = _SCHEMA
 
     def put(self, app: app_pb2.App, created_at: float) -> None:
         with self._locked() as db:
@@ -137,10 +116,6 @@ class FlyteAppTable:
             app.ParseFromString(data)
             out.append((app, created_at))
         return out
-
-    def close(self) -> None:
-        with self._locked() as db:
-            db.close()
 
 
 def _answers(port: int) -> bool:
@@ -218,26 +193,18 @@ class FlyteApps:
         if not runs.flyte_python:
             raise LaunchError("this server has no Flyte runtime: start it with --flyte-python PATH")
         raw = f"file://{runs.data_root / ident.org / ident.project / ident.domain / '_apps' / ident.name / 'raw'}"
-        args = entry_point(runs.flyte_python, fill([*container.command, *container.args], {"rawOutputDataPrefix": raw}))
+        args = launch.entry_point(
+            runs.flyte_python, launch.fill([*container.command, *container.args], {"rawOutputDataPrefix": raw})
+        )
         served.port = container.ports[0].container_port if len(container.ports) else DEFAULT_PORT
         env = {
-            **runtime_env(runs.flyte_python),
-            "_U_ORG_NAME": ident.org,
-            "FLYTE_INTERNAL_EXECUTION_PROJECT": ident.project,
-            "FLYTE_INTERNAL_EXECUTION_DOMAIN": ident.domain,
-            "_U_EP_OVERRIDE": f"dns:///{runs.endpoint}",
-            "_U_INSECURE": "true",
-            "PYTHONUNBUFFERED": "1",
-            "FSSPEC_FILE_AUTO_MKDIR": "true",
+            **launch.runtime_variables(runs.flyte_python, runs.endpoint, ident.org, ident.project, ident.domain),
             "PORT": str(served.port),
         }
         for kv in container.env:
             env[kv.key] = kv.value
         env.update(runs.secrets_for(list(app.spec.security_context.secrets)))
-        limits = {e.name: e.value for e in container.resources.requests}
-        limits.update({e.name: e.value for e in container.resources.limits})
-        memory = memory_bytes(limits.get(tasks_pb2.Resources.MEMORY))
-        cpu = millicores(limits.get(tasks_pb2.Resources.CPU))
+        memory, cpu = launch.container_limits(container)
         return AttemptPlan(args, env, memory, cpu, None, f"app {ident.name}")
 
     def _log(self, served: ServedApp, stream: str, line: str) -> None:

@@ -15,11 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import sqlite3
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from connectrpc.code import Code
@@ -31,6 +27,7 @@ from flyteidl2.trigger import trigger_service_pb2
 from flyteidl2.trigger.trigger_service_connect import TriggerService
 
 from roost.server.flyte_api.flyte_actions import FlyteRuns
+from roost.server.flyte_api.flyte_tables import SqliteTable
 from roost.server.flyte_api.proto_views import timestamp
 from roost.server.flyte_api.task_services import FlyteTaskTable
 from roost.server.scheduler import MAX_SLEEP_S, fire_run_name
@@ -103,18 +100,8 @@ class FlyteTrigger:
         return status
 
 
-class FlyteTriggerTable:
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
+class FlyteTriggerTable(SqliteTable):
+    SCHEMA = _SCHEMA
 
     def put(self, trigger: FlyteTrigger) -> None:
         """Deploy a trigger; one deployed before keeps its last firing (and its activation time while it
@@ -178,10 +165,6 @@ class FlyteTriggerTable:
             db.execute(
                 "DELETE FROM flyte_triggers WHERE org=? AND project=? AND domain=? AND task=? AND name=?", trigger.key
             )
-
-    def close(self) -> None:
-        with self._locked() as db:
-            db.close()
 
 
 def _trigger(row: tuple[Any, ...]) -> FlyteTrigger:

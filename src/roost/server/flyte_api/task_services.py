@@ -10,11 +10,7 @@ from them. Deploying a version again with the same spec is accepted; with anothe
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,7 @@ from flyteidl2.secret.secret_connect import SecretService
 from flyteidl2.task import task_definition_pb2, task_service_pb2
 from flyteidl2.task.task_service_connect import TaskService
 
+from roost.server.flyte_api.flyte_tables import SqliteTable
 from roost.server.flyte_api.proto_views import timestamp
 from roost.store.secret_store import SecretStore
 
@@ -41,20 +38,10 @@ DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
 
 
-class FlyteTaskTable:
+class FlyteTaskTable(SqliteTable):
     """The task specs deployed by the Flyte client, by org, project, domain, name and version."""
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
+    SCHEMA = _SCHEMA
 
     def put(self, task_id: Any, spec: bytes) -> bool:
         """Store a version; False when it is there already with another spec."""
@@ -96,10 +83,6 @@ class FlyteTaskTable:
                 (org, project, domain, name),
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
-
-    def close(self) -> None:
-        with self._locked() as db:
-            db.close()
 
 
 def _spec(data: bytes) -> task_definition_pb2.TaskSpec:
