@@ -70,6 +70,7 @@ class FlyteClient:
     """The flyte CLI and SDK of the pinned virtualenv, configured for one roost server."""
 
     def __init__(self, python: Path, server: Server, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
         self.python = python
         self.server = server
         self.folder = folder
@@ -373,3 +374,32 @@ def test_a_deployed_app_serves_until_it_is_deactivated(client: FlyteClient) -> N
         """
     )
     assert deleted == []
+
+
+def test_runs_are_read_back_after_a_server_restart(flyte_python: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = start_server(home, "--flyte-python", str(flyte_python))
+    try:
+        client = FlyteClient(flyte_python, first, tmp_path / "client-1")
+        assert client.cli("create", "secret", "fb-token", "--value", "x").returncode == 0
+        name = client.run("square", "--x", "5", follow=True)
+        assert client.wait(name) == {"phase": "SUCCEEDED", "outputs": 25}
+    finally:
+        stop_server(first)
+    second = start_server(home, "--flyte-python", str(flyte_python))
+    try:
+        client = FlyteClient(flyte_python, second, tmp_path / "client-2")
+        read = client.sdk(
+            """
+            run = remote.Run.get(sys.argv[1])
+            names = [r.name for r in remote.Run.listall(limit=10)]
+            print(json.dumps({"phase": run.phase.name, "outputs": run.outputs()[0], "listed": sys.argv[1] in names}))
+            """,
+            name,
+        )
+        assert read == {"phase": "SUCCEEDED", "outputs": 25, "listed": True}
+        logs = client.cli("get", "logs", name)
+        assert "squaring 5" in logs.stdout + logs.stderr, logs.stdout + logs.stderr
+    finally:
+        stop_server(second)
+    assert UNSERVED_MARK not in second.output(), second.output()

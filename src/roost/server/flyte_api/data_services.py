@@ -112,7 +112,7 @@ class Cluster(ClusterService):
 
 
 def find_action(runs: FlyteRuns, action_id: Any) -> FlyteAction:
-    run = runs.runs.get(action_id.run.name)
+    run = runs.get(action_id.run.name)
     action = run.actions.get(action_id.name) if run is not None else None
     if action is None:
         raise ConnectError(Code.NOT_FOUND, f"no action {action_id.name!r} in run {action_id.run.name!r}")
@@ -176,8 +176,9 @@ class DataProxy(DataProxyService):
         sent = 0
         while True:
             tick = action.run.tick
-            lines = [entry for entry in action.logs[sent:] if attempt is None or entry[1] == attempt]
-            sent = len(action.logs)
+            logs = self.runs.logs_of(action)
+            lines = [entry for entry in logs[sent:] if attempt is None or entry[1] == attempt]
+            sent = len(logs)
             if lines:
                 yield dp.TailLogsResponse(logs=[dp.TailLogsResponse.Logs(lines=[_line(e) for e in lines])])
             if action.phase in TERMINAL:

@@ -27,7 +27,7 @@ from typing import Any
 
 from flyteidl2.common import phase_pb2
 from flyteidl2.core import execution_pb2
-from flyteidl2.task import task_definition_pb2
+from flyteidl2.task import run_pb2, task_definition_pb2
 
 from roost.runtime.ids import ROOT_ACTION
 from roost.server.flyte_api.action_launch import (
@@ -39,6 +39,7 @@ from roost.server.flyte_api.action_launch import (
     fill,
     runtime_variables,
 )
+from roost.server.flyte_api.flyte_run_table import FlyteRunTable, attempts_of, error_of, spec_of
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
 from roost.store.secret_store import SecretStore
 
@@ -137,6 +138,7 @@ class FlyteRun:
     actions: dict[str, FlyteAction] = field(default_factory=dict)
     tick: asyncio.Event = field(default_factory=asyncio.Event)
     record: RunRecord | None = None
+    read_back: bool = False  # a run of an earlier life of the server: its log lines are in the store
 
     @property
     def root(self) -> FlyteAction:
@@ -157,7 +159,57 @@ class FlyteRuns:
         self.data_root = home / "flyte" / "data"
         self.endpoint = endpoint  # host:port the runtime calls back
         self.flyte_python = flyte_python
-        self.runs: dict[str, FlyteRun] = {}
+        self.runs: dict[str, FlyteRun] = {}  # those of this server's life, and those read back
+        self.table = FlyteRunTable(home / "flyte" / "tasks.sqlite")
+
+    def get(self, name: str) -> FlyteRun | None:
+        """A run of this server, now or before a restart."""
+        run = self.runs.get(name)
+        if run is None:
+            run = self._load(name)
+        return run
+
+    def listed(self, project: str | None, domain: str | None) -> list[FlyteRun]:
+        """The runs of a project and domain, newest first."""
+        found = (self.get(name) for name in self.table.run_names(project, domain))
+        return [run for run in found if run is not None]
+
+    def logs_of(self, action: FlyteAction) -> list[tuple[float, int, str, str]]:
+        """The action's log lines: (time, attempt from 1, stream, line)."""
+        if action.run.read_back and not action.logs:
+            lines = self.store.list_logs(action.run.name, action.name)
+            action.logs = [(x.ts, x.attempt + 1, x.stream, x.line) for x in lines]
+        return action.logs
+
+    def _load(self, name: str) -> FlyteRun | None:
+        """A run the server ran before a restart, as it ended; one the restart cut short is ended now."""
+        row = self.table.run_row(name)
+        if row is None:
+            return None
+        _, org, project, domain, created_at, start_time, run_spec_data, base = row
+        run_spec = None
+        if run_spec_data is not None:
+            run_spec = run_pb2.RunSpec()
+            run_spec.ParseFromString(run_spec_data)
+        run = FlyteRun(name, org, project, domain, run_spec, base, created_at=created_at, start_time=start_time)
+        run.record = self.store.get_run(name)
+        run.read_back = True
+        for r in self.table.action_rows(name):
+            (_, action_name, parent, spec, input_uri, output_base, group, seq, trace_name, phase, queued_at,
+             started_at, ended_at, error, output_uri, abort_reason, attempts) = r  # fmt: skip
+            action = FlyteAction(run, action_name, parent, spec_of(spec), input_uri, output_base, group, seq)
+            action.trace_name, action.phase, action.queued_at = trace_name, phase, queued_at
+            action.started_at, action.ended_at, action.error = started_at, ended_at, error_of(error)
+            action.output_uri, action.abort_reason = output_uri, abort_reason
+            action.attempts = [AttemptInfo(n, p, s, e, err) for n, p, s, e, err in attempts_of(attempts)]
+            run.actions[action_name] = action
+        if ROOT_ACTION not in run.actions:
+            return None
+        self.runs[name] = run
+        for action in run.actions.values():
+            if action.phase not in TERMINAL:
+                self._end(action, FAILED, execution_error("ServerStopped", "the server stopped while it ran", False))
+        return run
 
     # -- starting ---------------------------------------------------------------------------------
 
@@ -176,7 +228,7 @@ class FlyteRuns:
         start_time: float | None = None,
         trigger: str | None = None,
     ) -> FlyteRun:
-        if name in self.runs or self.store.get_run(name) is not None:
+        if self.get(name) is not None or self.store.get_run(name) is not None:
             raise FileExistsError(f"a run named {name!r} exists already")
         run = FlyteRun(name, org, project, domain, run_spec, self.run_base(org, project, domain, name))
         run.start_time = start_time
@@ -193,6 +245,7 @@ class FlyteRuns:
             options=json.dumps(options),
         )
         self.store.put_run(run.record)
+        self.table.put_run(run)
         self.enqueue(run, ROOT_ACTION, None, spec, input_uri, run.base, None)
         return run
 
@@ -213,6 +266,7 @@ class FlyteRuns:
             return existing
         action = FlyteAction(run, name, parent, spec, input_uri, output_base, group or None, len(run.actions))
         run.actions[name] = action
+        self.table.put_action(action, with_spec=True)
         self._record(action)
         action.task = asyncio.ensure_future(self._execute(action))
         run.changed()
@@ -237,6 +291,7 @@ class FlyteRuns:
         if action.phase == FAILED:
             action.error = execution_error("TraceFailed", f"the traced call {trace.name} failed", user=True)
         run.actions[name] = action
+        self.table.put_action(action, with_spec=True)
         self._record(action)
         run.changed()
         return action
@@ -431,10 +486,12 @@ class FlyteRuns:
         tasks = [a.task for r in self.runs.values() for a in r.actions.values() if a.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        self.table.close()
 
     # -- recording --------------------------------------------------------------------------------
 
     def _record(self, action: FlyteAction) -> None:
+        self.table.put_action(action, with_spec=False)
         error = None
         if action.error is not None:
             error = ErrorInfo(action.error.code or "Error", _kind(action.error), action.error.message)

@@ -19,7 +19,7 @@ class SqliteTable:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(self.SCHEMA)
+        self._db.executescript(self.SCHEMA)
         self._lock = threading.Lock()
 
     @contextlib.contextmanager

@@ -234,7 +234,7 @@ class FlyteScheduler:
         """Start the run of ``trigger`` for the time ``at`` (none if it exists); its name."""
         name = fire_run_name(trigger.task, trigger.name, at)
         self.table.fired(trigger, at)
-        if name in self.runs.runs or self.runs.store.get_run(name) is not None:
+        if self.runs.get(name) is not None or self.runs.store.get_run(name) is not None:
             return name
         task_id = task_definition_pb2.TaskIdentifier(
             org=trigger.org, project=trigger.project, domain=trigger.domain, name=trigger.task, version=trigger.version

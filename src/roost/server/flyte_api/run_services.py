@@ -25,7 +25,7 @@ MAX_LIST_LIMIT = 1000
 
 
 def find_run(runs: FlyteRuns, run_id: Any) -> FlyteRun:
-    run = runs.runs.get(run_id.name)
+    run = runs.get(run_id.name)
     if run is None:
         raise ConnectError(Code.NOT_FOUND, f"no run named {run_id.name!r}")
     return run
@@ -113,10 +113,8 @@ class Runs(RunService):
         )
 
     async def list_runs(self, request: Any, ctx: Any) -> Any:
-        runs = sorted(self.runs.runs.values(), key=lambda r: r.created_at, reverse=True)
-        if request.HasField("project_id") and request.project_id.name:
-            p = request.project_id
-            runs = [r for r in runs if r.project == p.name and (not p.domain or r.domain == p.domain)]
+        p = request.project_id
+        runs = self.runs.listed(p.name or None, p.domain or None)
         if request.HasField("task_name") and request.task_name.name:
             runs = [r for r in runs if r.root.task_name == request.task_name.name]
         runs = [r for r in runs if _matches(r.root, request.request.filters)]
