@@ -403,3 +403,24 @@ def test_runs_are_read_back_after_a_server_restart(flyte_python: Path, tmp_path:
     finally:
         stop_server(second)
     assert UNSERVED_MARK not in second.output(), second.output()
+
+
+def test_without_flyte_python_the_server_builds_the_clients_runtime(flyte_python: Path, tmp_path: Path) -> None:
+    # No --flyte-python: the first action builds flyte==<the client's version> with uv (from uv's cache,
+    # which making the client's virtualenv filled), saying so in the action's log.
+    home = tmp_path / "home"
+    server = start_server(home)
+    try:
+        client = FlyteClient(flyte_python, server, tmp_path / "client")
+        assert client.cli("create", "secret", "fb-token", "--value", "x").returncode == 0
+        name = client.run("square", "--x", "6")
+        assert client.wait(name) == {"phase": "SUCCEEDED", "outputs": 36}
+        built = home / "flyte" / "runtimes" / f"flyte-{FLYTE_VERSION}"
+        assert (built / ".roost-complete").exists() and (built / "bin" / "a0").exists()
+        logs = client.cli("get", "logs", name)
+        assert f"building the Flyte runtime flyte=={FLYTE_VERSION}" in logs.stdout + logs.stderr
+        # The next run finds it built.
+        again = client.run("square", "--x", "7")
+        assert client.wait(again)["outputs"] == 49
+    finally:
+        stop_server(server)

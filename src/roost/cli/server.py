@@ -34,7 +34,7 @@ def server_group() -> None:
     envvar="ROOST_FLYTE_PYTHON",
     type=click.Path(exists=True, dir_okay=False),
     help="The Python of a virtualenv with the flyte package: runs of the flyte client run under it "
-    "(docs/flyte-backend.md). Default: $ROOST_FLYTE_PYTHON.",
+    "(docs/flyte-backend.md). Default: $ROOST_FLYTE_PYTHON, else one built per client version.",
 )
 def start_command(
     host: str, port: int, detach: bool, ray_address: str | None, blob_store: str | None, flyte_python: str | None

@@ -40,6 +40,7 @@ from roost.server.flyte_api.action_launch import (
     runtime_variables,
 )
 from roost.server.flyte_api.flyte_run_table import FlyteRunTable, attempts_of, error_of, spec_of
+from roost.server.flyte_api.flyte_runtimes import FlyteRuntimes
 from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, ErrorInfo, LogRecord, RunRecord
 from roost.store.secret_store import SecretStore
 
@@ -158,7 +159,7 @@ class FlyteRuns:
         self.home = home
         self.data_root = home / "flyte" / "data"
         self.endpoint = endpoint  # host:port the runtime calls back
-        self.flyte_python = flyte_python
+        self.runtimes = FlyteRuntimes(home, flyte_python)
         self.runs: dict[str, FlyteRun] = {}  # those of this server's life, and those read back
         self.table = FlyteRunTable(home / "flyte" / "tasks.sqlite")
 
@@ -298,15 +299,9 @@ class FlyteRuns:
 
     # -- running ----------------------------------------------------------------------------------
 
-    def _plan(self, action: FlyteAction, attempt: int) -> AttemptPlan:
+    def _plan(self, action: FlyteAction, attempt: int, python: str) -> AttemptPlan:
         run = action.run
         template = action.template
-        if not template.HasField("container"):
-            raise LaunchError(f"task type {template.type!r} has no container to run; roost runs container tasks")
-        if not self.flyte_python:
-            raise LaunchError(
-                "this server has no Flyte runtime: start it with --flyte-python PATH (docs/flyte-backend.md)"
-            )
         prefix = f"{action.output_base}/{action.name}/{attempt}"
         values = {
             "input": action.input_uri,
@@ -321,9 +316,9 @@ class FlyteRuns:
             "runStartTime": datetime.fromtimestamp(run.start_time or run.created_at, timezone.utc).isoformat(),
         }
         container = template.container
-        args = entry_point(self.flyte_python, fill(list(container.args), values))
+        args = entry_point(python, fill(list(container.args), values))
         env = {
-            **runtime_variables(self.flyte_python, self.endpoint, run.org, run.project, run.domain),
+            **runtime_variables(python, self.endpoint, run.org, run.project, run.domain),
             "ACTION_NAME": action.name,
             "RUN_NAME": run.name,
             "_U_RUN_BASE": action.output_base,
@@ -370,10 +365,22 @@ class FlyteRuns:
     async def _attempts(self, action: FlyteAction) -> None:
         retries = action.template.metadata.retries.retries
         attempt = 0
+        template = action.template
         while True:
             attempt += 1
             try:
-                plan = self._plan(action, attempt)
+                if not template.HasField("container"):
+                    raise LaunchError(f"task type {template.type!r} has no container to run; roost runs containers")
+                python = self.runtimes.ready(template.metadata.runtime.version)
+                if python is None:  # built for this version first, the action initializing meanwhile
+                    action.phase = INITIALIZING
+                    self._record(action)
+                    action.run.changed()
+                    python = await self.runtimes.python_for(
+                        template.metadata.runtime.version,
+                        lambda line, a=attempt: self._log(action, a, "stderr", line),
+                    )
+                plan = self._plan(action, attempt, python)
             except (LaunchError, ValueError) as e:
                 self._end(action, FAILED, execution_error("LaunchFailed", str(e), user=True))
                 return

@@ -185,20 +185,18 @@ class FlyteApps:
         del self.apps[_key(app_id)]
         self.table.delete(app_id)
 
-    def _plan(self, served: ServedApp) -> AttemptPlan:
+    def _plan(self, served: ServedApp, python: str) -> AttemptPlan:
         app = served.app
         container = app.spec.container
         ident = app.metadata.id
         runs = self.runs
-        if not runs.flyte_python:
-            raise LaunchError("this server has no Flyte runtime: start it with --flyte-python PATH")
         raw = f"file://{runs.data_root / ident.org / ident.project / ident.domain / '_apps' / ident.name / 'raw'}"
         args = launch.entry_point(
-            runs.flyte_python, launch.fill([*container.command, *container.args], {"rawOutputDataPrefix": raw})
+            python, launch.fill([*container.command, *container.args], {"rawOutputDataPrefix": raw})
         )
         served.port = container.ports[0].container_port if len(container.ports) else DEFAULT_PORT
         env = {
-            **launch.runtime_variables(runs.flyte_python, runs.endpoint, ident.org, ident.project, ident.domain),
+            **launch.runtime_variables(python, runs.endpoint, ident.org, ident.project, ident.domain),
             "PORT": str(served.port),
         }
         for kv in container.env:
@@ -216,7 +214,9 @@ class FlyteApps:
 
     async def _serve(self, served: ServedApp) -> None:
         try:
-            plan = self._plan(served)
+            version = served.app.spec.runtime_metadata.version
+            python = await self.runs.runtimes.python_for(version, lambda line: self._log(served, "stderr", line))
+            plan = self._plan(served, python)
         except (LaunchError, ValueError) as e:
             served.changed(FAILED, str(e))
             return
