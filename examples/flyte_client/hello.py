@@ -1,6 +1,6 @@
 """An unmodified Flyte 2 program, run by the real flyte client on a roost server (docs/flyte-backend.md).
 
-    roost server start --flyte-python /path/to/venv-with-flyte/bin/python
+    roost server start            # builds the Flyte runtime (flyte==<client version>) on first use
     flyte -c config.yaml run --follow hello.py main --x 21
     flyte -c config.yaml deploy hello.py env
 
