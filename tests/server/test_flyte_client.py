@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -90,7 +91,8 @@ class FlyteClient:
         shutil.copy(PROGRAMS / "flyte_app.py", folder / "flyte_app.py")
 
     def cli(self, *args: str, timeout: float = 180, **env_vars: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **env_vars}
+        # Unbuffered: what the CLI printed survives the abort below.
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1", **env_vars}
         return subprocess.run(
             [str(self.python.parent / "flyte"), "-c", str(self.config), *args],
             cwd=self.folder,
@@ -99,6 +101,13 @@ class FlyteClient:
             text=True,
             timeout=timeout,
         )
+
+    @staticmethod
+    def ok(done: subprocess.CompletedProcess[str]) -> bool:
+        """Whether a CLI command did its work. The flyte CLI (2.12.1) can abort at exit, after its work,
+        when its HTTP runtime is torn down with a stream still open (SIGABRT, nothing on stderr): the
+        tests then check the command's effect, which they do anyway."""
+        return done.returncode == 0 or (done.returncode == -signal.SIGABRT and "Error" not in done.stdout)
 
     def run(self, task: str, *args: str, follow: bool = False) -> str:
         """``flyte run`` a task of flyte_tasks.py; the run's name."""
@@ -159,7 +168,7 @@ def client(flyte_python: Path, roost_server: Server, tmp_path_factory: pytest.Te
     # The secret every task of flyte_tasks.py asks for, created with the client (SecretService): it
     # lands in the server's secret store.
     done = client.cli("create", "secret", "fb-token", "--value", "s3cr3t-value")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert client.ok(done), done.stdout + done.stderr
     listed = subprocess.run(
         [sys.executable, "-m", "roost.cli.main", "secret", "list"],
         env={**os.environ, "ROOST_HOME": str(roost_server.home)},
@@ -266,7 +275,7 @@ def test_abort_stops_the_running_task(client: FlyteClient, tmp_path: Path) -> No
         assert time.monotonic() < deadline, "the run did not start"
         time.sleep(0.2)
     done = client.cli("abort", "run", name)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert client.ok(done), done.stdout + done.stderr
     assert client.wait(name)["phase"] == "ABORTED"
     pids = subprocess.run(["pgrep", "-f", f"wait_for.*{marker}"], capture_output=True, text=True).stdout.split()
     assert not pids, f"the aborted task still runs: {pids}"
@@ -282,7 +291,7 @@ def test_the_run_url_the_client_prints_opens_the_run_page(client: FlyteClient) -
 
 def test_deploy_then_run_the_latest_version_of_a_deployed_task(client: FlyteClient) -> None:
     done = client.cli("deploy", "flyte_tasks.py", "env")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert client.ok(done), done.stdout + done.stderr
     result = client.sdk(
         """
         task = remote.Task.get("fb.square", auto_version="latest")
@@ -296,7 +305,7 @@ def test_deploy_then_run_the_latest_version_of_a_deployed_task(client: FlyteClie
     assert {"fb.square", "fb.fanout", "fb.greet"} <= set(result["tasks"])
     # Deploying the same code again is accepted (the same version, the same spec).
     again = client.cli("deploy", "flyte_tasks.py", "env")
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert client.ok(again), again.stdout + again.stderr
 
 
 def _trigger_runs(server: Server) -> list[dict]:
@@ -309,7 +318,7 @@ def _trigger_runs(server: Server) -> list[dict]:
 def test_a_deployed_trigger_fires_until_it_is_deactivated(client: FlyteClient) -> None:
     # flyte_tasks.py's `stamp` has an auto-activated FixedRate(1) trigger binding its TriggerTime.
     done = client.cli("deploy", "flyte_tasks.py", "env")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert client.ok(done), done.stdout + done.stderr
     deadline = time.monotonic() + 90
     while len([r for r in _trigger_runs(client.server) if r["phase"] == "succeeded"]) < 2:
         assert time.monotonic() < deadline, _trigger_runs(client.server)
@@ -341,7 +350,7 @@ def _free_port() -> int:
 def test_a_deployed_app_serves_until_it_is_deactivated(client: FlyteClient) -> None:
     port = _free_port()
     done = client.cli("deploy", "flyte_app.py", "app_env", FB_APP_PORT=str(port))
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert client.ok(done), done.stdout + done.stderr
     app = client.sdk(
         """
         app = remote.App.get("fb-app").watch(wait_for="activated")
@@ -381,7 +390,7 @@ def test_runs_are_read_back_after_a_server_restart(flyte_python: Path, tmp_path:
     first = start_server(home, "--flyte-python", str(flyte_python))
     try:
         client = FlyteClient(flyte_python, first, tmp_path / "client-1")
-        assert client.cli("create", "secret", "fb-token", "--value", "x").returncode == 0
+        assert client.ok(client.cli("create", "secret", "fb-token", "--value", "x"))
         name = client.run("square", "--x", "5", follow=True)
         assert client.wait(name) == {"phase": "SUCCEEDED", "outputs": 25}
     finally:
@@ -412,7 +421,7 @@ def test_without_flyte_python_the_server_builds_the_clients_runtime(flyte_python
     server = start_server(home)
     try:
         client = FlyteClient(flyte_python, server, tmp_path / "client")
-        assert client.cli("create", "secret", "fb-token", "--value", "x").returncode == 0
+        assert client.ok(client.cli("create", "secret", "fb-token", "--value", "x"))
         name = client.run("square", "--x", "6")
         assert client.wait(name) == {"phase": "SUCCEEDED", "outputs": 36}
         built = home / "flyte" / "runtimes" / f"flyte-{FLYTE_VERSION}"

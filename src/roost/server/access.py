@@ -156,7 +156,10 @@ async def _refuse(send: Any, headers: dict[bytes, bytes], status: int, why: str)
     if b"application/msgpack" in headers.get(b"accept", b""):
         body, media = msgpack.packb({"error": why}), b"application/msgpack"
     else:
-        body, media = json.dumps({"error": why}).encode(), b"application/json"
+        # "code" and "message" too: what a Connect client (the Flyte SDK) reads of an error, so that it
+        # knows to authenticate (docs/flyte-backend.md).
+        code = "unauthenticated" if status == 401 else "permission_denied"
+        body, media = json.dumps({"error": why, "code": code, "message": why}).encode(), b"application/json"
     extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media), *extra]})
     await send({"type": "http.response.body", "body": body})

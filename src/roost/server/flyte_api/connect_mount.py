@@ -15,6 +15,7 @@ from typing import Any
 
 from flyteidl2.app.app_logs_service_connect import AppLogsServiceASGIApplication
 from flyteidl2.app.app_service_connect import AppServiceASGIApplication
+from flyteidl2.auth.auth_service_connect import AuthMetadataServiceASGIApplication
 from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
 from flyteidl2.secret.secret_connect import SecretServiceASGIApplication
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from roost.server.flyte_api.data_services import Cluster, DataProxy, Uploads
+from roost.server.flyte_api.data_services import AuthMetadata, Cluster, DataProxy, Uploads
 from roost.server.flyte_api.flyte_actions import FlyteRuns
 from roost.server.flyte_api.flyte_apps import AppLogs, Apps, FlyteApps, FlyteAppTable
 from roost.server.flyte_api.flyte_triggers import FlyteScheduler, FlyteTriggerTable, Triggers
@@ -36,9 +37,11 @@ from roost.server.flyte_api.task_services import FlyteTaskTable, Secrets, Tasks
 
 logger = logging.getLogger("roost.server")
 UNSERVED_MARK = "flyte client called an unserved method"
+AUTH_METADATA_PREFIX = "/flyteidl2.auth.AuthMetadataService/"
 
 # The methods answered here; every other method of these services answers UNIMPLEMENTED.
 SERVED = {
+    "flyteidl2.auth.AuthMetadataService": {"GetPublicClientConfig", "GetOAuth2Metadata"},
     "flyteidl2.cluster.ClusterService": {"SelectCluster"},
     "flyteidl2.dataproxy.DataProxyService": {"CreateUploadLocation", "UploadInputs", "GetActionData", "TailLogs"},
     "flyteidl2.workflow.RunService": {
@@ -115,6 +118,7 @@ class FlyteApi:
         self._firing: Any = None
         self.served_apps = FlyteApps(FlyteAppTable(home / "flyte" / "tasks.sqlite"), self.runs)
         self.apps = {
+            "flyteidl2.auth.AuthMetadataService": AuthMetadataServiceASGIApplication(AuthMetadata(url)),
             "flyteidl2.cluster.ClusterService": ClusterServiceASGIApplication(Cluster()),
             "flyteidl2.dataproxy.DataProxyService": DataProxyServiceASGIApplication(data),
             "flyteidl2.workflow.RunService": RunServiceASGIApplication(Runs(self.runs, data, tasks)),
@@ -141,8 +145,9 @@ class FlyteApi:
         return Mount("/flyteidl2.{service}", app=_unknown_service)
 
     def is_public(self, path: str) -> bool:
-        # A signed upload URL is its own permission (the client sends no key with the PUT).
-        return self.uploads.is_upload(path)
+        # A signed upload URL is its own permission (the client sends no key with the PUT); how to
+        # authenticate is asked before authenticating.
+        return self.uploads.is_upload(path) or path.startswith(AUTH_METADATA_PREFIX)
 
     async def run_page(self, request: Request) -> Response:
         return RedirectResponse(f"/runs/{request.path_params['run']}", status_code=302)

@@ -23,6 +23,8 @@ from typing import Any
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
+from flyteidl2.auth import auth_service_pb2 as auth_pb2
+from flyteidl2.auth.auth_service_connect import AuthMetadataService
 from flyteidl2.cluster import payload_pb2 as cluster_pb2
 from flyteidl2.cluster.service_connect import ClusterService
 from flyteidl2.common import run_pb2
@@ -103,6 +105,24 @@ class Uploads:
 
     def is_upload(self, path: str) -> bool:
         return path.startswith(UPLOAD_PREFIX)
+
+
+class AuthMetadata(AuthMetadataService):
+    """What a Flyte client asks before it authenticates: answered to anyone (it holds no secret). A roost
+    API key travels as ``authorization: Bearer KEY``; a client gets it from a command of its own
+    (``authType: ExternalCommand``, docs/flyte-backend.md)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    async def get_public_client_config(self, request: Any, ctx: Any) -> Any:
+        return auth_pb2.GetPublicClientConfigResponse(
+            client_id="roost", authorization_metadata_key="authorization", service_http_endpoint=self.url
+        )
+
+    async def get_o_auth2_metadata(self, request: Any, ctx: Any) -> Any:
+        # No OAuth2 here: keys are issued by `roost server create-key`, not by a token endpoint.
+        return auth_pb2.GetOAuth2MetadataResponse(issuer=self.url)
 
 
 class Cluster(ClusterService):
