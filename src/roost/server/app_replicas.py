@@ -176,13 +176,6 @@ class AppManager:
         """Every app, as ``view`` shows it, by name."""
         return [self.view(app) for _, app in sorted(self.apps.items())]
 
-    def is_public_path(self, path: str) -> bool:
-        """``/apps/NAME/...`` of an app registered with ``requires_auth=False``."""
-        if not path.startswith("/apps/"):
-            return False
-        app = self.apps.get(path.split("/", 3)[2])
-        return app is not None and not app.spec.requires_auth
-
     async def register(self, spec: AppSpec) -> ServedApp:
         """Serve ``spec`` (replacing what an app of that name served: its replicas stop)."""
         row = await run_in_threadpool(self.table.put, spec)

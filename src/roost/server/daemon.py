@@ -110,16 +110,15 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     deployed = DeployRoutes(registry, triggers, scheduler, BundleStore(home), hosts, submissions, api.run_url)
     access = Access(keys)
     apps = AppManager(AppTable(registry_path(home)), hosts, store, url)
-    access.is_public = apps.is_public_path
     apps.load()
-    proxy = AppProxy(apps)
-    more_routes = [*deployed.routes(), *AppRoutes(apps, BundleStore(home)).routes(), *proxy.routes()]
+    more_routes = [*deployed.routes(), *AppRoutes(apps, BundleStore(home)).routes()]
     app = build_app(
         api,
         access,
         Console(store, access, api.run_page, api.reruns.why_not, registry, triggers, apps.views),
         more_routes,
     )
+    proxy = AppProxy(apps, access, app)  # /apps/NAME/... served before the routing of everything else
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +126,7 @@ def serve(config: StoreConfig, host: str, port: int, run_options: dict[str, Any]
     tmp.write_text(json.dumps(asdict(info)))
     os.replace(tmp, path)
     server = _uvicorn_server(
-        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off")
+        uvicorn.Config(proxy, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off")
     )
     print(f"roost server {url} (store {home}); Ctrl-C stops it", flush=True)
 
