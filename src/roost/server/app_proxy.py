@@ -75,7 +75,7 @@ class AppProxy:
         if (app is None or app.spec.requires_auth) and not await self.access.admit(scope, send):
             return
         if app is None:
-            await _error(send, 404, f"no app named {name!r} on this server")
+            await _error(send, 404, f"no app named {name[:100]!r} on this server")
             return
         try:
             replica = await self.apps.acquire(app, app.spec.activate_timeout)
