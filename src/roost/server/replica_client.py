@@ -177,6 +177,9 @@ class ReplicaPool:
             elif name == b"connection":
                 keep_alive = keep_alive and b"close" not in value.lower()
             headers.append((name, value))
+        if chunked and length is not None:  # RFC 9112 6.3: chunked wins; the length is not passed on
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+            length = None
         response = ReplicaResponse(self, connection, status, headers)
         response._reusable = keep_alive
         if head_only or status in NO_BODY_STATUS or status < 200:
