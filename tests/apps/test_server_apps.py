@@ -314,6 +314,10 @@ def test_chunked_bodies_head_requests_and_encoded_paths_go_through(served: Serve
         response = conn.getresponse()
         seen = json.loads(response.read())
         assert response.status == 200 and seen["path"] == "/a b/c/d" and seen["query"] == "q=%20"
+        conn.request("GET", "/apps/p%75blic/x%20y")  # the app's name escaped too
+        response = conn.getresponse()
+        seen = json.loads(response.read())
+        assert response.status == 200 and seen["path"] == "/x y"
     finally:
         conn.close()
 

@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import sys
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -91,8 +92,11 @@ class AppProxy:
         spec = app.spec
         name = spec.name
         prefix = (PREFIX + name).encode()
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        target = raw_path[len(prefix) :] if raw_path.startswith(prefix) else b""
+        raw_path = scope.get("raw_path") or b""
+        if raw_path.startswith(prefix):
+            target = raw_path[len(prefix) :]
+        else:  # no raw path, or the app's name came escaped: the decoded path, escaped again
+            target = urllib.parse.quote(scope["path"][len(prefix) :]).encode()
         target = target or b"/"
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
