@@ -4,8 +4,9 @@
 
 Rows (DESIGN.md targets):
 - cold start: from zero replicas to the first response through the proxy (<= 1 s);
-- proxy overhead per request, p50 and p99: sequential GETs on one kept-alive connection through
-  ``/apps/NAME/`` minus the same GETs sent to the replica's own port (<= 1 ms at p50);
+- proxy overhead per request, p50 and p99: sequential GETs on a kept-alive connection through
+  ``/apps/NAME/`` minus the same GETs sent to the replica's own port, one of each in turn (<= 1 ms at
+  p50);
 - requests per second through the proxy (and straight to the replica, for scale) from
   ``--connections`` concurrent keep-alive connections for ``--seconds``.
 Each figure is the median of ``--repeat`` rounds. The server records into a temporary ROOST_HOME.
@@ -72,16 +73,20 @@ def cold_start(client: httpx.Client, url: str) -> float:
     return elapsed
 
 
-def latencies(base: str, n: int) -> list[float]:
-    with httpx.Client(trust_env=False) as client:
-        for _ in range(50):  # warm the connection and both servers
-            client.get(base)
-        times = []
+def latencies(proxied: str, direct: str, n: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``n`` sequential GETs through the proxy and ``n`` straight to the replica, one of
+    each in turn (each on its own kept-alive connection): both see the same moments of a noisy machine."""
+    with httpx.Client(trust_env=False) as through, httpx.Client(trust_env=False) as straight:
+        for _ in range(50):  # warm the connections and both servers
+            through.get(proxied)
+            straight.get(direct)
+        times: tuple[list[float], list[float]] = ([], [])
         for _ in range(n):
-            started = time.perf_counter()
-            client.get(base)
-            times.append(time.perf_counter() - started)
-    return sorted(times)
+            for client, url, kept in ((through, proxied, times[0]), (straight, direct, times[1])):
+                started = time.perf_counter()
+                client.get(url)
+                kept.append(time.perf_counter() - started)
+    return sorted(times[0]), sorted(times[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -131,16 +136,20 @@ def main() -> None:
             colds = [cold_start(client, url) for _ in range(args.repeat)]
             port = view(client, url)["replicas"][0]["port"]
         proxied, direct = f"{url}/apps/bench/", f"http://127.0.0.1:{port}/"
-        p50s, p99s, rates, direct_rates = [], [], [], []
+        p50s, p99s, direct_p50s, rates, direct_rates = [], [], [], [], []
         for _ in range(args.repeat):
-            through, straight = latencies(proxied, args.requests), latencies(direct, args.requests)
+            through, straight = latencies(proxied, direct, args.requests)
             p50s.append((percentile(through, 0.5) - percentile(straight, 0.5)) * 1e3)
             p99s.append((percentile(through, 0.99) - percentile(straight, 0.99)) * 1e3)
+            direct_p50s.append(percentile(straight, 0.5) * 1e3)
             rates.append(asyncio.run(throughput(proxied, args.seconds, args.connections)))
             direct_rates.append(asyncio.run(throughput(direct, args.seconds, args.connections)))
         med = statistics.median
         print(f"cold start, zero replicas -> first response (FastAPI app): {med(colds) * 1e3:.0f} ms")
-        print(f"proxy overhead per request: p50 {med(p50s):.2f} ms, p99 {med(p99s):.2f} ms")
+        print(
+            f"proxy overhead per request: p50 {med(p50s):.2f} ms, p99 {med(p99s):.2f} ms "
+            f"(straight to the replica, p50: {med(direct_p50s):.2f} ms)"
+        )
         print(
             f"requests/s through the proxy ({args.connections} connections): {med(rates):.0f} "
             f"(straight to the replica: {med(direct_rates):.0f})"

@@ -1,9 +1,10 @@
 """Apps a roost server runs: registered by `flyte.with_servecontext(mode="remote").serve` and `roost serve
 --remote`, served through the server's proxy at /apps/NAME/: the first request cold-starts a replica and
 is answered, idle replicas scale to zero, concurrent slow requests scale out to max and back down,
-requires_auth asks callers beyond this machine for a key, the request timeout answers 504, a replica
-killed with SIGKILL is started again, a start-up failure answers 503 with its reason, and the apps are
-served again after the server restarts. A real server process, real HTTP on 127.0.0.1 (and on this
+requires_auth asks callers beyond this machine for a key, the request timeout answers 504 (or cuts a
+response still streaming), chunked bodies and HEAD requests go through, a replica killed with SIGKILL is
+started again, a start-up failure answers 503 with its reason, and the apps are served again after the
+server restarts. A real server process, real HTTP on 127.0.0.1 (and on this
 machine's network address where it has one)."""
 
 from __future__ import annotations
@@ -48,21 +49,31 @@ PROGRAM = textwrap.dedent(
     async def serve_starlette() -> None:
         import uvicorn
         from starlette.applications import Starlette
-        from starlette.responses import JSONResponse
+        from starlette.responses import JSONResponse, StreamingResponse
         from starlette.routing import Route
 
         async def info(request):
+            body = (await request.body()).decode()  # before sleeping: the caller may be gone after
             seconds = float(request.query_params.get("sleep", "0"))
             if seconds:
                 await asyncio.sleep(seconds)
-            body = (await request.body()).decode()
             return JSONResponse({
                 "pid": os.getpid(), "path": request.url.path, "query": request.url.query, "body": body,
                 "method": request.method, "headers": dict(request.headers), "greeting": os.environ.get("GREETING"),
                 "mode": flyte.app.ctx().mode,
             })
 
-        routes = [Route("/{rest:path}", info, methods=["GET", "POST", "PUT"])]
+        async def stream(request):
+            count, every = int(request.query_params["n"]), float(request.query_params["every"])
+
+            async def pieces():
+                for i in range(count):
+                    yield f"piece {i}\\n".encode()
+                    await asyncio.sleep(every)
+
+            return StreamingResponse(pieces(), media_type="text/plain")
+
+        routes = [Route("/stream", stream), Route("/{rest:path}", info, methods=["GET", "POST", "PUT"])]
         config = uvicorn.Config(Starlette(routes=routes), host="127.0.0.1", port=int(os.environ["PORT"]),
                                 log_level="warning")
         await uvicorn.Server(config).serve()
@@ -267,6 +278,48 @@ def test_a_request_past_the_timeout_is_answered_504(served: Served):
     status, body = get(served.url, "/apps/scaled/slow?sleep=5")
     assert status == 504 and "within 2 s" in body["error"], body
     assert time.monotonic() - started < 4.5
+
+
+def test_a_response_still_streaming_at_the_request_timeout_is_cut(served: Served):
+    # The timeout (2 s) bounds the whole response: of 20 pieces sent 0.25 s apart, those sent within
+    # 2 s arrive, then the connection ends before the body does. A short stream arrives whole.
+    parsed = urllib.parse.urlsplit(served.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    try:
+        conn.request("GET", "/apps/scaled/stream?n=20&every=0.25")
+        response = conn.getresponse()
+        assert response.status == 200
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            response.read()
+        assert 0 < cut.value.partial.count(b"piece") < 20
+    finally:
+        conn.close()
+    status, whole = call(served.url, "GET", "/apps/scaled/stream?n=5&every=0.05")
+    assert status == 200 and whole == b"".join(b"piece %d\n" % i for i in range(5))
+
+
+def test_chunked_bodies_head_requests_and_encoded_paths_go_through(served: Served):
+    parsed = urllib.parse.urlsplit(served.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    try:  # one connection here, one kept-alive connection to the replica: each answer must end where it ends
+        conn.request("POST", "/apps/public/echo", body=iter([b"one ", b"two"]))  # no length: chunked
+        response = conn.getresponse()
+        echoed = json.loads(response.read())
+        assert response.status == 200 and echoed["body"] == "one two" and echoed["method"] == "POST"
+        assert echoed["headers"]["transfer-encoding"] == "chunked"
+        conn.request("HEAD", "/apps/public/head")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == b""
+        conn.request("GET", "/apps/public/a%20b/c%2Fd?q=%20")
+        response = conn.getresponse()
+        seen = json.loads(response.read())
+        assert response.status == 200 and seen["path"] == "/a b/c/d" and seen["query"] == "q=%20"
+        conn.request("GET", "/apps/p%75blic/x%20y")  # the app's name escaped too
+        response = conn.getresponse()
+        seen = json.loads(response.read())
+        assert response.status == 200 and seen["path"] == "/x y"
+    finally:
+        conn.close()
 
 
 def test_requires_auth_asks_for_a_key_and_a_public_app_does_not(served: Served):

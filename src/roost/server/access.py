@@ -4,9 +4,9 @@ A request without a key is served only when it comes from this machine (127.0.0.
 with a key is served when the key is valid (``Authorization: Bearer KEY``, ``X-Api-Key: KEY``, or the
 web console's cookie, set by its login page), wherever it comes from, and an invalid key is refused
 even from loopback. ``/health`` answers everyone (it says nothing but that the server is up), and so do
-the console's login page, its static files and the proxy paths of apps served with
-``requires_auth=False``. The caller's name -- the key's name, or "local" -- is
-kept in the request's scope for what records who did what.
+the console's login page and its static files (the apps' proxy, in front of these checks, serves the
+paths of apps registered with ``requires_auth=False`` to anyone). The caller's name -- the key's name,
+or "local" -- is kept in the request's scope for what records who did what.
 
 A browser sends cookies (and reaches loopback) on behalf of any page it shows, so a request that
 changes something (any method but GET, HEAD and OPTIONS) is refused when it names an origin other than
@@ -16,10 +16,10 @@ make a browser abort a run here. The cookie itself is ``SameSite=Strict`` and ``
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import urllib.parse
-from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -34,6 +34,7 @@ KEY_COOKIE = "roost_key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+@functools.lru_cache(maxsize=1024)  # asked on every request; a client's address says the same each time
 def is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -80,9 +81,11 @@ def wants_html(scope: dict[str, Any], headers: dict[bytes, bytes]) -> bool:
 class Access:
     def __init__(self, keys: ApiKeys):
         self.keys = keys
-        # Paths served to anyone besides PUBLIC_PATHS, decided per request: an app registered with
-        # requires_auth=False (its /apps/NAME/... proxy path). Nothing else of the server is reached there.
-        self.is_public: Callable[[str], bool] = lambda path: False
+        self.public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES
+
+    def also_public(self, *prefixes: str) -> None:
+        """Paths that answer everyone, each guarded its own way (a signed URL is its own permission)."""
+        self.public_prefixes = (*self.public_prefixes, *prefixes)
 
     def caller(self, client_host: str | None, headers: dict[bytes, bytes]) -> tuple[str | None, str]:
         """``(caller, "")`` when the request may go on, else ``(None, why not)``."""
@@ -109,6 +112,33 @@ class Access:
             return "local", "", False
         return None, "an API key is required from beyond this machine: Authorization: Bearer <key>", False
 
+    async def admit(self, scope: dict[str, Any], send: Any) -> bool:
+        """Whether the HTTP request ``scope`` may go on (its caller kept in ``scope["state"]``); when it
+        may not, the refusal is sent. (The apps' proxy asks this before Starlette's routing.)"""
+        headers = dict(scope["headers"])
+        unsafe = scope["method"] not in SAFE_METHODS
+        if unsafe and origin_matches(headers) is False:
+            why = "a request from another site's page is refused (its Origin is not this server)"
+            await _refuse(send, headers, 403, why)
+            return False
+        path = scope["path"]
+        if path in PUBLIC_PATHS or path.startswith(self.public_prefixes):
+            return True
+        client = scope.get("client")
+        caller, why, from_cookie = self.identify(client[0] if client else None, headers)
+        if caller is None:
+            if wants_html(scope, headers):
+                await _to_login(send, scope)
+            else:
+                await _refuse(send, headers, 401, why)
+            return False
+        if unsafe and from_cookie and origin_matches(headers) is None:
+            # Browsers name the origin of every such request; a cookie without one is not the console's.
+            await _refuse(send, headers, 403, "a request authenticated by a cookie must name its Origin")
+            return False
+        scope.setdefault("state", {})["caller"] = caller
+        return True
+
     def middleware(self) -> Any:
         access = self
 
@@ -117,36 +147,8 @@ class Access:
                 self.app = app
 
             async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-                if scope["type"] != "http" or scope["path"] == "/health":
+                if scope["type"] != "http" or scope["path"] == "/health" or await access.admit(scope, send):
                     await self.app(scope, receive, send)
-                    return
-                if access.is_public(scope["path"]):  # a public app: its requests are its own to judge
-                    await self.app(scope, receive, send)
-                    return
-                headers = dict(scope["headers"])
-                unsafe = scope["method"] not in SAFE_METHODS
-                if unsafe and origin_matches(headers) is False:
-                    why = "a request from another site's page is refused (its Origin is not this server)"
-                    await _refuse(send, headers, 403, why)
-                    return
-                path = scope["path"]
-                if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
-                    await self.app(scope, receive, send)
-                    return
-                client = scope.get("client")
-                caller, why, from_cookie = access.identify(client[0] if client else None, headers)
-                if caller is None:
-                    if wants_html(scope, headers):
-                        await _to_login(send, scope)
-                    else:
-                        await _refuse(send, headers, 401, why)
-                    return
-                if unsafe and from_cookie and origin_matches(headers) is None:
-                    # Browsers name the origin of every such request; a cookie without one is not the console's.
-                    await _refuse(send, headers, 403, "a request authenticated by a cookie must name its Origin")
-                    return
-                scope.setdefault("state", {})["caller"] = caller
-                await self.app(scope, receive, send)
 
         return AccessMiddleware
 

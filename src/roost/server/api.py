@@ -495,7 +495,7 @@ def _phase(text: str | None) -> str | None:
 def build_app(api: Api, access: Access, console: Any = None, more_routes: list[Any] | None = None) -> Starlette:
     """The API's routes behind the access checks, after the web console's (``console.routes()``,
     which serve ``/runs/{run}`` as a page to a browser and as the API's JSON view to anyone else),
-    then ``more_routes`` (the apps' API and proxy)."""
+    then ``more_routes`` (deployments, the apps' API)."""
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

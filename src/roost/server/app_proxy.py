@@ -6,7 +6,13 @@ The method, the query, the body (streamed) and the headers go as they came, but 
 the roost API key the caller showed here: the app never sees the server's keys. The replica is told
 where the request came from (``X-Forwarded-For/-Proto/-Host``) and under which prefix it is served
 (``X-Forwarded-Prefix: /apps/NAME``). A request that waits for a replica waits at most the app's
-``activate_timeout``; the replica must start answering within ``Timeouts(request=...)``, else 504.
+``activate_timeout``; the whole response must come within ``Timeouts(request=...)``: one not started
+by then is answered 504, one whose body is still coming is cut (its connection closed).
+
+The proxy is the server's outermost ASGI application: a request for ``/apps/...`` is served here --
+after the access checks for an app that requires them -- without going through Starlette's routing
+and middleware, which every other request goes through (``inner``). What a proxied request costs is
+then the HTTP parsing on both sides and little else (benchmarks/run_apps.py).
 """
 
 from __future__ import annotations
@@ -14,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-from starlette.routing import Route
-
-from roost.server.access import KEY_COOKIE
-from roost.server.app_replicas import AppManager, Unavailable
+from roost.server.access import KEY_COOKIE, Access
+from roost.server.app_replicas import AppManager, ServedApp, Unavailable
+from roost.server.replica_client import ReplicaError, ReplicaPool, ReplicaResponse
 
 logger = logging.getLogger("roost.server")
 
@@ -36,108 +42,163 @@ HOP_BY_HOP = frozenset(
         b"trailer",
         b"transfer-encoding",
         b"upgrade",
-        b"host",  # the replica's own, set by the client
+        b"host",  # the replica's own
     }
 )
+# Not passed on either: the server's own API key, and Expect (the server took the body already).
 ROOST_CREDENTIALS = frozenset({b"authorization", b"x-api-key"})
+REQUEST_ONLY = frozenset({b"expect"})
+PREFIX = "/apps/"
+
+
+class ClientGone(Exception):
+    """The caller went away while its request's body was being sent on."""
 
 
 class AppProxy:
-    def __init__(self, apps: AppManager):
+    def __init__(self, apps: AppManager, access: Access, inner: Any):
         self.apps = apps
-        # One pool of kept-alive connections to every replica; no proxy from the environment (the
-        # replicas are on this machine), no timeout of its own (the app's request timeout applies).
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(None, connect=5.0),
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-            trust_env=False,
-            follow_redirects=False,
-        )
-
-    def routes(self) -> list[Route]:
-        return [Route("/apps/{name}", self), Route("/apps/{name}/{path:path}", self)]
+        self.access = access
+        self.inner = inner
+        self.replicas = ReplicaPool()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        name = scope["path_params"]["name"]
-        app = self.apps.apps.get(name)
-        if app is None:
-            await _error(send, 404, f"no app named {name!r} on this server")
+        path = scope["path"]
+        if scope["type"] != "http" or not path.startswith(PREFIX):
+            await self.inner(scope, receive, send)
             return
-        spec = app.spec
+        name = path[len(PREFIX) :].partition("/")[0]
+        if not name:
+            await self.inner(scope, receive, send)  # /apps/: no app named
+            return
+        app = self.apps.apps.get(name)
+        # An unknown app is judged as one that requires auth: a caller without a key learns nothing.
+        if (app is None or app.spec.requires_auth) and not await self.access.admit(scope, send):
+            return
+        if app is None:
+            await _error(send, 404, f"no app named {name[:100]!r} on this server")
+            return
         try:
-            replica = await self.apps.acquire(app, spec.activate_timeout)
+            replica = await self.apps.acquire(app, app.spec.activate_timeout)
         except Unavailable as e:
             await _error(send, e.status, str(e))
             return
         try:
-            timeout = spec.request_timeout or None  # 0: no limit
-            await self._forward(scope, receive, send, replica.port, spec.requires_auth, timeout, name)
+            await self._forward(scope, receive, send, replica.port, app)
         finally:
             self.apps.release(app, replica)
 
-    async def _forward(
-        self,
-        scope: dict[str, Any],
-        receive: Any,
-        send: Any,
-        port: int,
-        strip_credentials: bool,
-        timeout: float | None,
-        name: str,
-    ) -> None:
-        path = "/" + scope["path_params"].get("path", "")
-        query = scope.get("query_string", b"")
-        url = f"http://127.0.0.1:{port}{path}" + (f"?{query.decode('latin-1')}" if query else "")
-        headers = _request_headers(scope, strip_credentials, name)
-        has_body = any((k == b"content-length" and v != b"0") or k == b"transfer-encoding" for k, v in scope["headers"])
-        request = self.client.build_request(
-            scope["method"], url, headers=headers, content=_body(receive) if has_body else None
-        )
+    async def _forward(self, scope: dict[str, Any], receive: Any, send: Any, port: int, app: ServedApp) -> None:
+        spec = app.spec
+        name = spec.name
+        prefix = (PREFIX + name).encode()
+        raw_path = scope.get("raw_path") or b""
+        if raw_path.startswith(prefix):
+            target = raw_path[len(prefix) :]
+        else:  # no raw path, or the app's name came escaped: the decoded path, escaped again
+            target = urllib.parse.quote(scope["path"][len(prefix) :]).encode()
+        target = target or b"/"
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        head, body_framing = _request_head(scope, target, port, spec.requires_auth, name)
+        body = _body(receive) if body_framing else None
+        deadline = _Deadline(spec.request_timeout) if spec.request_timeout else None  # 0: no limit
+        response: ReplicaResponse | None = None
+        started = False
         try:
-            response = await asyncio.wait_for(self.client.send(request, stream=True), timeout)
-        except asyncio.TimeoutError:
-            await _error(send, 504, f"app {name} did not answer within {timeout:g} s (its request timeout)")
-            return
-        except httpx.HTTPError as e:
-            await _error(send, 502, f"app {name}'s replica failed to answer: {type(e).__name__}: {e}".splitlines()[0])
-            return
-        try:
-            kept = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": kept})
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        except httpx.HTTPError as e:  # the replica went away mid-answer: the client sees the answer end
-            logger.warning("app %s: a response was cut: %s", name, e)
+            response = await self.replicas.send(port, head, body, body_framing == "chunked", scope["method"] == "HEAD")
+            kept = [(k, v) for k, v in response.headers if k not in HOP_BY_HOP]
+            await send({"type": "http.response.start", "status": response.status, "headers": kept})
+            started = True
+            while True:
+                # The last piece goes with more_body=False: one message less for most responses.
+                piece = await response.read()
+                await send({"type": "http.response.body", "body": piece, "more_body": not response.complete})
+                if response.complete:
+                    return
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.expired:
+                raise
+            deadline.absorb()
+            if not started:
+                await _error(
+                    send, 504, f"app {name} did not answer within {spec.request_timeout:g} s (its request timeout)"
+                )
+            else:  # returning without the body's end: the server closes the caller's connection
+                logger.warning("app %s: a response was cut at its request timeout (%g s)", name, spec.request_timeout)
+        except ReplicaError as e:
+            if not started:
+                await _error(send, 502, f"app {name}'s replica failed to answer: {e}")
+            else:  # the replica went away mid-answer: the caller sees the answer end
+                logger.warning("app %s: a response was cut: %s", name, e)
+        except ClientGone:
+            pass
         finally:
-            await response.aclose()
+            if deadline is not None:
+                deadline.cancel()
+            if response is not None and not response.complete:
+                response.abort()
 
     async def close(self) -> None:
-        await self.client.aclose()
+        self.replicas.close()
 
 
-def _request_headers(scope: dict[str, Any], strip_credentials: bool, name: str) -> list[tuple[bytes, bytes]]:
-    headers = []
+class _Deadline:
+    """Cancels the task that made it after ``seconds``, unless cancelled first; ``expired`` tells that
+    cancellation from any other. (asyncio.timeout, from Python 3.11 only, does the same.)"""
+
+    def __init__(self, seconds: float):
+        self.task = asyncio.current_task()
+        self.expired = False
+        self._handle = asyncio.get_running_loop().call_later(seconds, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def absorb(self) -> None:
+        """The cancellation was ours and is handled: the task is not cancelled any more."""
+        if sys.version_info >= (3, 11) and self.task is not None:
+            self.task.uncancel()
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
+def _request_head(
+    scope: dict[str, Any], target: bytes, port: int, strip_credentials: bool, name: str
+) -> tuple[bytes, str]:
+    """The request line and headers for the replica, and how its body goes: "length" (as the caller's
+    Content-Length says), "chunked" (the caller's was chunked: it is chunked again), or "" (none)."""
+    lines = [b"%s %s HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n" % (scope["method"].encode("latin-1"), target, port)]
     host = b""
+    framing = ""
     for key, value in scope["headers"]:
-        key = key.lower()
         if key == b"host":
             host = value
-        if key in HOP_BY_HOP or (strip_credentials and key in ROOST_CREDENTIALS):
+        elif key == b"content-length":
+            framing = "length" if value != b"0" else framing
+        elif key == b"transfer-encoding":
+            framing = "chunked"
+            continue
+        if key in HOP_BY_HOP or key in REQUEST_ONLY or (strip_credentials and key in ROOST_CREDENTIALS):
             continue
         if strip_credentials and key == b"cookie":
             value = _without_key_cookie(value)
             if not value:
                 continue
-        headers.append((key, value))
+        lines.append(b"%s: %s\r\n" % (key, value))
+    if framing == "chunked":
+        lines.append(b"transfer-encoding: chunked\r\n")
     client = scope.get("client")
-    headers += [
-        (b"x-forwarded-for", (client[0] if client else "").encode("latin-1")),
-        (b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")),
-        (b"x-forwarded-host", host),
-        (b"x-forwarded-prefix", f"/apps/{name}".encode("latin-1")),
-    ]
-    return headers
+    forwarded_for = (client[0] if client else "").encode("latin-1")
+    proto = scope.get("scheme", "http").encode("latin-1")
+    lines.append(
+        b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-forwarded-host: %s\r\nx-forwarded-prefix: /apps/%s\r\n\r\n"
+        % (forwarded_for, proto, host, name.encode())
+    )
+    return b"".join(lines), framing
 
 
 def _without_key_cookie(value: bytes) -> bytes:
@@ -149,7 +210,7 @@ async def _body(receive: Any) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            raise ClientGone()
         chunk = message.get("body", b"")
         if chunk:
             yield chunk

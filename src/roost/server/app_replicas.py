@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from starlette.concurrency import run_in_threadpool
 
 from roost.runtime import messages
@@ -36,6 +35,7 @@ from roost.runtime.ids import new_run_name
 from roost.runtime.runs.app_serving import signal_app
 from roost.server.app_table import AppSpec, AppTable
 from roost.server.hosts import HostGone, Hosts
+from roost.server.replica_client import ReplicaError, ReplicaPool
 from roost.store.run_store import RunStore
 
 logger = logging.getLogger("roost.server")
@@ -44,6 +44,7 @@ DEFAULT_SCALEDOWN_S = float(os.environ.get("ROOST_APP_SCALEDOWN_S", "300"))
 DEFAULT_CONCURRENCY = 100
 STOP_GRACE_S = 10.0
 TICK_S = 0.2
+HEALTH_TIMEOUT_S = 2.0
 BACKOFF_S = (0.5, 30.0)  # first, most
 
 
@@ -139,7 +140,7 @@ class AppManager:
         self.base_url = base_url.rstrip("/")
         self.apps: dict[str, ServedApp] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._health = httpx.AsyncClient(timeout=2.0, trust_env=False)
+        self._health = ReplicaPool()  # the proxy's HTTP/1.1 client, for the replicas' health checks
         hosts.run_ended_listeners.append(self.run_ended)
 
     # -- what the API and the proxy ask ----------------------------------------------------------------
@@ -175,13 +176,6 @@ class AppManager:
     def views(self) -> list[dict[str, Any]]:
         """Every app, as ``view`` shows it, by name."""
         return [self.view(app) for _, app in sorted(self.apps.items())]
-
-    def is_public_path(self, path: str) -> bool:
-        """``/apps/NAME/...`` of an app registered with ``requires_auth=False``."""
-        if not path.startswith("/apps/"):
-            return False
-        app = self.apps.get(path.split("/", 3)[2])
-        return app is not None and not app.spec.requires_auth
 
     async def register(self, spec: AppSpec) -> ServedApp:
         """Serve ``spec`` (replacing what an app of that name served: its replicas stop)."""
@@ -308,11 +302,13 @@ class AppManager:
         app.next_start_at = time.monotonic() + min(most, first * 2 ** (app.failures - 1))
 
     async def _answers(self, port: int, path: str) -> bool:
+        head = b"GET %s HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n\r\n" % (path.encode(), port)
         try:
-            response = await self._health.get(f"http://127.0.0.1:{port}{path}")
-        except httpx.HTTPError:
+            response = await asyncio.wait_for(self._health.send(port, head, None, False, False), HEALTH_TIMEOUT_S)
+        except (ReplicaError, asyncio.TimeoutError):
             return False
-        return response.status_code < 500
+        response.abort()  # the status says it; the body is not wanted
+        return response.status < 500
 
     def _last_lines(self, run: str) -> str:
         lines = [line.line for line in self.store.list_logs(run)][-3:]
@@ -430,4 +426,4 @@ class AppManager:
                 stopping.append(self._stop(app, replica))
         if stopping:
             await asyncio.gather(*stopping, return_exceptions=True)
-        await self._health.aclose()
+        self._health.close()

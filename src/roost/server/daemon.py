@@ -117,15 +117,13 @@ def serve(
     deployed = DeployRoutes(registry, triggers, scheduler, BundleStore(home), hosts, submissions, api.run_url)
     access = Access(keys)
     apps = AppManager(AppTable(registry_path(home)), hosts, store, url)
-    access.is_public = apps.is_public_path
     apps.load()
-    proxy = AppProxy(apps)
-    more_routes = [*deployed.routes(), *AppRoutes(apps, BundleStore(home)).routes(), *proxy.routes()]
+    more_routes = [*deployed.routes(), *AppRoutes(apps, BundleStore(home)).routes()]
     # Flyte's own protocol, for the unmodified flyte client (where roost[flyte] is installed).
     flyte = flyte_api(store, home, url, flyte_python)
     if flyte is not None:
         more_routes += [*flyte.routes(), flyte.fallback()]
-        access.is_public = lambda path: flyte.is_public(path) or apps.is_public_path(path)
+        access.also_public(*flyte.public_prefixes)
     else:
         more_routes += not_installed_routes()
     app = build_app(
@@ -134,6 +132,7 @@ def serve(
         Console(store, access, api.run_page, api.reruns.why_not, registry, triggers, apps.views),
         more_routes,
     )
+    proxy = AppProxy(apps, access, app)  # /apps/NAME/... served before the routing of everything else
     info = ServerInfo(os.getpid(), host, port, url, time.time(), str(home))
     path = info_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +140,7 @@ def serve(
     tmp.write_text(json.dumps(asdict(info)))
     os.replace(tmp, path)
     server = _uvicorn_server(
-        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off")
+        uvicorn.Config(proxy, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off")
     )
     print(f"roost server {url} (store {home}); Ctrl-C stops it", flush=True)
 

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from roost.server.flyte_api.data_services import AuthMetadata, Cluster, DataProxy, Uploads
+from roost.server.flyte_api.data_services import UPLOAD_PREFIX, AuthMetadata, Cluster, DataProxy, Uploads
 from roost.server.flyte_api.flyte_actions import FlyteRuns
 from roost.server.flyte_api.flyte_apps import AppLogs, Apps, FlyteApps, FlyteAppTable
 from roost.server.flyte_api.flyte_triggers import FlyteScheduler, FlyteTriggerTable, Triggers
@@ -144,10 +144,9 @@ class FlyteApi:
         """For paths of Flyte services not mounted: logged, answered UNIMPLEMENTED."""
         return Mount("/flyteidl2.{service}", app=_unknown_service)
 
-    def is_public(self, path: str) -> bool:
-        # A signed upload URL is its own permission (the client sends no key with the PUT); how to
-        # authenticate is asked before authenticating.
-        return self.uploads.is_upload(path) or path.startswith(AUTH_METADATA_PREFIX)
+    # Answered to everyone: a signed upload URL is its own permission (the client sends no key with the
+    # PUT), and how to authenticate is asked before authenticating.
+    public_prefixes = (UPLOAD_PREFIX, AUTH_METADATA_PREFIX)
 
     async def run_page(self, request: Request) -> Response:
         return RedirectResponse(f"/runs/{request.path_params['run']}", status_code=302)

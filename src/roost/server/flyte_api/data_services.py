@@ -103,9 +103,6 @@ class Uploads:
             tmp.unlink(missing_ok=True)
         return Response(status_code=200)
 
-    def is_upload(self, path: str) -> bool:
-        return path.startswith(UPLOAD_PREFIX)
-
 
 class AuthMetadata(AuthMetadataService):
     """What a Flyte client asks before it authenticates: answered to anyone (it holds no secret). A roost
