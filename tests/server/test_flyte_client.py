@@ -221,6 +221,37 @@ def test_a_traced_call_is_recorded_as_an_action_of_its_parent(client: FlyteClien
     assert actions == [[False, "SUCCEEDED"], [True, "SUCCEEDED"]]
 
 
+def _waiting_condition(server: Server, run: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        url = f"{server.url}/api/v1/conditions?run={run}&pending=true"
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"})) as response:
+            waiting = json.loads(response.read())
+        if waiting:
+            return waiting[0]
+        assert time.monotonic() < deadline, f"run {run} registered no condition"
+        time.sleep(0.2)
+
+
+def test_a_condition_is_answered_by_roost_signal_or_by_the_flyte_cli(client: FlyteClient) -> None:
+    first = client.run("approval", "--x", "7")
+    condition = _waiting_condition(client.server, first)
+    assert (condition["name"], condition["data_type"], condition["prompt"]) == ("approve", "int", "double 7?")
+    signalled = subprocess.run(
+        [sys.executable, "-m", "roost.cli.main", "signal", first, "approve", "3"],
+        env={**os.environ, "ROOST_HOME": str(client.server.home)},
+        capture_output=True,
+        text=True,
+    )
+    assert signalled.returncode == 0, signalled.stdout + signalled.stderr
+    assert client.wait(first) == {"phase": "SUCCEEDED", "outputs": 21}
+    second = client.run("approval", "--x", "5")
+    condition = _waiting_condition(client.server, second)
+    done = client.cli("signal", "condition", second, condition["action_id"], "4")
+    assert client.ok(done), done.stdout + done.stderr
+    assert client.wait(second) == {"phase": "SUCCEEDED", "outputs": 20}
+
+
 def test_a_failing_task_fails_the_run_with_its_error(client: FlyteClient) -> None:
     name = client.run("fails", "--x", "3")
     details = client.sdk(

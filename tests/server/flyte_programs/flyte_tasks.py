@@ -48,6 +48,13 @@ async def with_trace(x: int) -> int:
 
 
 @env.task
+async def approval(x: int) -> int:
+    condition = await flyte.new_condition.aio("approve", prompt=f"double {x}?", data_type=int, timeout=120)
+    factor = await condition.wait.aio()
+    return x * factor
+
+
+@env.task
 async def fails(x: int) -> int:
     raise ValueError(f"bad input {x}")
 

@@ -112,6 +112,8 @@ def runtime_variables(flyte_python: str, endpoint: str, org: str, project: str, 
         "FLYTE_INTERNAL_EXECUTION_DOMAIN": domain,
         "_U_EP_OVERRIDE": f"dns:///{endpoint}",
         "_U_INSECURE": "true",
+        # Children through the ActionsService: the one whose enqueue carries a condition whole.
+        "_U_USE_ACTIONS": "1",
         "PYTHONUNBUFFERED": "1",
         # The runtime writes outputs, errors and its children's inputs with fsspec: on file:// the
         # folders must be made as a bucket would have them.

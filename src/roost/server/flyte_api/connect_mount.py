@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from flyteidl2.actions.actions_service_connect import ActionsServiceASGIApplication
 from flyteidl2.app.app_logs_service_connect import AppLogsServiceASGIApplication
 from flyteidl2.app.app_service_connect import AppServiceASGIApplication
 from flyteidl2.auth.auth_service_connect import AuthMetadataServiceASGIApplication
@@ -31,8 +32,9 @@ from starlette.routing import Mount, Route
 from roost.server.flyte_api.data_services import UPLOAD_PREFIX, AuthMetadata, Cluster, DataProxy, Uploads
 from roost.server.flyte_api.flyte_actions import FlyteRuns
 from roost.server.flyte_api.flyte_apps import AppLogs, Apps, FlyteApps, FlyteAppTable
+from roost.server.flyte_api.flyte_conditions import FlyteConditions
 from roost.server.flyte_api.flyte_triggers import FlyteScheduler, FlyteTriggerTable, Triggers
-from roost.server.flyte_api.run_services import Queue, Runs, State
+from roost.server.flyte_api.run_services import Actions, Queue, Runs, State
 from roost.server.flyte_api.task_services import FlyteTaskTable, Secrets, Tasks
 
 logger = logging.getLogger("roost.server")
@@ -57,9 +59,11 @@ SERVED = {
         "ListRuns",
         "ListActions",
         "WatchActions",
+        "SignalEvent",
     },
     "flyteidl2.workflow.QueueService": {"EnqueueAction", "AbortQueuedAction", "AbortQueuedRun"},
     "flyteidl2.workflow.StateService": {"Watch"},
+    "flyteidl2.actions.ActionsService": {"Enqueue", "WatchForUpdates", "Abort", "Signal"},
     "flyteidl2.task.TaskService": {"DeployTask", "GetTaskDetails", "ListTasks", "ListVersions"},
     "flyteidl2.trigger.TriggerService": {
         "DeployTrigger",
@@ -110,6 +114,7 @@ class FlyteApi:
         self.runs = FlyteRuns(store, home, endpoint, flyte_python)
         self.uploads = Uploads(home, url)
         data = DataProxy(self.runs, self.uploads)
+        conditions = FlyteConditions(self.runs, url)
         self.tasks = FlyteTaskTable(home / "flyte" / "tasks.sqlite")
         tasks = Tasks(self.tasks)
         self.triggers = FlyteTriggerTable(home / "flyte" / "tasks.sqlite")
@@ -122,7 +127,8 @@ class FlyteApi:
             "flyteidl2.cluster.ClusterService": ClusterServiceASGIApplication(Cluster()),
             "flyteidl2.dataproxy.DataProxyService": DataProxyServiceASGIApplication(data),
             "flyteidl2.workflow.RunService": RunServiceASGIApplication(Runs(self.runs, data, tasks)),
-            "flyteidl2.workflow.QueueService": QueueServiceASGIApplication(Queue(self.runs)),
+            "flyteidl2.workflow.QueueService": QueueServiceASGIApplication(Queue(self.runs, conditions)),
+            "flyteidl2.actions.ActionsService": ActionsServiceASGIApplication(Actions(self.runs, conditions)),
             "flyteidl2.workflow.StateService": StateServiceASGIApplication(State(self.runs)),
             "flyteidl2.task.TaskService": TaskServiceASGIApplication(tasks),
             "flyteidl2.secret.SecretService": SecretServiceASGIApplication(Secrets(home)),

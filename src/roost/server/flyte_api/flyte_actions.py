@@ -53,6 +53,7 @@ SUCCEEDED = phase_pb2.ACTION_PHASE_SUCCEEDED
 FAILED = phase_pb2.ACTION_PHASE_FAILED
 ABORTED = phase_pb2.ACTION_PHASE_ABORTED
 TIMED_OUT = phase_pb2.ACTION_PHASE_TIMED_OUT
+PAUSED = phase_pb2.ACTION_PHASE_PAUSED
 TERMINAL = frozenset({SUCCEEDED, FAILED, ABORTED, TIMED_OUT})
 STORE_PHASE = {
     QUEUED: ActionPhase.QUEUED,
@@ -62,6 +63,7 @@ STORE_PHASE = {
     FAILED: ActionPhase.FAILED,
     ABORTED: ActionPhase.ABORTED,
     TIMED_OUT: ActionPhase.TIMED_OUT,
+    PAUSED: ActionPhase.PAUSED,
 }
 # How many of an attempt's last log lines a failure without error.pb quotes.
 TAIL_LINES = 20
@@ -109,9 +111,16 @@ class FlyteAction:
     attempts: list[AttemptInfo] = field(default_factory=list)
     logs: list[tuple[float, int, str, str]] = field(default_factory=list)  # (ts, attempt, stream, line)
     process: AttemptProcess | None = None
-    trace_name: str | None = None  # a @flyte.trace call: recorded as it ran inside its parent, not run
+    # "task" (run here), "trace" (a @flyte.trace call, recorded as its parent ran it) or "condition" (paused
+    # until answered); the last two are named by their call.
+    kind: str = "task"
+    call_name: str | None = None
+    condition_type: str | None = None  # bool, int, float or str
+    condition_value: Any = None  # the answer, as a literal
+    condition_spec: Any = None  # what the runtime asked (ConditionAction), for the clients that answer
     task: asyncio.Task[None] | None = None
     stopping: asyncio.Future[None] | None = None
+    background: asyncio.Future[Any] | None = None  # work of its own beside it (a condition's webhook)
 
     @property
     def template(self) -> Any:
@@ -119,7 +128,7 @@ class FlyteAction:
 
     @property
     def task_name(self) -> str:
-        return self.trace_name or self.template.id.name
+        return self.call_name or self.template.id.name
 
     @property
     def short_name(self) -> str:
@@ -196,10 +205,10 @@ class FlyteRuns:
         run.record = self.store.get_run(name)
         run.read_back = True
         for r in self.table.action_rows(name):
-            (_, action_name, parent, spec, input_uri, output_base, group, seq, trace_name, phase, queued_at,
+            (_, action_name, parent, spec, input_uri, output_base, group, seq, call_name, kind, phase, queued_at,
              started_at, ended_at, error, output_uri, abort_reason, attempts) = r  # fmt: skip
             action = FlyteAction(run, action_name, parent, spec_of(spec), input_uri, output_base, group, seq)
-            action.trace_name, action.phase, action.queued_at = trace_name, phase, queued_at
+            action.call_name, action.kind, action.phase, action.queued_at = call_name, kind, phase, queued_at
             action.started_at, action.ended_at, action.error = started_at, ended_at, error_of(error)
             action.output_uri, action.abort_reason = output_uri, abort_reason
             action.attempts = [AttemptInfo(n, p, s, e, err) for n, p, s, e, err in attempts_of(attempts)]
@@ -284,7 +293,7 @@ class FlyteRuns:
         action = FlyteAction(
             run, name, parent, task_definition_pb2.TaskSpec(), input_uri, output_base, group or None, len(run.actions)
         )
-        action.trace_name = trace.name
+        action.call_name, action.kind = trace.name, "trace"
         action.phase = trace.phase if trace.phase in TERMINAL else SUCCEEDED
         action.started_at = trace.start_time.ToNanoseconds() / 1e9 if trace.HasField("start_time") else time.time()
         action.ended_at = trace.end_time.ToNanoseconds() / 1e9 if trace.HasField("end_time") else time.time()
@@ -296,6 +305,24 @@ class FlyteRuns:
         self._record(action)
         run.changed()
         return action
+
+    def record_waiting(
+        self, run: FlyteRun, name: str, parent: str, input_uri: str, output_base: str, group: str | None, call: str
+    ) -> FlyteAction:
+        """A condition's action: paused from now until ``finish_waiting`` (``flyte_conditions.py``)."""
+        spec = task_definition_pb2.TaskSpec()
+        action = FlyteAction(run, name, parent, spec, input_uri, output_base, group or None, len(run.actions))
+        action.kind, action.call_name, action.phase = "condition", call, PAUSED
+        action.started_at = time.time()
+        run.actions[name] = action
+        self.table.put_action(action, with_spec=True)
+        self._record(action)
+        run.changed()
+        return action
+
+    def finish_waiting(self, action: FlyteAction, phase: int, error: execution_pb2.ExecutionError | None) -> None:
+        if action.phase not in TERMINAL:
+            self._end(action, phase, error)
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -517,10 +544,8 @@ class FlyteRuns:
                 started_at=action.started_at,
                 ended_at=action.ended_at,
                 error=error,
-                isolation="inline" if action.trace_name is not None else "process",
-                isolation_reason="a @flyte.trace call, run inside its parent"
-                if action.trace_name is not None
-                else "a Flyte action runs its template's container args (the Flyte runtime)",
+                isolation="process" if action.kind == "task" else "inline",
+                isolation_reason=_WHERE[action.kind],
                 node=os.uname().nodename,
             )
         )
@@ -553,6 +578,13 @@ class FlyteRuns:
         if root.error is not None:
             record.error = ErrorInfo(root.error.code or "Error", _kind(root.error), root.error.message)
         self.store.mark(record)
+
+
+_WHERE = {
+    "task": "a Flyte action runs its template's container args (the Flyte runtime)",
+    "trace": "a @flyte.trace call, run inside its parent",
+    "condition": "a condition: it waits for an answer (roost signal, the console, the Flyte client)",
+}
 
 
 def _kind(error: execution_pb2.ExecutionError) -> str:

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS flyte_runs (
 CREATE INDEX IF NOT EXISTS flyte_runs_by_time ON flyte_runs (created_at);
 CREATE TABLE IF NOT EXISTS flyte_actions (
     run TEXT NOT NULL, name TEXT NOT NULL, parent TEXT, spec BLOB NOT NULL, input_uri TEXT NOT NULL,
-    output_base TEXT NOT NULL, grp TEXT, seq INTEGER NOT NULL, trace_name TEXT, phase INTEGER NOT NULL,
+    output_base TEXT NOT NULL, grp TEXT, seq INTEGER NOT NULL, call_name TEXT, kind TEXT NOT NULL,
+    phase INTEGER NOT NULL,
     queued_at REAL, started_at REAL, ended_at REAL, error BLOB, output_uri TEXT, abort_reason TEXT,
     attempts TEXT NOT NULL,
     PRIMARY KEY (run, name)
@@ -60,9 +61,9 @@ class FlyteRunTable(SqliteTable):
         with self._locked() as db:
             if with_spec:
                 db.execute(
-                    "INSERT OR REPLACE INTO flyte_actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO flyte_actions VALUES ({', '.join('?' * 18)})",
                     (a.run.name, a.name, a.parent, a.spec.SerializeToString(), a.input_uri, a.output_base, a.group,
-                     a.seq, a.trace_name, *state, attempts),
+                     a.seq, a.call_name, a.kind, *state, attempts),
                 )  # fmt: skip
             else:
                 db.execute(

@@ -52,10 +52,19 @@ def status(action: FlyteAction) -> run_definition_pb2.ActionStatus:
 
 def metadata(action: FlyteAction) -> run_definition_pb2.ActionMetadata:
     template = action.template
-    if action.trace_name is not None:
+    if action.kind == "condition":
+        m = run_definition_pb2.ActionMetadata(
+            action_type=run_definition_pb2.ACTION_TYPE_CONDITION,
+            condition=run_definition_pb2.ConditionActionMetadata(name=action.call_name or ""),
+        )
+        if action.condition_spec is not None:
+            m.condition.type.CopyFrom(action.condition_spec.type)
+        m.parent = action.parent or ""
+        return m
+    if action.kind == "trace":
         m = run_definition_pb2.ActionMetadata(
             action_type=run_definition_pb2.ACTION_TYPE_TRACE,
-            trace=run_definition_pb2.TraceActionMetadata(name=action.trace_name),
+            trace=run_definition_pb2.TraceActionMetadata(name=action.call_name),
         )
         m.parent = action.parent or ""
         if action.group:
@@ -93,8 +102,10 @@ def action(a: FlyteAction) -> run_definition_pb2.Action:
 
 def action_details(a: FlyteAction) -> run_definition_pb2.ActionDetails:
     d = run_definition_pb2.ActionDetails(id=action_id(a), metadata=metadata(a), status=status(a))
-    if a.trace_name is None:
+    if a.kind == "task":
         d.task.CopyFrom(a.spec)
+    elif a.condition_spec is not None:
+        d.condition.CopyFrom(a.condition_spec)
     info = error_info(a.error)
     if info is not None:
         d.error_info.CopyFrom(info)

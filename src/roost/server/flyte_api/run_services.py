@@ -8,6 +8,8 @@ from typing import Any
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
+from flyteidl2.actions import actions_service_pb2
+from flyteidl2.actions.actions_service_connect import ActionsService
 from flyteidl2.common import phase_pb2
 from flyteidl2.workflow import queue_service_pb2, run_service_pb2, state_service_pb2
 from flyteidl2.workflow.queue_service_connect import QueueService
@@ -15,9 +17,11 @@ from flyteidl2.workflow.run_service_connect import RunService
 from flyteidl2.workflow.state_service_connect import StateService
 
 from roost.runtime.ids import check_run_name, new_run_name
+from roost.runtime.runs import condition_answers
 from roost.server.flyte_api import proto_views
 from roost.server.flyte_api.data_services import DataProxy, find_action
 from roost.server.flyte_api.flyte_actions import TERMINAL, FlyteAction, FlyteRun, FlyteRuns
+from roost.server.flyte_api.flyte_conditions import FlyteConditions
 from roost.server.flyte_api.task_services import Tasks
 
 DEFAULT_LIST_LIMIT = 100
@@ -112,6 +116,13 @@ class Runs(RunService):
             inputs_uri=action.input_uri, outputs_uri=action.output_uri or ""
         )
 
+    async def signal_event(self, request: Any, ctx: Any) -> Any:
+        """The Flyte client answering a condition: as ``roost signal`` would."""
+        action = find_action(self.runs, request.action_id)
+        which = request.payload.WhichOneof("value")
+        signal_condition(self.runs, action, getattr(request.payload, which) if which else None)
+        return run_service_pb2.SignalEventResponse()
+
     async def list_runs(self, request: Any, ctx: Any) -> Any:
         p = request.project_id
         runs = self.runs.listed(p.name or None, p.domain or None)
@@ -204,39 +215,61 @@ def _page(items: list[Any], request: Any, view: Any, field: str, response_type: 
     return response_type(**{field: [view(i) for i in page]}, token=token)
 
 
+def enqueue_child(runs: FlyteRuns, conditions: FlyteConditions, action: Any) -> None:
+    """A running action's child (``QueueService.EnqueueAction``'s request or ``ActionsService``'s
+    action: the same fields): a task to run, a trace its parent ran, or a condition to wait on."""
+    run = find_run(runs, action.action_id.run)
+    if run.root.phase in TERMINAL:
+        raise ConnectError(Code.FAILED_PRECONDITION, f"run {run.name!r} has ended")
+    parent = action.parent_action_name or None
+    if parent is not None and parent not in run.actions:
+        raise ConnectError(Code.NOT_FOUND, f"no parent action {parent!r} in run {run.name!r}")
+    name, output_base, group = action.action_id.name, action.run_output_base or run.base, action.group or None
+    if action.HasField("trace") and parent is not None:
+        runs.record_trace(run, name, parent, action.trace, action.input_uri, output_base, group)
+    elif action.HasField("condition") and parent is not None:
+        try:
+            conditions.add(run, name, parent, action.condition, action.input_uri, output_base, group)
+        except ValueError as e:
+            raise ConnectError(Code.INVALID_ARGUMENT, str(e)) from None
+    elif action.HasField("task"):
+        runs.enqueue(run, name, parent, action.task.spec, action.input_uri, output_base, group)
+    else:
+        # The QueueService of flyte 2.12.1 sends a condition's action without the condition: its
+        # runtimes here use the ActionsService (_U_USE_ACTIONS=1), which sends it whole.
+        raise ConnectError(Code.INVALID_ARGUMENT, "an action needs a task, a trace or a condition (and a parent)")
+
+
+async def watch_children(runs: FlyteRuns, parent_id: Any) -> AsyncIterator[tuple[Any, bool]]:
+    """Every child of the parent as it is now (``(update, False)`` each), then ``(None, True)`` once (the
+    backlog is sent), then each child's changes, until the parent ends (its controller stops watching
+    first, as a rule)."""
+    parent = find_action(runs, parent_id)
+    run = parent.run
+    sent: dict[str, int] = {}
+    backlog = True
+    while True:
+        tick = run.tick
+        for child in [a for a in run.actions.values() if a.parent == parent.name]:
+            if sent.get(child.name) == child.phase:
+                continue
+            sent[child.name] = child.phase
+            yield _update(child), False
+        if backlog:
+            backlog = False
+            yield None, True
+        if parent.phase in TERMINAL:
+            return
+        await tick.wait()
+
+
 class Queue(QueueService):
-    def __init__(self, runs: FlyteRuns):
+    def __init__(self, runs: FlyteRuns, conditions: FlyteConditions):
         self.runs = runs
+        self.conditions = conditions
 
     async def enqueue_action(self, request: Any, ctx: Any) -> Any:
-        run = find_run(self.runs, request.action_id.run)
-        if run.root.phase in TERMINAL:
-            raise ConnectError(Code.FAILED_PRECONDITION, f"run {run.name!r} has ended")
-        parent = request.parent_action_name or None
-        if parent is not None and parent not in run.actions:
-            raise ConnectError(Code.NOT_FOUND, f"no parent action {parent!r} in run {run.name!r}")
-        if request.HasField("trace") and parent is not None:
-            self.runs.record_trace(
-                run,
-                request.action_id.name,
-                parent,
-                request.trace,
-                request.input_uri,
-                request.run_output_base or run.base,
-                request.group or None,
-            )
-            return queue_service_pb2.EnqueueActionResponse()
-        if not request.HasField("task"):
-            raise ConnectError(Code.UNIMPLEMENTED, "conditions are not served yet: only task and trace actions")
-        self.runs.enqueue(
-            run,
-            request.action_id.name,
-            parent,
-            request.task.spec,
-            request.input_uri,
-            request.run_output_base or run.base,
-            request.group or None,
-        )
+        enqueue_child(self.runs, self.conditions, request)
         return queue_service_pb2.EnqueueActionResponse()
 
     async def abort_queued_action(self, request: Any, ctx: Any) -> Any:
@@ -255,25 +288,59 @@ class State(StateService):
         self.runs = runs
 
     async def watch(self, request: Any, ctx: Any) -> AsyncIterator[Any]:
-        """Every child of the parent as it is now, a sentinel, then each child's changes, until the
-        parent ends (its controller stops watching first, as a rule)."""
-        parent = find_action(self.runs, request.parent_action_id)
-        run = parent.run
-        sent: dict[str, int] = {}
-        backlog = True
-        while True:
-            tick = run.tick
-            for child in [a for a in run.actions.values() if a.parent == parent.name]:
-                if sent.get(child.name) == child.phase:
-                    continue
-                sent[child.name] = child.phase
-                yield state_service_pb2.WatchResponse(action_update=_update(child))
-            if backlog:
-                backlog = False
+        async for update, sentinel in watch_children(self.runs, request.parent_action_id):
+            if sentinel:
                 yield state_service_pb2.WatchResponse(control_message=state_service_pb2.ControlMessage(sentinel=True))
-            if parent.phase in TERMINAL:
-                return
-            await tick.wait()
+            else:
+                yield state_service_pb2.WatchResponse(action_update=update)
+
+
+class Actions(ActionsService):
+    """What a running action's controller calls with ``_U_USE_ACTIONS=1`` (set here for every action):
+    the QueueService and StateService in one, conditions included."""
+
+    def __init__(self, runs: FlyteRuns, conditions: FlyteConditions):
+        self.runs = runs
+        self.conditions = conditions
+
+    async def enqueue(self, request: Any, ctx: Any) -> Any:
+        enqueue_child(self.runs, self.conditions, request.action)
+        return actions_service_pb2.EnqueueResponse()
+
+    async def watch_for_updates(self, request: Any, ctx: Any) -> AsyncIterator[Any]:
+        async for update, sentinel in watch_children(self.runs, request.parent_action_id):
+            if sentinel:
+                control = state_service_pb2.ControlMessage(sentinel=True)
+                yield actions_service_pb2.WatchForUpdatesResponse(control_message=control)
+            else:
+                yield actions_service_pb2.WatchForUpdatesResponse(action_update=update)
+
+    async def abort(self, request: Any, ctx: Any) -> Any:
+        action = find_action(self.runs, request.action_id)
+        self.runs.abort_action(action, request.reason or "aborted by its parent")
+        return actions_service_pb2.AbortResponse()
+
+    async def signal(self, request: Any, ctx: Any) -> Any:
+        action = find_action(self.runs, request.action_id)
+        primitive = request.value.scalar.primitive
+        which = primitive.WhichOneof("value")
+        value = getattr(primitive, which) if which else None
+        signal_condition(self.runs, action, value)
+        return actions_service_pb2.SignalResponse()
+
+
+def signal_condition(runs: FlyteRuns, action: FlyteAction, value: Any) -> None:
+    """Answer a condition's action with ``value``, as ``roost signal`` would."""
+    if action.kind != "condition":
+        raise ConnectError(Code.INVALID_ARGUMENT, f"action {action.name!r} is not a condition")
+    if value is None:
+        raise ConnectError(Code.INVALID_ARGUMENT, "a signal needs a value")
+    try:
+        condition_answers.answer(runs.store, action.run.name, action.name, value, by="flyte client")
+    except condition_answers.AlreadyAnswered as e:
+        raise ConnectError(Code.FAILED_PRECONDITION, str(e)) from None
+    except (ValueError, LookupError) as e:
+        raise ConnectError(Code.INVALID_ARGUMENT, str(e)) from None
 
 
 def _update(action: FlyteAction) -> Any:
@@ -282,4 +349,6 @@ def _update(action: FlyteAction) -> Any:
         update.error.CopyFrom(action.error)
     if action.output_uri:
         update.output_uri = action.output_uri
+    if action.condition_value is not None:
+        update.value.CopyFrom(action.condition_value)
     return update
