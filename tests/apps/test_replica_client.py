@@ -63,8 +63,11 @@ class Replica:
         writer.close()
 
 
-def head(path: str = "/", extra: bytes = b"") -> bytes:
-    return b"GET %s HTTP/1.1\r\nhost: replica\r\n%s\r\n" % (path.encode(), extra)
+HOST = [(b"host", b"replica")]
+
+
+async def get(pool: ReplicaPool, port: int, path: bytes = b"/", method: bytes = b"GET") -> ReplicaResponse:
+    return await pool.send(port, method, path, HOST, None)
 
 
 async def body_of(response: ReplicaResponse) -> bytes:
@@ -90,11 +93,11 @@ def test_chunked_answers_with_extensions_and_trailers_then_the_connection_is_reu
     async def test() -> None:
         async with Replica(lambda c, n, r: chunked if n == 0 else OK) as replica:
             pool = ReplicaPool()
-            response = await pool.send(replica.port, head(), None, False, False)
+            response = await get(pool, replica.port)
             assert response.status == 200 and (b"x-a", b"b") in response.headers
             assert b"content-length" not in dict(response.headers)
             assert await body_of(response) == b"abcdef"
-            again = await pool.send(replica.port, head("/2"), None, False, False)
+            again = await get(pool, replica.port, b"/2")
             assert await body_of(again) == b"ok"
             assert len(replica.received) == 1 and len(replica.received[0]) == 2  # one connection, two requests
             pool.close()
@@ -113,13 +116,13 @@ def test_informational_answers_are_skipped_and_no_body_answers_have_none():
     async def test() -> None:
         async with Replica(lambda c, n, r: answers[n]) as replica:
             pool = ReplicaPool()
-            response = await pool.send(replica.port, head(), None, False, False)
+            response = await get(pool, replica.port)
             assert response.status == 201 and await body_of(response) == b"new"
-            response = await pool.send(replica.port, head(), None, False, False)
+            response = await get(pool, replica.port)
             assert response.status == 204 and response.complete
-            response = await pool.send(replica.port, b"HEAD / HTTP/1.1\r\nhost: r\r\n\r\n", None, False, True)
+            response = await get(pool, replica.port, method=b"HEAD")
             assert response.status == 200 and response.complete and await response.read() == b""
-            assert await body_of(await pool.send(replica.port, head(), None, False, False)) == b"ok"
+            assert await body_of(await get(pool, replica.port)) == b"ok"
             assert len(replica.received) == 1  # each answer ended where it ended: one connection throughout
             pool.close()
 
@@ -136,9 +139,9 @@ def test_answers_that_end_with_the_connection_are_not_reused():
     async def test() -> None:
         async with Replica(lambda c, n, r: answers[c]) as replica:
             pool = ReplicaPool()
-            assert await body_of(await pool.send(replica.port, head(), None, False, False)) == b"until the end"
-            assert await body_of(await pool.send(replica.port, head(), None, False, False)) == b"ok"
-            assert await body_of(await pool.send(replica.port, head(), None, False, False)) == b"ok"
+            assert await body_of(await get(pool, replica.port)) == b"until the end"
+            assert await body_of(await get(pool, replica.port)) == b"ok"
+            assert await body_of(await get(pool, replica.port)) == b"ok"
             assert [len(r) for r in replica.received] == [1, 1, 1]  # neither of the first two was kept
             pool.close()
 
@@ -152,13 +155,13 @@ def test_a_kept_alive_connection_closed_as_a_request_went_out_is_replaced():
     async def test() -> None:
         async with Replica(script) as replica:
             pool = ReplicaPool()
-            assert await body_of(await pool.send(replica.port, head(), None, False, False)) == b"ok"
+            assert await body_of(await get(pool, replica.port)) == b"ok"
             # Kept alive, then closed by the replica on the next request: sent again on a new connection.
-            assert await body_of(await pool.send(replica.port, head(), None, False, False)) == b"ok"
+            assert await body_of(await get(pool, replica.port)) == b"ok"
             assert [len(r) for r in replica.received] == [2, 1]
             # With a body it is not sent again (part of it may have been handled): the caller hears why.
             with pytest.raises(ReplicaError, match="closed the connection"):
-                await pool.send(replica.port, b"POST / HTTP/1.1\r\ncontent-length: 1\r\n\r\n", _one(b"x"), False, False)
+                await pool.send(replica.port, b"POST", b"/", [*HOST, (b"content-length", b"1")], _one(b"x"))
             pool.close()
 
     run(test)
@@ -168,9 +171,10 @@ def test_chunked_request_bodies_are_framed_as_chunks():
     async def test() -> None:
         async with Replica(lambda c, n, r: OK) as replica:
             pool = ReplicaPool()
-            request = b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n"
-            response = await pool.send(replica.port, request, _pieces(b"abc", b"de"), True, False)
+            headers = [*HOST, (b"transfer-encoding", b"chunked")]
+            response = await pool.send(replica.port, b"POST", b"/", headers, _pieces(b"abc", b"de"))
             assert await body_of(response) == b"ok"
+            request = b"POST / HTTP/1.1\r\nhost: replica\r\ntransfer-encoding: chunked\r\n\r\n"
             assert replica.received[0][0] == request + b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
             pool.close()
 
@@ -183,13 +187,15 @@ def test_chunked_request_bodies_are_framed_as_chunks():
         (b"SPDY/3 200 OK\r\n\r\n", "not HTTP/1.1"),
         (b"HTTP/1.1 2xx OK\r\n\r\n", "not HTTP/1.1"),
         (b"HTTP/1.1 200 OK\r\ncontent-length: ten\r\n\r\n", "not HTTP/1.1"),
+        (b"HTTP/1.1 200 OK\r\ncontent-le" + CLOSE, "closed the connection mid-answer"),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + CLOSE, "closed the connection mid-answer"),
     ],
 )
 def test_malformed_answers_are_replica_errors(answer: bytes, says: str):
     async def test() -> None:
         async with Replica(lambda c, n, r: answer) as replica:
             with pytest.raises(ReplicaError, match=says):
-                await ReplicaPool().send(replica.port, head(), None, False, False)
+                await get(ReplicaPool(), replica.port)
 
     run(test)
 
@@ -199,7 +205,7 @@ def test_a_body_cut_short_is_a_replica_error():
 
     async def test() -> None:
         async with Replica(lambda c, n, r: cut) as replica:
-            response = await ReplicaPool().send(replica.port, head(), None, False, False)
+            response = await get(ReplicaPool(), replica.port)
             assert await response.read() == b"only this" and not response.complete
             with pytest.raises(ReplicaError, match="before the end of its response"):
                 await response.read()
@@ -213,7 +219,7 @@ def test_a_replica_that_is_not_listening_is_a_replica_error():
             port = replica.port
         await asyncio.sleep(0.05)
         with pytest.raises(ReplicaError, match="cannot connect"):
-            await ReplicaPool().send(port, head(), None, False, False)
+            await get(ReplicaPool(), port)
 
     run(test)
 

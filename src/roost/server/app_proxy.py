@@ -100,13 +100,14 @@ class AppProxy:
         target = target or b"/"
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
-        head, body_framing = _request_head(scope, target, port, spec.requires_auth, name)
+        headers, body_framing = _request_headers(scope, port, spec.requires_auth, name)
         body = _body(receive) if body_framing else None
         deadline = _Deadline(spec.request_timeout) if spec.request_timeout else None  # 0: no limit
         response: ReplicaResponse | None = None
         started = False
         try:
-            response = await self.replicas.send(port, head, body, body_framing == "chunked", scope["method"] == "HEAD")
+            method = scope["method"].encode("latin-1")
+            response = await self.replicas.send(port, method, target, headers, body)
             kept = [(k, v) for k, v in response.headers if k not in HOP_BY_HOP]
             await send({"type": "http.response.start", "status": response.status, "headers": kept})
             started = True
@@ -166,12 +167,12 @@ class _Deadline:
         self._handle.cancel()
 
 
-def _request_head(
-    scope: dict[str, Any], target: bytes, port: int, strip_credentials: bool, name: str
-) -> tuple[bytes, str]:
-    """The request line and headers for the replica, and how its body goes: "length" (as the caller's
+def _request_headers(
+    scope: dict[str, Any], port: int, strip_credentials: bool, name: str
+) -> tuple[list[tuple[bytes, bytes]], str]:
+    """The headers for the replica, and how the request's body goes: "length" (as the caller's
     Content-Length says), "chunked" (the caller's was chunked: it is chunked again), or "" (none)."""
-    lines = [b"%s %s HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n" % (scope["method"].encode("latin-1"), target, port)]
+    headers = [(b"host", b"127.0.0.1:%d" % port)]
     host = b""
     framing = ""
     for key, value in scope["headers"]:
@@ -188,17 +189,18 @@ def _request_head(
             value = _without_key_cookie(value)
             if not value:
                 continue
-        lines.append(b"%s: %s\r\n" % (key, value))
-    if framing == "chunked":
-        lines.append(b"transfer-encoding: chunked\r\n")
+        headers.append((key, value))
+    if framing == "chunked":  # RFC 9112 6.3: a length beside chunked is not passed on
+        headers = [(key, value) for key, value in headers if key != b"content-length"]
+        headers.append((b"transfer-encoding", b"chunked"))
     client = scope.get("client")
-    forwarded_for = (client[0] if client else "").encode("latin-1")
-    proto = scope.get("scheme", "http").encode("latin-1")
-    lines.append(
-        b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-forwarded-host: %s\r\nx-forwarded-prefix: /apps/%s\r\n\r\n"
-        % (forwarded_for, proto, host, name.encode())
-    )
-    return b"".join(lines), framing
+    headers += [
+        (b"x-forwarded-for", (client[0] if client else "").encode("latin-1")),
+        (b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")),
+        (b"x-forwarded-host", host),
+        (b"x-forwarded-prefix", b"/apps/" + name.encode()),
+    ]
+    return headers, framing
 
 
 def _without_key_cookie(value: bytes) -> bytes:

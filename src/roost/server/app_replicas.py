@@ -302,9 +302,10 @@ class AppManager:
         app.next_start_at = time.monotonic() + min(most, first * 2 ** (app.failures - 1))
 
     async def _answers(self, port: int, path: str) -> bool:
-        head = b"GET %s HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n\r\n" % (path.encode(), port)
+        headers = [(b"host", b"127.0.0.1:%d" % port)]
         try:
-            response = await asyncio.wait_for(self._health.send(port, head, None, False, False), HEALTH_TIMEOUT_S)
+            request = self._health.send(port, b"GET", path.encode(), headers, None)
+            response = await asyncio.wait_for(request, HEALTH_TIMEOUT_S)
         except (ReplicaError, asyncio.TimeoutError):
             return False
         response.abort()  # the status says it; the body is not wanted

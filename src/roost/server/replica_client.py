@@ -1,13 +1,15 @@
 """HTTP/1.1 to the apps' replicas, for the proxy: kept-alive connections per port, reused request after
-request, and a response read as its framing says (Content-Length, chunked, or until the replica closes).
+request, each request and response streamed piece by piece.
 
 Every upstream of the proxy is a replica on 127.0.0.1 that speaks HTTP/1.1, and a general client
 (httpx) spends more per request building its models than the request itself takes on this machine. So
-the proxy writes the request line and headers as bytes (``ReplicaPool.send``) and this module reads the
-answer's status line, headers and body with asyncio's streams: nothing decoded, nothing copied but what
-the socket gives. A kept-alive connection the replica closed meanwhile is noticed before it is reused,
-and a request that found it closed anyway (the replica closed it as the request went out) is sent again
-on a new connection when it had no body -- nothing of it can have been handled.
+this client is the least around ``h11``, which does the HTTP/1.1 itself: it writes the request's head
+and frames its body, parses the response (Content-Length, chunked, until close, 1xx, HEAD/204/304) and
+says, by its states, whether the connection may carry another request. Here are only the I/O (asyncio
+streams), the pool of kept-alive connections, and one rule h11 leaves to its user: a kept-alive
+connection the replica closed as a request went out is noticed (its answer is a close with nothing
+read), and the request is sent again on a new connection when it had no body -- nothing of it can have
+been handled.
 """
 
 from __future__ import annotations
@@ -16,96 +18,115 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import h11
+
 MAX_HEAD = 1 << 20  # a response's status line and headers, at most
-PIECE = 1 << 16  # what one read of a body asks for
+PIECE = 1 << 16  # what one read from a replica asks for
 IDLE_S = 4.0  # uvicorn closes a connection idle for 5 s: one idle for 4 s is not reused, it is closed
 IDLE_PER_PORT = 64  # connections kept idle to one replica; more are closed when their request is done
 CONNECT_S = 5.0
-NO_BODY_STATUS = frozenset({204, 304})
+
+Headers = list[tuple[bytes, bytes]]
 
 
 class ReplicaError(Exception):
     """The replica did not answer as HTTP/1.1 says (refused, closed, or malformed): one line why."""
 
 
+class _ClosedUnanswered(Exception):
+    """The replica closed the connection before any byte of its answer."""
+
+
 class _Connection:
-    __slots__ = ("idle_since", "port", "reader", "writer")
+    __slots__ = ("eof", "h11", "idle_since", "port", "reader", "received", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int):
         self.reader, self.writer, self.port = reader, writer, port
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.idle_since = 0.0
+        self.eof = False  # the replica closed its side (h11 was told)
+        self.received = 0  # bytes of the current answer read so far
 
     def usable(self, now: float) -> bool:
         return not self.reader.at_eof() and not self.writer.is_closing() and now - self.idle_since < IDLE_S
+
+    async def next_event(self) -> h11.Event:
+        """h11's next event, reading from the replica as long as h11 needs more."""
+        connection = self.h11
+        while True:
+            event = connection.next_event()
+            if event is not h11.NEED_DATA:
+                return event  # type: ignore[return-value]  # PAUSED only comes after a whole response
+            data = await self.reader.read(PIECE)
+            self.eof = not data
+            self.received += len(data)
+            connection.receive_data(data)  # b"": the replica closed; h11 judges if the answer was whole
 
     def close(self) -> None:
         self.writer.close()
 
 
 class ReplicaResponse:
-    """A response's status and headers (names in lowercase, as the replica sent them otherwise), and
-    its body read piece by piece with ``read``; ``complete`` once all of it was read."""
+    """A response's status and headers (names in lowercase, values as the replica sent them), and its
+    body read piece by piece with ``read``; ``complete`` once all of it was read."""
 
-    def __init__(self, pool: ReplicaPool, connection: _Connection, status: int, headers: list[tuple[bytes, bytes]]):
+    def __init__(self, pool: ReplicaPool, connection: _Connection, status: int, headers: Headers):
         self._pool = pool
         self._connection: _Connection | None = connection
         self.status = status
         self.headers = headers
         self.complete = False
-        self._reusable = True
-        self._left = 0  # of the body (Content-Length) or of the current chunk
-        self._mode = "length"  # length, chunked, close (until the replica closes)
+        self._next: h11.Event | None = None  # an event h11 had already parsed, not yet given
+        self._look_ahead()
 
     async def read(self) -> bytes:
         """The next piece of the body; ``b""`` with ``complete`` set at its end."""
         connection = self._connection
         if self.complete or connection is None:
             return b""
-        reader = connection.reader
         try:
-            if self._mode == "chunked" and self._left == 0 and not await self._next_chunk(reader):
+            event, self._next = self._next or await connection.next_event(), None
+            if type(event) is h11.Data:
+                self._look_ahead()  # the end already here: this piece goes as the last one
+                return bytes(event.data)
+            if type(event) is h11.EndOfMessage:
                 self._finish()
                 return b""
-            if self._mode == "close":
-                data = await reader.read(PIECE)
-                if not data:
-                    self._finish()
-                return data
-            data = await reader.read(min(self._left, PIECE))
-            if not data:
-                raise ReplicaError("the replica closed the connection before the end of its response")
-            self._left -= len(data)
-            if self._left == 0:
-                if self._mode == "length":
-                    self._finish()
-                else:
-                    await reader.readexactly(2)  # the CRLF that ends a chunk's data
-            return data
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError) as e:
+            raise h11.RemoteProtocolError(f"{type(event).__name__} within a response")
+        except h11.RemoteProtocolError as e:
+            self.abort()
+            if connection.eof:
+                raise ReplicaError("the replica closed the connection before the end of its response") from None
+            raise ReplicaError(f"the replica's response was cut: {e}") from None
+        except OSError as e:
             self.abort()
             raise ReplicaError(f"the replica's response was cut: {type(e).__name__}") from None
 
-    async def _next_chunk(self, reader: asyncio.StreamReader) -> bool:
-        """Read a chunk's size line; False at the last chunk (its trailers read too)."""
-        line = await reader.readuntil(b"\r\n")
-        size = int(line.split(b";", 1)[0].strip(), 16)
-        if size < 0:
-            raise ValueError("a negative chunk size")
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":
-                pass  # trailers: hop-by-hop here, not passed on
-            return False
-        self._left = size
-        return True
+    def _look_ahead(self) -> None:
+        """Take what h11 can parse of the body without reading more: its end, when it came with the
+        piece before it (or with the head), makes the response complete now."""
+        connection = self._connection
+        if connection is None or self._next is not None:
+            return
+        event = connection.h11.next_event()
+        if type(event) is h11.EndOfMessage:
+            self._finish()
+        elif event is not h11.NEED_DATA:
+            self._next = event  # type: ignore[assignment]
 
     def _finish(self) -> None:
         self.complete = True
         connection, self._connection = self._connection, None
-        if connection is not None:
-            if self._reusable and self._mode != "close":
-                self._pool._keep(connection)
-            else:
-                connection.close()
+        if connection is None:
+            return
+        state = connection.h11
+        # Both sides DONE: h11 found the answer whole and nothing in it (Connection: close, HTTP/1.0, a
+        # body until close) asks to end the connection; bytes past the answer would be a broken replica.
+        if state.our_state is h11.DONE and state.their_state is h11.DONE and not state.trailing_data[0]:
+            state.start_next_cycle()
+            self._pool._keep(connection)
+        else:
+            connection.close()
 
     def abort(self) -> None:
         """Close the connection (the body is not wanted, or it was cut): it is never reused."""
@@ -122,79 +143,69 @@ class ReplicaPool:
         self._swept = time.monotonic()
 
     async def send(
-        self, port: int, head: bytes, body: AsyncIterator[bytes] | None, chunked: bool, head_only: bool
+        self, port: int, method: bytes, target: bytes, headers: Headers, body: AsyncIterator[bytes] | None
     ) -> ReplicaResponse:
-        """Send a request -- ``head`` its request line and headers, ``body`` its body's pieces (framed
-        as chunks when ``chunked``) -- and read the response's status and headers. ``head_only``: a HEAD
-        request, whose response has no body whatever its headers say."""
+        """Send a request -- ``headers`` with its Host, and a Content-Length or ``transfer-encoding:
+        chunked`` when ``body`` (its pieces) is given -- and read the response's status and headers."""
+        try:
+            request = h11.Request(method=method, target=target, headers=headers)
+        except h11.LocalProtocolError as e:
+            raise ReplicaError(f"the request cannot be sent on: {e}") from None
         connection = self._take(port)
         reused = connection is not None
         while True:
             if connection is None:
                 connection = await self._open(port)
             try:
-                connection.writer.write(head)
-                if body is not None:
-                    await _write_body(connection.writer, body, chunked)
-                return await self._read_head(connection, head_only)
-            except (asyncio.IncompleteReadError, ConnectionError) as e:
+                return await self._exchange(connection, request, body)
+            except (_ClosedUnanswered, ConnectionError) as e:
                 connection.close()
                 # A kept-alive connection the replica closed as the request went out: it saw nothing.
-                nothing_read = not isinstance(e, asyncio.IncompleteReadError) or not e.partial
-                if reused and body is None and nothing_read:
+                if reused and body is None and not connection.received:
                     connection, reused = None, False
                     continue
                 raise ReplicaError(f"the replica closed the connection: {type(e).__name__}") from None
-            except (asyncio.LimitOverrunError, ValueError, OSError) as e:
+            except h11.LocalProtocolError as e:  # the body did not match its Content-Length
                 connection.close()
-                raise ReplicaError(f"the replica's answer is not HTTP/1.1: {type(e).__name__}: {e}") from None
+                raise ReplicaError(f"the request cannot be sent on: {e}") from None
+            except (h11.RemoteProtocolError, OSError) as e:
+                connection.close()
+                if connection.eof:  # part of a head, then the replica closed
+                    raise ReplicaError(f"the replica closed the connection mid-answer: {e}") from None
+                raise ReplicaError(f"the replica's answer is not HTTP/1.1: {e}") from None
             except BaseException:  # cancelled (the request timeout, the client gone): the answer is not read
                 connection.close()
                 raise
 
-    async def _read_head(self, connection: _Connection, head_only: bool) -> ReplicaResponse:
-        reader = connection.reader
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head[:-4].split(b"\r\n")
-            version, _, rest = lines[0].partition(b" ")
-            status = int(rest[:3])
-            if not version.startswith(b"HTTP/1.") or not 100 <= status <= 599:
-                raise ValueError(f"status line {lines[0][:80]!r}")
-            if status >= 200 or status == 101:
-                break  # 1xx (100 Continue, 103 Early Hints) are informational: the answer follows
-        headers = []
-        length: int | None = None
-        chunked = False
-        keep_alive = version == b"HTTP/1.1"
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name, value = name.strip().lower(), value.strip()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
-            elif name == b"connection":
-                keep_alive = keep_alive and b"close" not in value.lower()
-            headers.append((name, value))
-        if chunked and length is not None:  # RFC 9112 6.3: chunked wins; the length is not passed on
-            headers = [(k, v) for k, v in headers if k != b"content-length"]
-            length = None
-        response = ReplicaResponse(self, connection, status, headers)
-        response._reusable = keep_alive
-        if head_only or status in NO_BODY_STATUS or status < 200:
-            response._finish()
-        elif chunked:
-            response._mode = "chunked"
-        elif length is not None:
-            if length < 0:
-                raise ValueError("a negative Content-Length")
-            response._left = length
-            if length == 0:
-                response._finish()
+    async def _exchange(
+        self, connection: _Connection, request: h11.Request, body: AsyncIterator[bytes] | None
+    ) -> ReplicaResponse:
+        state, writer = connection.h11, connection.writer
+        connection.received = 0
+        if body is None:
+            writer.write((state.send(request) or b"") + (state.send(h11.EndOfMessage()) or b""))
         else:
-            response._mode = "close"
-        return response
+            writer.write(state.send(request) or b"")
+            async for piece in body:
+                writer.write(state.send(h11.Data(data=piece)) or b"")
+                await writer.drain()
+            writer.write(state.send(h11.EndOfMessage()) or b"")
+        while True:
+            try:
+                event = await connection.next_event()
+            except h11.RemoteProtocolError:
+                if connection.eof and not connection.received:
+                    raise _ClosedUnanswered() from None
+                raise
+            if type(event) is h11.Response:
+                break
+            # 1xx (100 Continue, 103 Early Hints) are informational: the answer follows
+        # raw_items: as sent (a list at once, where iterating h11's Headers goes through a Sequence's
+        # __getitem__ header by header -- a measurable part of a small request's cost)
+        headers = [(name.lower(), value) for name, value in event.headers.raw_items()]
+        if any(name == b"transfer-encoding" for name, _ in headers):  # RFC 9112 6.3: chunked wins
+            headers = [(name, value) for name, value in headers if name != b"content-length"]
+        return ReplicaResponse(self, connection, event.status_code, headers)
 
     def _take(self, port: int) -> _Connection | None:
         idle = self._idle.get(port)
@@ -225,9 +236,7 @@ class ReplicaPool:
 
     async def _open(self, port: int) -> _Connection:
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port, limit=MAX_HEAD), CONNECT_S
-            )
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, limit=PIECE), CONNECT_S)
         except asyncio.TimeoutError:
             raise ReplicaError(f"the replica did not accept a connection within {CONNECT_S:g} s") from None
         except OSError as e:
@@ -239,14 +248,3 @@ class ReplicaPool:
             for connection in connections:
                 connection.close()
         self._idle.clear()
-
-
-async def _write_body(writer: asyncio.StreamWriter, body: AsyncIterator[bytes], chunked: bool) -> None:
-    async for piece in body:
-        if chunked:
-            writer.write(b"%x\r\n%b\r\n" % (len(piece), piece))
-        else:
-            writer.write(piece)
-        await writer.drain()
-    if chunked:
-        writer.write(b"0\r\n\r\n")
