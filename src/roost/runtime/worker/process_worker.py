@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import traceback
+from pathlib import Path
 from typing import Any
 
 from roost.runtime.frames import MessageProtocol, connect
@@ -42,7 +43,8 @@ class Worker(MessageCalls):
         super().__init__()
         self._ended: asyncio.Future[None] = None  # type: ignore[assignment]  # made on the loop, in main()
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._store = StoreConfig.default()
+        # The run's store, as Setup says (the controller's resolved home); the default only without one.
+        self._store: StoreConfig | None = None
         self._runs: dict[str, RunFacts] = {}
         # One handler per kind of message the controller sends.
         self._handlers: dict[type[Message], Any] = {
@@ -86,7 +88,8 @@ class Worker(MessageCalls):
         # a warm call's way.
         try:
             task = task_from_wire(message.task)
-            action = WorkerAction(message.context, self._run_facts(message.context.run), self._store)
+            store = self._store or StoreConfig.default()
+            action = WorkerAction(message.context, self._run_facts(message.context.run), store)
         except BaseException as e:  # the task could not be found
             self.send(ActionFailed(message.id, error_to_wire(e)))
             return
@@ -115,7 +118,7 @@ class Worker(MessageCalls):
         isolation.apply_limits(message.limits)
         store = message.store
         if store is not None:
-            self._store = StoreConfig(home=StoreConfig.default(store.home).home, raw_data_url=store.raw_data_url)
+            self._store = StoreConfig(home=Path(store.home), raw_data_url=store.raw_data_url)
 
     def action_ended(self, action_id: str) -> None:
         self._running.pop(action_id, None)
