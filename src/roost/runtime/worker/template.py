@@ -113,11 +113,12 @@ _loaded: set[str] = set()
 
 def _preload(modules: list[str]) -> str | None:
     from roost._loading import load_module
+    from roost.runtime.wire import remember_tasks
 
     try:
         for module in modules:
             if module not in _loaded:
-                load_module(module)
+                remember_tasks(module, load_module(module))
                 _loaded.add(module)
                 gc.collect()  # what the import left behind is freed, not frozen with the rest (below)
     except BaseException:
