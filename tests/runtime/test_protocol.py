@@ -42,7 +42,7 @@ def test_a_large_frame_in_many_reads():
 
 def test_messages_before_attach_are_kept_and_the_end_is_reported():
     setup = m.Setup({"A": "1"}, [], [], {})
-    run = m.RunRequest("a0", m.TaskRef("mod", "t"), b"in", m.ActionContext("a0", 0, {}, "", {"run_name": "r"}))
+    run = m.RunRequest("a0", m.TaskRef("mod", "t"), b"in", m.ActionContext("a0", 0, {}, "", ["r", "local"]))
 
     async def main() -> tuple[list[m.Message], list[str]]:
         ours, theirs = socket.socketpair()
@@ -62,7 +62,7 @@ def test_messages_before_attach_are_kept_and_the_end_is_reported():
 
 # -- the codec ------------------------------------------------------------------------------------------
 ERROR = m.WireError("ValueError", "user", "bad value", "Traceback ...", b"\x80pickled")
-CONTEXT = m.ActionContext("a0-x", 2, {"team": "ml"}, "v1", {"run_name": "r", "mode": "local"})
+CONTEXT = m.ActionContext("a0-x", 2, {"team": "ml"}, "v1", ["r", "local", "/raw", "/base", False, 1.5, None])
 SAMPLES: dict[type[m.Message], m.Message] = {
     m.WireError: ERROR,
     m.TaskRef: m.TaskRef(pickle=b"\x80task"),

@@ -73,40 +73,37 @@ class MessageProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.error is not None:
+            return  # closing: the rest of a bad stream means nothing
         try:
-            self._frames(data)
+            if self._partial:
+                # A large frame arrives in many reads: gather them until it is whole, then parse once
+                # (joining at every read would copy the frame over and over).
+                self._partial += data
+                if len(self._partial) < self._needed:
+                    return
+                data = bytes(self._partial)
+                self._partial.clear()
+            view = memoryview(data)
+            end, pos = len(data), 0
+            while end - pos >= 4:
+                (size,) = _HEADER.unpack_from(data, pos)
+                if size > MAX_FRAME:
+                    raise ProtocolError(f"a frame of {size} bytes is not a message")
+                stop = pos + 4 + size
+                if stop > end:
+                    break
+                self._deliver(decode(view[pos + 4 : stop]))
+                pos = stop
+            if pos < end:
+                self._partial += view[pos:]
+                rest = end - pos
+                self._needed = 4 + _HEADER.unpack_from(data, pos)[0] if rest >= 4 else 4
         except ProtocolError as e:
             self.error = e
             self._partial.clear()
             if self.transport is not None:
                 self.transport.close()  # connection_lost follows: on_close reports it
-
-    def _frames(self, data: bytes) -> None:
-        if self.error is not None:
-            return  # closing: the rest of a bad stream means nothing
-        if self._partial:
-            # A large frame arrives in many reads: gather them until it is whole, then parse once
-            # (joining at every read would copy the frame over and over).
-            self._partial += data
-            if len(self._partial) < self._needed:
-                return
-            data = bytes(self._partial)
-            self._partial.clear()
-        view = memoryview(data)
-        end, pos = len(data), 0
-        while end - pos >= 4:
-            (size,) = _HEADER.unpack_from(data, pos)
-            if size > MAX_FRAME:
-                raise ProtocolError(f"a frame of {size} bytes is not a message")
-            stop = pos + 4 + size
-            if stop > end:
-                break
-            self._deliver(decode(view[pos + 4 : stop]))
-            pos = stop
-        if pos < end:
-            self._partial += view[pos:]
-            rest = end - pos
-            self._needed = 4 + _HEADER.unpack_from(data, pos)[0] if rest >= 4 else 4
 
     def _deliver(self, message: Message) -> None:
         if self._on_message is None:

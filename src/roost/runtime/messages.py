@@ -97,13 +97,14 @@ class TaskRef(Message):
 
 @message
 class ActionContext(Message):
-    """What a worker needs to rebuild an action's ``ctx()``; ``run`` is ``RunFacts.to_wire()``."""
+    """What a worker needs to rebuild an action's ``ctx()``; ``run`` is ``RunFacts.to_wire()`` (an
+    array of the run's facts, its name first)."""
 
     id: str
     attempt: int
     custom: dict[str, str]
     version: str
-    run: dict[str, Any]
+    run: list[Any]
 
 
 @message
@@ -461,10 +462,8 @@ _NAMES: dict[int, tuple[str, ...]] = {}  # kind -> the fields' names
 # kind -> the class, its fields required and in all, and where in the message's array the fields
 # holding messages are: (index, whether a list of them)
 _SHAPES: dict[int, tuple[type[Message], int, int, tuple[tuple[int, bool], ...]]] = {}
-# kind -> a function giving the message's array as a tuple, its kind first, in one C call (the
-# array of a message that holds no messages: most of them, and every one on a warm call's path)
-_ARRAYS: dict[int, Callable[[Any], tuple[Any, ...]]] = {}
-_NESTED: dict[int, tuple[tuple[int, bool], ...]] = {}  # kind -> _SHAPES' positions of nested messages
+# class -> a function giving the message's array as a tuple, its kind first, in one C call
+_ARRAYS: dict[type[Message], Callable[[Any], tuple[Any, ...]]] = {}
 
 
 def _getter(names: list[str]) -> Any:
@@ -489,8 +488,7 @@ def _register() -> None:
             if words & names:
                 nested.append((position, str(f.type).startswith("list[")))
         _SHAPES[kind] = (cls, required, len(fields), tuple(nested))
-        _NESTED[kind] = tuple(nested)
-        _ARRAYS[kind] = attrgetter("kind", *_NAMES[kind]) if fields else _kind_only
+        _ARRAYS[cls] = attrgetter("kind", *_NAMES[kind]) if fields else _kind_only
 
 
 def _kind_only(message: Message) -> tuple[int]:
@@ -502,37 +500,47 @@ _register()
 
 # A message travels as an array: its kind, then its fields; a field that holds messages holds such
 # arrays (which message a field holds is known from its type, so nothing else marks them).
-def _tree(message: Message) -> list[Any] | tuple[Any, ...]:
-    kind = message.kind
-    nested = _NESTED[kind]
-    if not nested:
-        return _ARRAYS[kind](message)
-    values = list(_ARRAYS[kind](message))
-    for index, many in nested:
-        value = values[index]
-        if value is not None:
-            values[index] = [_tree(v) for v in value] if many else _tree(value)
-    return values
+def _as_array(value: Any) -> tuple[Any, ...]:
+    """The packer's hook for what msgpack cannot pack itself: a message becomes its array, and the
+    packer goes on into it (nested messages come back here) -- no tree of lists is built first."""
+    to_array = _ARRAYS.get(type(value))
+    if to_array is None:
+        raise TypeError(f"can not serialize {type(value).__name__!r} object")
+    return to_array(value)
 
 
 def _build(items: Any) -> Message:
+    if type(items) is list and items:
+        kind = items[0]
+        shape = _SHAPES.get(kind) if type(kind) is int else None
+        if shape is not None:
+            cls, required, most, nested = shape
+            count = len(items) - 1
+            if required <= count <= most:
+                for index, many in nested:
+                    if index <= count:
+                        value = items[index]
+                        if value is not None:
+                            if not many:
+                                items[index] = _build(value)
+                            elif type(value) is list:
+                                items[index] = [_build(v) for v in value]
+                            else:
+                                raise ProtocolError(f"{cls.__name__}: field {index - 1} must be an array of messages")
+                return cls(*items[1:])
+    raise _malformed(items)
+
+
+def _malformed(items: Any) -> ProtocolError:
+    """Why ``items`` is not a message (the slow path of ``_build``, taken only by a bad frame)."""
     if not isinstance(items, list) or not items:
-        raise ProtocolError(f"a message is a non-empty array, got {type(items).__name__}")
+        return ProtocolError(f"a message is a non-empty array, got {type(items).__name__}")
     kind = items[0]
     shape = _SHAPES.get(kind) if type(kind) is int else None
     if shape is None:
-        raise ProtocolError(f"unknown message kind {kind!r}")
-    cls, required, most, nested = shape
-    if not required <= len(items) - 1 <= most:
-        raise ProtocolError(f"{cls.__name__} takes {required} to {most} fields, got {len(items) - 1}")
-    for index, many in nested:
-        if index < len(items):
-            value = items[index]
-            if value is not None:
-                if many and not isinstance(value, list):
-                    raise ProtocolError(f"{cls.__name__}: field {index - 1} must be an array of messages")
-                items[index] = [_build(v) for v in value] if many else _build(value)
-    return cls(*items[1:])
+        return ProtocolError(f"unknown message kind {kind!r}")
+    cls, required, most, _ = shape
+    return ProtocolError(f"{cls.__name__} takes {required} to {most} fields, got {len(items) - 1}")
 
 
 class _Packer(threading.local):
@@ -540,7 +548,7 @@ class _Packer(threading.local):
     as packing a small message; one packer may not be shared by threads (it packs into its buffer)."""
 
     def __init__(self) -> None:
-        self.pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True).pack
+        self.pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, default=_as_array).pack
 
 
 _PACKER = _Packer()
@@ -548,7 +556,7 @@ _PACKER = _Packer()
 
 def encode(message: Message) -> bytes:
     """A message as the body of a frame."""
-    return _PACKER.pack(_tree(message))
+    return _PACKER.pack(message)
 
 
 def decode(body: bytes | memoryview) -> Message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import sys
 import weakref
+from types import ModuleType
 from typing import Any
 
 import cloudpickle
@@ -13,7 +14,7 @@ from roost._loading import load_module
 from roost.core.compile import compile_task
 from roost.errors import BaseRuntimeError, error_class_for, user_error_from
 from roost.runtime import masking
-from roost.runtime.loader import find_task
+from roost.runtime.loader import find_task, tasks_in
 from roost.runtime.messages import TaskRef, WireError
 from roost.task import AsyncFunctionTaskTemplate, TaskTemplate
 
@@ -50,6 +51,14 @@ def task_from_wire(ref: TaskRef) -> TaskTemplate[Any]:
     if task is None:
         task = _TASKS[key] = find_task(load_module(ref.module), ref.name)
     return task
+
+
+def remember_tasks(location: str, module: ModuleType) -> None:
+    """The tasks of a module a worker template preloads, found once, there: every worker forked from
+    it then finds its task with a dict lookup. Walking the module in each worker instead would copy
+    the page of every object the module holds (the fork shares them until they are written)."""
+    for name, task in tasks_in(module).items():
+        _TASKS.setdefault((location, name), task)
 
 
 def error_to_wire(e: BaseException) -> WireError:

@@ -21,7 +21,7 @@ class RunScope:
     """What every action of a run shares: the run's facts (also as they travel) and its store."""
 
     facts: RunFacts
-    facts_wire: dict[str, Any]
+    facts_wire: list[Any]
     store_config: StoreConfig
     run_name: str
 

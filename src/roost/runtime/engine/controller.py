@@ -98,6 +98,9 @@ async def _mark_running(action: ActionRun, call_next: Next) -> Any:
 
 
 _NO_LIMITS: dict[str, Any] = {}
+# Attempts are made for every action: built from all their fields, in the class's order, by the tuple's
+# own constructor -- the Python-level __new__ of a NamedTuple would double what making one costs.
+_new_attempt: Any = tuple.__new__
 _NO_ENV: dict[str, str] = {}  # an inline attempt applies none: it runs in the controller's process
 
 # Variables of secrets declared by any environment loaded in this process, and how many
@@ -617,10 +620,10 @@ class RunController(TaskCalls):
             inputs = action.reusable_inputs
             if inputs is None:
                 inputs = values.decode_inputs(action.task, record.inputs)  # type: ignore[arg-type]
-            return Attempt(
-                self.run_name, record.action_id, action.attempt, action.task, action.spec, placement, record.inputs,  # type: ignore[arg-type]
+            return _new_attempt(Attempt, (
+                self.run_name, record.action_id, action.attempt, action.task, action.spec, placement, record.inputs,
                 None, _NO_ENV, (), _NO_LIMITS, self.store_location, None, 0, None, inputs, action,
-            )  # fmt: skip
+            ))  # fmt: skip
         spec = action.spec
         per_spec = self._per_spec.get(id(spec))
         if per_spec is None or per_spec[0] is not spec:
@@ -632,11 +635,11 @@ class RunController(TaskCalls):
             while parent is not None:
                 depth, parent = depth + 1, parent.parent
         limits = action.limits if action.limits is not None else default_limits
-        replays = self.traces.replays(record.action_id) or None
-        return Attempt(
-            self.run_name, record.action_id, action.attempt, action.task, spec, placement, record.inputs,  # type: ignore[arg-type]
-            action.wire_context(), env, unset, limits, self.store_location, replays, depth, pool_key,
-        )  # fmt: skip
+        replays = self.traces.replays(record.action_id)
+        return _new_attempt(Attempt, (
+            self.run_name, record.action_id, action.attempt, action.task, spec, placement, record.inputs,
+            action.wire_context(), env, unset, limits, self.store_location, replays, depth, pool_key, None, None,
+        ))  # fmt: skip
 
     def _spec_settings(
         self, spec: TaskSpec

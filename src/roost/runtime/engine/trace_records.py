@@ -92,7 +92,9 @@ class TraceRecords:
                 None if e is None else ErrorInfo(e.code, e.kind_name, e.message, e.traceback),
             )
 
-    def replays(self, parent_id: str) -> dict[str, tuple[str, bytes]]:
+    def replays(self, parent_id: str) -> dict[str, tuple[str, bytes]] | None:
         """The calls of ``parent_id`` that the recovered run finished -- id -> (name, outputs) -- sent
-        with an action to a worker, which then answers them without asking."""
-        return self._recovery.traces_under(parent_id) if self._recovery is not None else {}
+        with an action to a worker, which then answers them without asking; None when there are none."""
+        if self._recovery is None:  # most runs: nothing to look up (and no dict made) per action
+            return None
+        return self._recovery.traces_under(parent_id) or None

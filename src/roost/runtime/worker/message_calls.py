@@ -140,6 +140,9 @@ class MessageCalls(TaskCalls):
     def emit_log(self, record: LogRecord) -> None:
         self.send(messages.LogLine(record.action_id, record.attempt, record.ts, record.stream, record.line))
 
+    def action_ended(self, action_id: str) -> None:
+        """An attempt's code ended here, however it ended (after its ``ActionDone`` / ``ActionFailed``)."""
+
     async def run_action(self, request: messages.RunRequest, task: TaskTemplate[Any], action: WorkerAction) -> None:
         """Run one attempt's code to its end, told as ``ActionDone`` / ``ActionFailed`` (a
         cancellation is not told: whoever cancelled knows)."""
@@ -155,3 +158,5 @@ class MessageCalls(TaskCalls):
             raise
         except BaseException as e:
             self.send(messages.ActionFailed(request.id, error_to_wire(e)))
+        finally:
+            self.action_ended(request.id)

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import traceback
+from pathlib import Path
 from typing import Any
 
 from roost.runtime.frames import MessageProtocol, connect
@@ -42,7 +43,8 @@ class Worker(MessageCalls):
         super().__init__()
         self._ended: asyncio.Future[None] = None  # type: ignore[assignment]  # made on the loop, in main()
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._store = StoreConfig.default()
+        # The run's store, as Setup says (the controller's resolved home); the default only without one.
+        self._store: StoreConfig | None = None
         self._runs: dict[str, RunFacts] = {}
         # One handler per kind of message the controller sends.
         self._handlers: dict[type[Message], Any] = {
@@ -81,19 +83,31 @@ class Worker(MessageCalls):
             handler(message)
 
     def _on_run(self, message: RunRequest) -> None:
+        # The action's task is found and its context made here, in the read callback, and its code
+        # runs in an asyncio task of its own started on run_action itself: no coroutine in between on
+        # a warm call's way.
+        try:
+            task = task_from_wire(message.task)
+            store = self._store or StoreConfig.default()
+            action = WorkerAction(message.context, self._run_facts(message.context.run), store)
+        except BaseException as e:  # the task could not be found
+            self.send(ActionFailed(message.id, error_to_wire(e)))
+            return
+        action.replay = message.replay or {}
         assert self.loop is not None
-        self._running[message.id] = self.loop.create_task(self._run(message))
+        self._running[message.id] = self.loop.create_task(self.run_action(message, task, action))
 
     def _on_close(self) -> None:
         """The controller said stop, or went away."""
         if not self._ended.done():
             self._ended.set_result(None)
 
-    def _run_facts(self, wire: dict[str, Any]) -> RunFacts:
-        """The facts of a run, rebuilt once per run this worker serves (replicas serve many)."""
-        facts = self._runs.get(wire["run_name"])
+    def _run_facts(self, wire: list[Any]) -> RunFacts:
+        """The facts of a run, rebuilt once per run this worker serves (replicas serve many); the
+        wire form starts with the run's name."""
+        facts = self._runs.get(wire[0])
         if facts is None:
-            facts = self._runs[wire["run_name"]] = RunFacts.from_wire(wire)
+            facts = self._runs[wire[0]] = RunFacts.from_wire(wire)
         return facts
 
     def _setup(self, message: Setup) -> None:
@@ -104,21 +118,10 @@ class Worker(MessageCalls):
         isolation.apply_limits(message.limits)
         store = message.store
         if store is not None:
-            self._store = StoreConfig(home=StoreConfig.default(store.home).home, raw_data_url=store.raw_data_url)
+            self._store = StoreConfig(home=Path(store.home), raw_data_url=store.raw_data_url)
 
-    async def _run(self, message: RunRequest) -> None:
-        action_id = message.id
-        try:
-            task = task_from_wire(message.task)
-            action = WorkerAction(message.context, self._run_facts(message.context.run), self._store)
-            action.replay = message.replay or {}
-            await self.run_action(message, task, action)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as e:  # the task could not be found
-            self.send(ActionFailed(action_id, error_to_wire(e)))
-        finally:
-            self._running.pop(action_id, None)
+    def action_ended(self, action_id: str) -> None:
+        self._running.pop(action_id, None)
         # A warm replica's next request usually follows at once: wait for it awake.
         expect_answer(self.loop)
 

@@ -130,12 +130,12 @@ def node_description() -> str:
     return _NODE
 
 
-def _run_facts(wire: dict[str, Any]) -> RunFacts:
-    facts = _RUNS.get(wire["run_name"])
+def _run_facts(wire: list[Any]) -> RunFacts:
+    facts = _RUNS.get(wire[0])  # the wire form starts with the run's name
     if facts is None:
         if len(_RUNS) > 64:  # a long-lived replica serves many runs
             _RUNS.clear()
-        facts = _RUNS[wire["run_name"]] = RunFacts.from_wire(wire)
+        facts = _RUNS[wire[0]] = RunFacts.from_wire(wire)
     return facts
 
 

@@ -23,6 +23,7 @@ only; when the controller goes away the template kills its workers, removes thei
 
 from __future__ import annotations
 
+import gc
 import os
 import selectors
 import signal
@@ -112,12 +113,14 @@ _loaded: set[str] = set()
 
 def _preload(modules: list[str]) -> str | None:
     from roost._loading import load_module
+    from roost.runtime.wire import remember_tasks
 
     try:
         for module in modules:
             if module not in _loaded:
-                load_module(module)
+                remember_tasks(module, load_module(module))
                 _loaded.add(module)
+                gc.collect()  # what the import left behind is freed, not frozen with the rest (below)
     except BaseException:
         return traceback.format_exc(limit=8)
     return None
@@ -132,6 +135,7 @@ def main() -> None:
 
     TypeEngine._ensure_builtins()
     worker.warm_up()
+    gc.collect()  # the garbage of starting up is freed before the first fork freezes what is left
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -185,6 +189,10 @@ def _serve(
                     _send(control, Forked(message.id, error=error))
                     continue
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                # Everything the template holds is moved out of the collector's reach (and its counts
+                # reset) before the fork: a short-lived worker then starts no collection over objects
+                # it shares with the template, which would also copy every page they sit on.
+                gc.freeze()
                 pid = os.fork()
                 if pid == 0:
                     selector.close()

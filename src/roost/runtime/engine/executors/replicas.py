@@ -175,8 +175,9 @@ class Pools(Generic[P]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> P | None:
-        with self._lock:
-            return self._pools.get(key)
+        # No lock: one dict read is atomic, and a pool once added is never replaced (every call of a
+        # warm pool's tasks comes this way).
+        return self._pools.get(key)
 
     def add(self, key: Hashable, make: Callable[[], P]) -> tuple[P, bool]:
         """The pool of ``key``: the one there, or the one ``make`` returns (and whether it was made)."""
