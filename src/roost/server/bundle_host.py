@@ -46,6 +46,7 @@ from roost.runtime.runs.app_serving import app_task, signal_app
 from roost.runtime.runs.runner import execute_action, execute_run
 from roost.runtime.wire import error_to_wire
 from roost.runtime.worker.app_code import find_app
+from roost.runtime.worker.app_on_ray import RAY_ADDRESS_ENV
 from roost.store.open_stores import get_store
 from roost.store.run_store import RunNameTaken
 
@@ -188,7 +189,10 @@ class Host:
         except Exception as e:  # the bundle's code, or its parameters: the user's to fix
             self.refuse(request.run, e)
             return
-        options = dataclasses.replace(self._base, isolation="process", env_vars=dict(request.env_vars))
+        env_vars = dict(request.env_vars)
+        if self._base.ray_address:  # the replica's worker starts the app on a node of the cluster
+            env_vars[RAY_ADDRESS_ENV] = self._base.ray_address
+        options = dataclasses.replace(self._base, isolation="process", env_vars=env_vars)
         claimed: list[str] = []
 
         def on_claimed(run_name: str) -> None:
