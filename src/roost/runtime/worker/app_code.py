@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import ctypes
 import inspect
 import json
 import os
@@ -30,6 +29,7 @@ from typing import Any
 from roost.runtime.host.launcher import WORKER_ENV
 from roost.runtime.task_api.app_context import MODE_ENV, PARAMETERS_ENV
 from roost.runtime.worker.app_on_ray import RAY_ADDRESS_ENV, serve_on_ray
+from roost.runtime.worker.parent_death import die_with_parent
 
 STOP_GRACE_S = 10.0
 # How long a replica on Ray may take to listen on its node (Ray may first start a worker for it).
@@ -201,13 +201,6 @@ async def _serve_command(app: Any) -> None:
             except asyncio.TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-
-
-def die_with_parent() -> None:
-    """In the command's process, before it starts: end with the app's process, even a killed one
-    (Linux); elsewhere the SIGTERM on stop is all there is."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _split(value: list[str] | str | None) -> list[str]:

@@ -28,6 +28,8 @@ import threading
 import time
 from typing import Any
 
+from roost.runtime.worker.parent_death import die_with_parent
+
 # Set by the bundle host on a replica's worker when the server has a Ray cluster: its address.
 RAY_ADDRESS_ENV = "ROOST_APP_RAY_ADDRESS"
 # Set by the server on each replica: the file the worker writes "host port node" into once the app
@@ -88,8 +90,6 @@ class AppProcess:
         environment = {**own, **env}
         code = "import asyncio, sys; from roost.runtime.worker.app_code import run_app; "
         code += "asyncio.run(run_app(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), 'remote'))"
-        from roost.runtime.worker.app_code import die_with_parent
-
         self._process = subprocess.Popen(
             [sys.executable, "-c", code, location, app_name, parameters, str(port)],
             cwd=cwd if os.path.isdir(cwd) else None,
@@ -163,7 +163,6 @@ def _forwarded_env() -> dict[str, str]:
 async def serve_on_ray(location: str, app_name: str, parameters: str, ray_address: str, timeout: float) -> None:
     """Serve the app on the cluster until it ends by itself, or this is cancelled (the replica is
     stopped): then the app is stopped gracefully, its last output relayed."""
-    from roost.runtime.engine.executors.ray import reply_of
     from roost.runtime.engine.executors.ray_cluster import connect
 
     cluster = await connect(ray_address)
@@ -214,6 +213,14 @@ async def serve_on_ray(location: str, app_name: str, parameters: str, ray_addres
     finally:
         with contextlib.suppress(Exception):
             ray.kill(actor)
+
+
+def reply_of(ref: Any) -> asyncio.Future[Any]:
+    """An actor call's reply as a future of the running loop; one abandoned (the replica stopped
+    meanwhile) ends later with Ray's error, marked as seen rather than logged."""
+    future = asyncio.wrap_future(ref.future())
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
 
 
 def _write_address(where: dict[str, Any]) -> None:
