@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from roost.runtime.engine.executors import ray_cluster
 from server.conftest import start_server, stop_server
 
 PROGRAM = """
@@ -26,7 +27,12 @@ import os
 
 import roost as flyte
 
-app = flyte.AppEnvironment(name="onray", port=8080, env_vars={{"GREETING": "hello from ray", "MARK": {mark!r}}})
+app = flyte.AppEnvironment(
+    name="onray",
+    port=8080,
+    env_vars={{"GREETING": "hello from ray", "MARK": {mark!r}}},
+    resources=flyte.Resources(cpu=1),  # its actor holds 1 of the cluster's CPUs while it lives
+)
 # Listening on 127.0.0.1 only: the server cannot reach it at its node's address.
 loopback = flyte.AppEnvironment(name="loopback", port=8080, env_vars={{"BIND": "127.0.0.1"}})
 
@@ -116,6 +122,9 @@ def test_an_app_served_on_ray(ray_head: str, tmp_path: Path):
         assert app["state"] == "active"
         (replica,) = app["replicas"]
         assert replica["node"].startswith("ray node "), replica
+        cluster = ray_cluster._connect(ray_head)
+        cpus = cluster.ray.cluster_resources()["CPU"]
+        wait_for(lambda: cluster.ray.available_resources().get("CPU") == cpus - 1, 60, "the actor's CPU held")
         listed = roost(home, "get", "apps", "--endpoint", server.url)
         assert "onray" in listed.stdout, listed.stderr
         # Its output reaches the replica's log while it runs.
@@ -131,6 +140,7 @@ def test_an_app_served_on_ray(ray_head: str, tmp_path: Path):
         wait_for(mark.exists, 60, "on_shutdown")
         assert mark.read_text() == "stopped"
         wait_for(lambda: get_json(f"{server.url}/api/v1/apps/onray")["total"] == 0, 60, "the replica's end")
+        wait_for(lambda: cluster.ray.available_resources().get("CPU") == cpus, 60, "the actor's end")
         logs = json.dumps(get_json(f"{server.url}/api/v1/apps/onray/logs"))
         assert "on_shutdown ran" in logs
 

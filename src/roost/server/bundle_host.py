@@ -38,6 +38,7 @@ from roost.runtime.engine import deployed_calls
 from roost.runtime.engine.condition_waits import SERVER_URL_ENV
 from roost.runtime.engine.controller import RunOptions
 from roost.runtime.engine.executors import client
+from roost.runtime.engine.executors.ray_options import ray_options
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import runtime_loop
 from roost.runtime.runs import remote_runs
@@ -46,7 +47,7 @@ from roost.runtime.runs.app_serving import app_task, signal_app
 from roost.runtime.runs.runner import execute_action, execute_run
 from roost.runtime.wire import error_to_wire
 from roost.runtime.worker.app_code import find_app
-from roost.runtime.worker.app_on_ray import RAY_ADDRESS_ENV
+from roost.runtime.worker.app_on_ray import RAY_ADDRESS_ENV, RAY_OPTIONS_ENV
 from roost.store.open_stores import get_store
 from roost.store.run_store import RunNameTaken
 
@@ -192,6 +193,11 @@ class Host:
         env_vars = dict(request.env_vars)
         if self._base.ray_address:  # the replica's worker starts the app on a node of the cluster
             env_vars[RAY_ADDRESS_ENV] = self._base.ray_address
+            try:  # the app's resources and image packages, as a task's on Ray
+                env_vars[RAY_OPTIONS_ENV] = json.dumps(ray_options(compile_task(task)).actor_options())
+            except Exception as e:
+                self.refuse(request.run, e)
+                return
         options = dataclasses.replace(self._base, isolation="process", env_vars=env_vars)
         claimed: list[str] = []
 

@@ -7,6 +7,9 @@ name, materialises the parameters (files downloaded to their mount, variables ex
 readable with ``flyte.app.get_parameter``), then runs ``on_startup``, the ``@app.server`` function (or
 the ``command`` as a child process), and ``on_shutdown`` when it stops -- by itself, or because the app
 was deactivated (the run aborted, which cancels this code).
+
+A replica of a server with a Ray cluster runs this same runtime on a Ray node instead: its worker only
+drives the actor that starts it there (``app_on_ray.py``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -32,6 +33,8 @@ from roost.runtime.worker.parent_death import die_with_parent
 
 # Set by the bundle host on a replica's worker when the server has a Ray cluster: its address.
 RAY_ADDRESS_ENV = "ROOST_APP_RAY_ADDRESS"
+# Set with it: the actor's Ray options (the app's resources, its image's packages) as JSON.
+RAY_OPTIONS_ENV = "ROOST_APP_RAY_OPTIONS"
 # Set by the server on each replica: the file the worker writes "host port node" into once the app
 # answers on the node (the server reads it to reach the replica).
 ADDRESS_FILE_ENV = "ROOST_APP_ADDRESS_FILE"
@@ -40,7 +43,7 @@ OUTPUT_POLL_S = 0.3
 KEPT_LINES = 10_000  # the output an actor holds for the worker to fetch, at most
 # Variables of the worker that are not the app's: the node has its own Ray settings, and these two
 # say where the worker (not the app) stands.
-_NOT_FORWARDED = (RAY_ADDRESS_ENV, ADDRESS_FILE_ENV, "PWD", "OLDPWD")
+_NOT_FORWARDED = (RAY_ADDRESS_ENV, RAY_OPTIONS_ENV, ADDRESS_FILE_ENV, "PWD", "OLDPWD")
 
 
 def _free_port() -> int:
@@ -168,9 +171,12 @@ async def serve_on_ray(location: str, app_name: str, parameters: str, ray_addres
     cluster = await connect(ray_address)
     ray = cluster.ray
     actor_class = ray.remote(AppProcess)
-    # max_concurrency: the output is fetched while ``wait`` waits; no restart: a replica that dies is
-    # the server's to replace, as a local one.
-    actor = actor_class.options(num_cpus=0, max_restarts=0, max_concurrency=4).remote()
+    # The app's requests (CPUs, memory, GPUs, its image's packages as a runtime_env); none asked: no
+    # CPU, so that an app is not kept from a node whose CPUs run tasks. max_concurrency: the output is
+    # fetched while ``wait`` waits; no restart: a replica that dies is the server's to replace.
+    asked = json.loads(os.environ.get(RAY_OPTIONS_ENV) or "{}")
+    options = {"num_cpus": 0, **asked, "max_restarts": 0, "max_concurrency": 4}
+    actor = actor_class.options(**options).remote()
     relayed = 0
 
     async def relay() -> None:
