@@ -184,20 +184,19 @@ class Host:
             server = os.environ.get(SERVER_URL_ENV, "")
             parameters = resolve_parameters(app, dict(request.parameters), lambda other: f"{server}/apps/{other}")
             task = app_task(app)
+            env_vars = dict(request.env_vars)
+            if self._base.ray_address:  # the replica's worker starts the app on a node of the cluster
+                env_vars[RAY_ADDRESS_ENV] = self._base.ray_address
+                # The app's resources and image packages are asked of Ray, as a task's; the worker here
+                # only drives the actor, and is not held to the app's limits.
+                env_vars[RAY_OPTIONS_ENV] = json.dumps(ray_options(compile_task(task)).actor_options())
+                task = app_task(app, limits=False)
             arguments = (location, app.name, json.dumps(parameters), request.port, "remote")
             bound = task.interface.bind(arguments, {}, task.name)
             encoded = values.encode_inputs(task, bound)
         except Exception as e:  # the bundle's code, or its parameters: the user's to fix
             self.refuse(request.run, e)
             return
-        env_vars = dict(request.env_vars)
-        if self._base.ray_address:  # the replica's worker starts the app on a node of the cluster
-            env_vars[RAY_ADDRESS_ENV] = self._base.ray_address
-            try:  # the app's resources and image packages, as a task's on Ray
-                env_vars[RAY_OPTIONS_ENV] = json.dumps(ray_options(compile_task(task)).actor_options())
-            except Exception as e:
-                self.refuse(request.run, e)
-                return
         options = dataclasses.replace(self._base, isolation="process", env_vars=env_vars)
         claimed: list[str] = []
 
