@@ -77,7 +77,8 @@ class AppProcess:
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
         self._lines: collections.deque[str] = collections.deque(maxlen=KEPT_LINES)
-        self._taken = 0  # lines fetched before the first one still kept
+        self._taken = 0  # lines dropped from the front of ``_lines`` (kept at most KEPT_LINES)
+        self._lock = threading.Lock()  # the reading thread appends while ``output`` reads
         self._relay: threading.Thread | None = None
 
     async def start(
@@ -89,8 +90,7 @@ class AppProcess:
         node = ray.get_runtime_context().get_node_id()
         host = _node_address(ray, node)
         port = _free_port()
-        own = {k: v for k, v in os.environ.items()}
-        environment = {**own, **env}
+        environment = {**os.environ, **env}  # the node's own settings, then the app's
         code = "import asyncio, sys; from roost.runtime.worker.app_code import run_app; "
         code += "asyncio.run(run_app(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), 'remote'))"
         self._process = subprocess.Popen(
@@ -121,18 +121,21 @@ class AppProcess:
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None
         for line in iter(self._process.stdout.readline, b""):
-            if len(self._lines) == self._lines.maxlen:
-                self._taken += 1
-            self._lines.append(line.decode(errors="replace").rstrip("\n"))
+            with self._lock:
+                if len(self._lines) == self._lines.maxlen:
+                    self._taken += 1
+                self._lines.append(line.decode(errors="replace").rstrip("\n"))
 
     def _last_lines(self) -> str:
-        return " | ".join(list(self._lines)[-3:])[-400:] or "no output"
+        with self._lock:
+            last = list(self._lines)[-3:]
+        return " | ".join(last)[-400:] or "no output"
 
     async def output(self, since: int) -> tuple[int, list[str]]:
         """The lines printed from line ``since`` on, and the number to ask from next."""
-        lines = list(self._lines)
-        start = max(since - self._taken, 0)
-        return self._taken + len(lines), lines[start:]
+        with self._lock:
+            lines, taken = list(self._lines), self._taken
+        return taken + len(lines), lines[max(since - taken, 0) :]
 
     async def wait(self) -> int:
         """The app's exit status, once it ended (its output read to the end)."""
