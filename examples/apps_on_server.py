@@ -6,6 +6,9 @@
 The server starts a replica at the first request (the request waits for it), passes requests on at
 `/apps/ticker/...`, and holds every response to the app's request timeout: a stream that runs past it
 is cut, its connection closed, so the caller sees an incomplete body rather than a short one.
+
+On a server started with `roost server start --ray ADDRESS` the replica's process runs on a Ray node
+(docs/apps.md, "On a Ray cluster"): there the app must listen on all addresses, `host="0.0.0.0"`.
 """
 
 import asyncio

@@ -238,6 +238,9 @@ ROLE_EXCEPTIONS = {
     ("roost.runtime.runs.remote_runs", "roost.runtime.worker.hybrid_root"),
     # An app is served as a task whose code is the worker-side app runtime: the task must be given it.
     ("roost.runtime.runs.app_serving", "roost.runtime.worker.app_code"),
+    # A replica on Ray is driven by its worker, which creates the actor that runs the app on a node:
+    # it connects to the cluster as the executors do (one connection per process, its authentication).
+    ("roost.runtime.worker.app_on_ray", "roost.runtime.engine.executors.ray_cluster"),
 }
 
 

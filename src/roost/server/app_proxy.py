@@ -84,11 +84,13 @@ class AppProxy:
             await _error(send, e.status, str(e))
             return
         try:
-            await self._forward(scope, receive, send, replica.port, app)
+            await self._forward(scope, receive, send, replica.host, replica.port, app)
         finally:
             self.apps.release(app, replica)
 
-    async def _forward(self, scope: dict[str, Any], receive: Any, send: Any, port: int, app: ServedApp) -> None:
+    async def _forward(
+        self, scope: dict[str, Any], receive: Any, send: Any, host: str, port: int, app: ServedApp
+    ) -> None:
         spec = app.spec
         name = spec.name
         prefix = (PREFIX + name).encode()
@@ -100,14 +102,14 @@ class AppProxy:
         target = target or b"/"
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
-        headers, body_framing = _request_headers(scope, port, spec.requires_auth, name)
+        headers, body_framing = _request_headers(scope, host, port, spec.requires_auth, name)
         body = _body(receive) if body_framing else None
         deadline = _Deadline(spec.request_timeout) if spec.request_timeout else None  # 0: no limit
         response: ReplicaResponse | None = None
         started = False
         try:
             method = scope["method"].encode("latin-1")
-            response = await self.replicas.send(port, method, target, headers, body)
+            response = await self.replicas.send(port, method, target, headers, body, host)
             kept = [(k, v) for k, v in response.headers if k not in HOP_BY_HOP]
             await send({"type": "http.response.start", "status": response.status, "headers": kept})
             started = True
@@ -168,11 +170,11 @@ class _Deadline:
 
 
 def _request_headers(
-    scope: dict[str, Any], port: int, strip_credentials: bool, name: str
+    scope: dict[str, Any], replica_host: str, port: int, strip_credentials: bool, name: str
 ) -> tuple[list[tuple[bytes, bytes]], str]:
     """The headers for the replica, and how the request's body goes: "length" (as the caller's
     Content-Length says), "chunked" (the caller's was chunked: it is chunked again), or "" (none)."""
-    headers = [(b"host", b"127.0.0.1:%d" % port)]
+    headers = [(b"host", b"%s:%d" % (replica_host.encode(), port))]
     host = b""
     framing = ""
     for key, value in scope["headers"]:

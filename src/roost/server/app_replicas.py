@@ -5,6 +5,10 @@ settings -- started by the bundle host of the app's code (``StartApp``) under a 
 the server chose. It is *starting* until its port answers HTTP (and its health path does not fail),
 then *ready*, then *stopping* (SIGTERM to its process, its run aborted after a grace).
 
+On a server with a Ray cluster (``--ray``) the replica's worker starts the app on a node of the
+cluster (``runtime/worker/app_on_ray.py``) and writes the node's address into a file the server
+named; the replica is reached there from then on (its port on the server's machine is unused).
+
 How many (``Scaling``): never fewer than ``min`` while the app is active, never more than ``max``.
 A request that finds no ready replica waits for one (a cold start), and one that finds every ready
 replica at its target while another may start waits for the new one: with ``Concurrency(n)`` a
@@ -23,7 +27,9 @@ import contextlib
 import logging
 import math
 import os
+import shutil
 import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from roost.runtime import messages
 from roost.runtime.ids import new_run_name
 from roost.runtime.runs.app_serving import signal_app
+from roost.runtime.worker.app_on_ray import ADDRESS_FILE_ENV
 from roost.server.app_table import AppSpec, AppTable
 from roost.server.hosts import HostGone, Hosts
 from roost.server.replica_client import ReplicaError, ReplicaPool
@@ -61,6 +68,8 @@ class Replica:
     run: str
     port: int
     state: str = "starting"  # starting, ready, stopping
+    host: str = "127.0.0.1"
+    node: str | None = None  # where it runs, when not on this machine ("ray node ...")
     in_flight: int = 0
     last_used: float = field(default_factory=time.monotonic)
     ready_at: float | None = None
@@ -133,8 +142,10 @@ def free_port() -> int:
 class AppManager:
     """Every app of the server, its replicas, and the loop that scales them. Lives on the server's loop."""
 
-    def __init__(self, table: AppTable, hosts: Hosts, store: RunStore, base_url: str):
+    def __init__(self, table: AppTable, hosts: Hosts, store: RunStore, base_url: str, on_ray: bool = False):
         self.table = table
+        # Replicas on Ray say where they listen in a file of this folder (one per replica's run).
+        self._addresses = tempfile.mkdtemp(prefix="roost-app-addresses-") if on_ray else None
         self.hosts = hosts
         self.store = store
         self.base_url = base_url.rstrip("/")
@@ -169,7 +180,15 @@ class AppManager:
             "module": app.spec.module,
             "runs": [r.run for r in app.replicas],
             "replicas": [
-                {"run": r.run, "port": r.port, "state": r.state, "in_flight": r.in_flight} for r in app.replicas
+                {
+                    "run": r.run,
+                    "host": r.host,
+                    "port": r.port,
+                    "node": r.node or "this machine",
+                    "state": r.state,
+                    "in_flight": r.in_flight,
+                }
+                for r in app.replicas
             ],
         }
 
@@ -255,7 +274,12 @@ class AppManager:
 
     async def _start(self, app: ServedApp, replica: Replica) -> None:
         spec = app.spec
-        request = messages.StartApp(replica.run, spec.module, spec.name, replica.port, spec.parameters, spec.env_vars)
+        env_vars = dict(spec.env_vars)
+        address_file = None
+        if self._addresses is not None:
+            address_file = os.path.join(self._addresses, replica.run)
+            env_vars[ADDRESS_FILE_ENV] = address_file
+        request = messages.StartApp(replica.run, spec.module, spec.name, replica.port, spec.parameters, env_vars)
         accepted = False
         try:
             try:
@@ -266,7 +290,10 @@ class AppManager:
                 raise RuntimeError(reply.error.message)
             accepted = True
             deadline = time.monotonic() + spec.activate_timeout
-            while not await self._answers(replica.port, spec.health_check_path):
+            while not (
+                self._located(replica, address_file)
+                and await self._answers(replica.host, replica.port, spec.health_check_path)
+            ):
                 if replica.state == "stopping":  # stopped while it started (deactivated, replaced)
                     await self._stop(app, replica)  # again: the first may have come before its run
                     return
@@ -293,7 +320,8 @@ class AppManager:
         replica.state, replica.ready_at = "ready", time.monotonic()
         replica.last_used = replica.ready_at
         app.last_error = None
-        logger.info("app %s: replica %s ready on port %s", spec.name, replica.run, replica.port)
+        where = f" ({replica.node})" if replica.node else ""
+        logger.info("app %s: replica %s ready at %s:%s%s", spec.name, replica.run, replica.host, replica.port, where)
         self._notify(app)
 
     def _failed(self, app: ServedApp) -> None:
@@ -301,10 +329,26 @@ class AppManager:
         first, most = BACKOFF_S
         app.next_start_at = time.monotonic() + min(most, first * 2 ** (app.failures - 1))
 
-    async def _answers(self, port: int, path: str) -> bool:
-        headers = [(b"host", b"127.0.0.1:%d" % port)]
+    @staticmethod
+    def _located(replica: Replica, address_file: str | None) -> bool:
+        """Whether the replica's address is known: at once on this machine; on Ray once its worker
+        wrote the node's address (``host port where``)."""
+        if address_file is None or replica.node is not None:
+            return True
         try:
-            request = self._health.send(port, b"GET", path.encode(), headers, None)
+            with open(address_file) as f:
+                host, port, where = f.read().strip().split(" ", 2)
+        except (OSError, ValueError):
+            return False
+        replica.host, replica.port, replica.node = host, int(port), where
+        with contextlib.suppress(OSError):
+            os.unlink(address_file)
+        return True
+
+    async def _answers(self, host: str, port: int, path: str) -> bool:
+        headers = [(b"host", b"%s:%d" % (host.encode(), port))]
+        try:
+            request = self._health.send(port, b"GET", path.encode(), headers, None, host)
             response = await asyncio.wait_for(request, HEALTH_TIMEOUT_S)
         except (ReplicaError, asyncio.TimeoutError):
             return False
@@ -428,3 +472,5 @@ class AppManager:
         if stopping:
             await asyncio.gather(*stopping, return_exceptions=True)
         self._health.close()
+        if self._addresses is not None:
+            shutil.rmtree(self._addresses, ignore_errors=True)

@@ -38,6 +38,7 @@ from roost.runtime.engine import deployed_calls
 from roost.runtime.engine.condition_waits import SERVER_URL_ENV
 from roost.runtime.engine.controller import RunOptions
 from roost.runtime.engine.executors import client
+from roost.runtime.engine.executors.ray_options import ray_options
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import runtime_loop
 from roost.runtime.runs import remote_runs
@@ -46,6 +47,7 @@ from roost.runtime.runs.app_serving import app_task, signal_app
 from roost.runtime.runs.runner import execute_action, execute_run
 from roost.runtime.wire import error_to_wire
 from roost.runtime.worker.app_code import find_app
+from roost.runtime.worker.app_on_ray import RAY_ADDRESS_ENV, RAY_OPTIONS_ENV
 from roost.store.open_stores import get_store
 from roost.store.run_store import RunNameTaken
 
@@ -182,13 +184,20 @@ class Host:
             server = os.environ.get(SERVER_URL_ENV, "")
             parameters = resolve_parameters(app, dict(request.parameters), lambda other: f"{server}/apps/{other}")
             task = app_task(app)
+            env_vars = dict(request.env_vars)
+            if self._base.ray_address:  # the replica's worker starts the app on a node of the cluster
+                env_vars[RAY_ADDRESS_ENV] = self._base.ray_address
+                # The app's resources and image packages are asked of Ray, as a task's; the worker here
+                # only drives the actor, and is not held to the app's limits.
+                env_vars[RAY_OPTIONS_ENV] = json.dumps(ray_options(compile_task(task)).actor_options())
+                task = app_task(app, limits=False)
             arguments = (location, app.name, json.dumps(parameters), request.port, "remote")
             bound = task.interface.bind(arguments, {}, task.name)
             encoded = values.encode_inputs(task, bound)
         except Exception as e:  # the bundle's code, or its parameters: the user's to fix
             self.refuse(request.run, e)
             return
-        options = dataclasses.replace(self._base, isolation="process", env_vars=dict(request.env_vars))
+        options = dataclasses.replace(self._base, isolation="process", env_vars=env_vars)
         claimed: list[str] = []
 
         def on_claimed(run_name: str) -> None:

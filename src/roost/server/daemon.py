@@ -116,7 +116,8 @@ def serve(
     api = Api(store, BundleStore(home), hosts, url, submissions)
     deployed = DeployRoutes(registry, triggers, scheduler, BundleStore(home), hosts, submissions, api.run_url)
     access = Access(keys)
-    apps = AppManager(AppTable(registry_path(home)), hosts, store, url)
+    on_ray = bool((run_options or {}).get("ray_address"))
+    apps = AppManager(AppTable(registry_path(home)), hosts, store, url, on_ray=on_ray)
     apps.load()
     more_routes = [*deployed.routes(), *AppRoutes(apps, BundleStore(home)).routes()]
     # Flyte's own protocol, for the unmodified flyte client (where roost[flyte] is installed).

@@ -1,7 +1,7 @@
-"""HTTP/1.1 to the apps' replicas, for the proxy: kept-alive connections per port, reused request after
+"""HTTP/1.1 to the apps' replicas, for the proxy: kept-alive connections per address, reused request after
 request, each request and response streamed piece by piece.
 
-Every upstream of the proxy is a replica on 127.0.0.1 that speaks HTTP/1.1, and a general client
+Every upstream of the proxy is a replica that speaks HTTP/1.1 (on 127.0.0.1, or on a Ray node), and a general client
 (httpx) spends more per request building its models than the request itself takes on this machine. So
 this client is the least around ``h11``, which does the HTTP/1.1 itself: it writes the request's head
 and frames its body, parses the response (Content-Length, chunked, until close, 1xx, HEAD/204/304) and
@@ -38,10 +38,10 @@ class _ClosedUnanswered(Exception):
 
 
 class _Connection:
-    __slots__ = ("eof", "h11", "idle_since", "port", "reader", "received", "writer")
+    __slots__ = ("address", "eof", "h11", "idle_since", "reader", "received", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int):
-        self.reader, self.writer, self.port = reader, writer, port
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: tuple[str, int]):
+        self.reader, self.writer, self.address = reader, writer, address
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.idle_since = 0.0
         self.eof = False  # the replica closed its side (h11 was told)
@@ -136,26 +136,34 @@ class ReplicaResponse:
 
 
 class ReplicaPool:
-    """Kept-alive connections to the replicas (by port), each carrying one request at a time."""
+    """Kept-alive connections to the replicas (by host and port), each carrying one request at a time."""
 
     def __init__(self) -> None:
-        self._idle: dict[int, list[_Connection]] = {}
+        self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._swept = time.monotonic()
 
     async def send(
-        self, port: int, method: bytes, target: bytes, headers: Headers, body: AsyncIterator[bytes] | None
+        self,
+        port: int,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        body: AsyncIterator[bytes] | None,
+        host: str = "127.0.0.1",
     ) -> ReplicaResponse:
-        """Send a request -- ``headers`` with its Host, and a Content-Length or ``transfer-encoding:
-        chunked`` when ``body`` (its pieces) is given -- and read the response's status and headers."""
+        """Send a request to the replica at ``host``:``port`` -- ``headers`` with its Host, and a
+        Content-Length or ``transfer-encoding: chunked`` when ``body`` (its pieces) is given -- and read
+        the response's status and headers."""
         try:
             request = h11.Request(method=method, target=target, headers=headers)
         except h11.LocalProtocolError as e:
             raise ReplicaError(f"the request cannot be sent on: {e}") from None
-        connection = self._take(port)
+        address = (host, port)
+        connection = self._take(address)
         reused = connection is not None
         while True:
             if connection is None:
-                connection = await self._open(port)
+                connection = await self._open(address)
             try:
                 return await self._exchange(connection, request, body)
             except (_ClosedUnanswered, ConnectionError) as e:
@@ -207,8 +215,8 @@ class ReplicaPool:
             headers = [(name, value) for name, value in headers if name != b"content-length"]
         return ReplicaResponse(self, connection, event.status_code, headers)
 
-    def _take(self, port: int) -> _Connection | None:
-        idle = self._idle.get(port)
+    def _take(self, address: tuple[str, int]) -> _Connection | None:
+        idle = self._idle.get(address)
         now = time.monotonic()
         while idle:
             connection = idle.pop()
@@ -220,28 +228,29 @@ class ReplicaPool:
     def _keep(self, connection: _Connection) -> None:
         now = time.monotonic()
         connection.idle_since = now
-        idle = self._idle.setdefault(connection.port, [])
+        idle = self._idle.setdefault(connection.address, [])
         if len(idle) < IDLE_PER_PORT:
             idle.append(connection)
         else:
             connection.close()
         if now - self._swept > IDLE_S:  # connections to replicas gone, or idle too long, are closed
             self._swept = now
-            for port, connections in list(self._idle.items()):
+            for address, connections in list(self._idle.items()):
                 for stale in [c for c in connections if not c.usable(now)]:
                     stale.close()
                     connections.remove(stale)
                 if not connections:
-                    del self._idle[port]
+                    del self._idle[address]
 
-    async def _open(self, port: int) -> _Connection:
+    async def _open(self, address: tuple[str, int]) -> _Connection:
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, limit=PIECE), CONNECT_S)
+            opening = asyncio.open_connection(address[0], address[1], limit=PIECE)
+            reader, writer = await asyncio.wait_for(opening, CONNECT_S)
         except asyncio.TimeoutError:
             raise ReplicaError(f"the replica did not accept a connection within {CONNECT_S:g} s") from None
         except OSError as e:
             raise ReplicaError(f"cannot connect to the replica: {e.strerror or e}") from None
-        return _Connection(reader, writer, port)
+        return _Connection(reader, writer, address)
 
     def close(self) -> None:
         for connections in self._idle.values():

@@ -54,14 +54,19 @@ def _answers(port: int, path: str, timeout: float) -> bool:
             return False
 
 
-def app_task(app: AppEnvironment) -> Any:
+def app_task(app: AppEnvironment, limits: bool = True) -> Any:
     """The task a replica of ``app`` runs as: the app runtime (``run_app``) in an environment with the
-    app's settings -- what its worker process is set up with, exactly as a task's."""
+    app's settings -- what its worker process is set up with, exactly as a task's (without its
+    resources when ``limits`` is False: a worker that only drives the app's replica on Ray)."""
     from roost.runtime.worker.app_code import run_app
     from roost.spec.task_environment import TaskEnvironment
 
     env = TaskEnvironment(
-        name=f"app-{app.name}", image=app.image, resources=app.resources, env_vars=app.env_vars, secrets=app.secrets
+        name=f"app-{app.name}",
+        image=app.image,
+        resources=app.resources if limits else None,
+        env_vars=app.env_vars,
+        secrets=app.secrets,
     )
     return env.task(run_app)
 

@@ -7,6 +7,9 @@ name, materialises the parameters (files downloaded to their mount, variables ex
 readable with ``flyte.app.get_parameter``), then runs ``on_startup``, the ``@app.server`` function (or
 the ``command`` as a child process), and ``on_shutdown`` when it stops -- by itself, or because the app
 was deactivated (the run aborted, which cancels this code).
+
+A replica of a server with a Ray cluster runs this same runtime on a Ray node instead: its worker only
+drives the actor that starts it there (``app_on_ray.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import ctypes
 import inspect
 import json
 import os
@@ -29,8 +31,12 @@ from typing import Any
 
 from roost.runtime.host.launcher import WORKER_ENV
 from roost.runtime.task_api.app_context import MODE_ENV, PARAMETERS_ENV
+from roost.runtime.worker.app_on_ray import RAY_ADDRESS_ENV, serve_on_ray
+from roost.runtime.worker.parent_death import die_with_parent
 
 STOP_GRACE_S = 10.0
+# How long a replica on Ray may take to listen on its node (Ray may first start a worker for it).
+RAY_START_TIMEOUT_S = 120.0
 
 
 def find_app(location: str, name: str) -> Any:
@@ -89,6 +95,10 @@ async def run_app(location: str, app_name: str, parameters: str, port: int, mode
     ``flyte.app.ctx().mode`` says: "local" here, "remote" for a replica a roost server runs)."""
     from roost.spec.app_types import Port
 
+    ray_address = os.environ.pop(RAY_ADDRESS_ENV, None)
+    if ray_address:  # a replica of a server with a Ray cluster: the app runs on a node of it
+        await _until_stopped(serve_on_ray(location, app_name, parameters, ray_address, RAY_START_TIMEOUT_S))
+        return
     app = find_app(location, app_name)
     # The module is imported: from here on, the app's code may start runs (flyte.run in a request
     # handler) as any program does -- the guard against runs started by a worker's import is for tasks.
@@ -104,9 +114,21 @@ async def run_app(location: str, app_name: str, parameters: str, port: int, mode
     os.environ[PARAMETERS_ENV] = str(Path(folder) / "parameters.json")
     if app.on_startup_fn is not None:
         await _call(app.on_startup_fn, values)
-    serving = asyncio.ensure_future(
-        _serve_function(app.server_fn, values) if app.server_fn is not None else _serve_command(app)
-    )
+    try:
+        await _until_stopped(
+            _serve_function(app.server_fn, values) if app.server_fn is not None else _serve_command(app)
+        )
+    finally:
+        if app.on_shutdown_fn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(_call(app.on_shutdown_fn, values))
+        print(f"app {app_name} stopped", flush=True)
+
+
+async def _until_stopped(body: Any) -> None:
+    """Await the app's serving ``body`` until it ends, or SIGTERM stops it (cancelled: it ends as it
+    should, and this returns)."""
+    serving = asyncio.ensure_future(body)
     stopped: list[bool] = []
 
     def stop() -> None:
@@ -125,10 +147,6 @@ async def run_app(location: str, app_name: str, parameters: str, port: int, mode
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGTERM)
-        if app.on_shutdown_fn is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(_call(app.on_shutdown_fn, values))
-        print(f"app {app_name} stopped", flush=True)
 
 
 async def _serve_function(fn: Any, values: dict[str, str]) -> None:
@@ -160,7 +178,7 @@ async def _serve_command(app: Any) -> None:
     if not argv:
         raise ValueError(f"app {app.name!r} has no @server function, command or args to serve")
     process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent
     )
 
     def relay() -> None:
@@ -186,13 +204,6 @@ async def _serve_command(app: Any) -> None:
             except asyncio.TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-
-
-def _die_with_parent() -> None:
-    """In the command's process, before it starts: end with the app's process, even a killed one
-    (Linux); elsewhere the SIGTERM on stop is all there is."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _split(value: list[str] | str | None) -> list[str]:
