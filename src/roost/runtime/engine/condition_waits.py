@@ -17,7 +17,6 @@ import logging
 import os
 import threading
 import time
-import urllib.request
 from typing import Any
 
 import msgpack
@@ -179,6 +178,8 @@ class ConditionWaits:
     def _post(self, record: ActionRecord, webhook: dict[str, Any], name: str) -> None:
         """POST the webhook's payload, a few tries; a failure is noted on the condition's action and
         never fails it (someone can still answer)."""
+        import urllib.request  # only a run with a webhook pays for it (and the email package it pulls in)
+
         body = json.dumps(substitute(webhook.get("payload") or {}, callback_uri(self.run_name, name))).encode()
         problem = ""
         for attempt in range(WEBHOOK_TRIES):

@@ -9,12 +9,14 @@ meanwhile is opened again once.
 
 from __future__ import annotations
 
-import http.client
 import os
 import threading
 import time
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import http.client
 
 import msgpack
 
@@ -83,6 +85,10 @@ class ServerClient:
 
     # -- transport ------------------------------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:
+        # Imported on the first call: a local run, which imports this module for its handles, never
+        # pays for http.client (and the email package it pulls in).
+        import http.client
+
         conn = getattr(self._local, "conn", None)
         if conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
@@ -99,6 +105,8 @@ class ServerClient:
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         target = self._prefix + path
+        import http.client  # loaded by _connection already: a name for the errors below
+
         for retry in (True, False):
             conn = self._connection()
             try:
