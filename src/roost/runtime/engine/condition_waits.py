@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -55,6 +56,24 @@ def substitute(payload: Any, uri: str) -> Any:
     if isinstance(payload, list):
         return [substitute(v, uri) for v in payload]
     return payload
+
+
+def post_webhook(url: str, body: bytes, note: Callable[[str, str], None]) -> None:
+    """POST a condition's webhook payload, a few tries; what came of it goes to ``note(line, stream)``.
+    A failure never fails the condition (someone can still answer)."""
+    import urllib.request  # only a run with a webhook pays for it (and the email package it pulls in)
+
+    problem = ""
+    for attempt in range(WEBHOOK_TRIES):
+        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
+                note(f"webhook {url} answered {response.status}", "stdout")
+                return
+        except Exception as e:  # any failure of someone else's endpoint is only noted
+            problem = f"{type(e).__name__}: {e}"
+        time.sleep(min(2**attempt, 5))
+    note(f"webhook {url} failed after {WEBHOOK_TRIES} tries: {problem}", "stderr")
 
 
 class ConditionWaits:
@@ -176,24 +195,8 @@ class ConditionWaits:
         self.store.mark(record)
 
     def _post(self, record: ActionRecord, webhook: dict[str, Any], name: str) -> None:
-        """POST the webhook's payload, a few tries; a failure is noted on the condition's action and
-        never fails it (someone can still answer)."""
-        import urllib.request  # only a run with a webhook pays for it (and the email package it pulls in)
-
         body = json.dumps(substitute(webhook.get("payload") or {}, callback_uri(self.run_name, name))).encode()
-        problem = ""
-        for attempt in range(WEBHOOK_TRIES):
-            request = urllib.request.Request(
-                webhook["url"], data=body, method="POST", headers={"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-                    self._note(record, f"webhook {webhook['url']} answered {response.status}")
-                    return
-            except Exception as e:  # any failure of someone else's endpoint is only noted
-                problem = f"{type(e).__name__}: {e}"
-            time.sleep(min(2**attempt, 5))
-        self._note(record, f"webhook {webhook['url']} failed after {WEBHOOK_TRIES} tries: {problem}", "stderr")
+        post_webhook(webhook["url"], body, lambda line, stream: self._note(record, line, stream))
 
     def _note(self, record: ActionRecord, line: str, stream: str = "stdout") -> None:
         self.store.log(LogRecord(self.run_name, record.action_id, 0, time.time(), stream, line))

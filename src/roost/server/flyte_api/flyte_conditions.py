@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.request
 from typing import Any
 
 from flyteidl2.core import literals_pb2, types_pb2
 from flyteidl2.workflow import run_definition_pb2
 
-from roost.runtime.engine.condition_waits import substitute
+from roost.runtime.engine.condition_waits import post_webhook, substitute
 from roost.server.flyte_api.flyte_actions import (
     ABORTED,
     FAILED,
@@ -33,8 +32,6 @@ from roost.server.flyte_api.flyte_actions import (
 from roost.store.records import ConditionRecord, LogRecord
 
 POLL_S = 0.25
-WEBHOOK_TRIES = 3
-WEBHOOK_TIMEOUT_S = 10.0
 DATA_TYPES = {
     types_pb2.BOOLEAN: "bool",
     types_pb2.INTEGER: "int",
@@ -136,24 +133,10 @@ class FlyteConditions:
             self.runs.finish_waiting(action, phase, execution_error("ConditionFailed", message, True))
 
     def _post(self, action: FlyteAction, url: str, body: bytes) -> None:
-        """POST the webhook, a few tries; a failure is only noted in the action's log (someone can still
-        answer)."""
-        problem = ""
-        for attempt in range(WEBHOOK_TRIES):
-            request = urllib.request.Request(
-                url, data=body, method="POST", headers={"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-                    self._note(action, f"webhook {url} answered {response.status}")
-                    return
-            except Exception as e:  # someone else's endpoint failing is only noted
-                problem = f"{type(e).__name__}: {e}"
-            time.sleep(min(2**attempt, 5))
-        self._note(action, f"webhook {url} failed after {WEBHOOK_TRIES} tries: {problem}")
+        post_webhook(url, body, lambda line, stream: self._note(action, line, stream))
 
-    def _note(self, action: FlyteAction, line: str) -> None:
-        self.runs.store.log(LogRecord(action.run.name, action.name, 0, time.time(), "stdout", line))
+    def _note(self, action: FlyteAction, line: str, stream: str) -> None:
+        self.runs.store.log(LogRecord(action.run.name, action.name, 0, time.time(), stream, line))
 
 
 def _struct_json(struct: Any) -> str:
