@@ -5,7 +5,6 @@ protocol error -- never a hang."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import socket
 import struct
 
@@ -126,7 +125,32 @@ def test_each_message_round_trips_through_the_codec(kind):
     message = SAMPLES[kind]
     back = m.decode(m.encode(message))
     assert type(back) is kind and back == message
-    assert dataclasses.astuple(back) == dataclasses.astuple(message)  # nested messages typed too
+    assert shape(back) == shape(message)  # nested messages typed too
+
+
+def shape(value):
+    """A value with every message in it, however deep, spelled out as (class, fields...)."""
+    if isinstance(value, m.Message):
+        return (type(value), *(shape(getattr(value, name)) for name in value.field_names))
+    if isinstance(value, (list, tuple)):
+        return [shape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    return value
+
+
+def test_a_message_takes_its_fields_by_position_or_name_with_their_defaults():
+    setup = m.Setup({"A": "1"}, [], [], {})
+    assert setup.store is None and setup.code_paths == [] and setup.code_paths is not m.Setup({}, [], [], {}).code_paths
+    assert m.CallReply(call=3, error=m.WireError("E", "user", "x")).outputs is None
+    with pytest.raises(TypeError):
+        m.Setup({"A": "1"})  # fields without defaults are required
+    with pytest.raises(AttributeError):
+        setup.other = 1  # slots: no field but the declared ones
+    changed = m.replace(setup, limits={"memory": 1})
+    assert changed.limits == {"memory": 1} and changed.env == {"A": "1"} and setup.limits == {}
+    with pytest.raises(TypeError, match="no field nope"):
+        m.replace(setup, nope=1)
 
 
 def test_a_secret_value_does_not_show_in_a_repr():

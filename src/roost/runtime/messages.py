@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
@@ -43,12 +42,16 @@ class ProtocolError(Exception):
 class Message:
     """Base of every message; ``kind`` is its number on the wire (set by ``_register``).
 
-    Equality and repr are written once here, from the fields the codec reads, rather than generated
-    for each class by ``@dataclass``: generating them costs milliseconds of every process's start.
+    A message class declares its fields as annotations, with defaults as a dataclass would
+    (``dataclasses.field(default_factory=...)`` too); ``@message`` makes them slots and ``_register``
+    writes every class's ``__init__`` in one go. Equality and repr are written once here, from the
+    fields the codec reads. (``@dataclass`` would generate and compile each class's methods one class
+    at a time: milliseconds of every process's start.)
     """
 
     __slots__ = ()
     kind: ClassVar[int] = -1
+    field_names: ClassVar[tuple[str, ...]] = ()
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -63,9 +66,70 @@ class Message:
         return f"{type(self).__name__}({shown})"
 
 
+_REQUIRED = object()  # a field without a default
+_FACTORY = object()  # the default of a field whose default is made per message
+# class -> its fields: (name, annotation, default or _REQUIRED, default factory or None)
+_DECLARED: dict[type[Message], tuple[tuple[str, str, Any, Any], ...]] = {}
+
+
 def message(cls: type[M]) -> type[M]:
-    """A message class: a dataclass with slots, whose equality and repr are ``Message``'s."""
-    return dataclass(slots=True, repr=False, eq=False)(cls)
+    """A message class: its annotated fields become its slots, in order; its ``__init__`` takes them by
+    position or name, as a dataclass's would (made by ``_register``)."""
+    if cls.__bases__ != (Message,):
+        raise TypeError(f"{cls.__name__}: a message derives from Message alone")
+    # The class's own annotations, as strings (this module postpones them); inspect is not imported for it.
+    annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
+    declared = []
+    for name, annotation in annotations.items():
+        default, factory = cls.__dict__.get(name, _REQUIRED), None
+        if isinstance(default, dataclasses.Field):
+            default, factory = _FACTORY, default.default_factory
+        if default is _REQUIRED and declared and declared[-1][2] is not _REQUIRED:
+            raise TypeError(f"{cls.__name__}.{name}: a field without a default follows one with a default")
+        declared.append((name, str(annotation), default, factory))
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in annotations and k not in ("__dict__", "__weakref__")}
+    namespace["__slots__"] = tuple(annotations)
+    namespace["field_names"] = tuple(annotations)
+    made = type(cls.__name__, (Message,), namespace)
+    _DECLARED[made] = tuple(declared)
+    return made  # type: ignore[return-value]
+
+
+def _write_inits(classes: tuple[type[Message], ...]) -> None:
+    """Every message's ``__init__``, compiled together: one ``exec`` for all of them."""
+    source: list[str] = []
+    scope: dict[str, Any] = {"_FACTORY": _FACTORY}
+    for number, cls in enumerate(classes):
+        declared = _DECLARED[cls]
+        if not declared:
+            continue
+        params, body = [], []
+        for index, (name, _, default, factory) in enumerate(declared):
+            if default is _REQUIRED:
+                params.append(name)
+            else:
+                scope[f"_d{number}_{index}"] = default
+                params.append(f"{name}=_d{number}_{index}")
+            if factory is not None:
+                scope[f"_f{number}_{index}"] = factory
+                body.append(f"    self.{name} = _f{number}_{index}() if {name} is _FACTORY else {name}")
+            else:
+                body.append(f"    self.{name} = {name}")
+        source.append(f"def _init{number}(self, {', '.join(params)}):\n" + "\n".join(body))
+    exec(compile("\n".join(source), __name__ + " (message __init__s)", "exec"), scope)
+    for number, cls in enumerate(classes):
+        init = scope.get(f"_init{number}")
+        if init is not None:
+            init.__qualname__ = f"{cls.__name__}.__init__"
+            cls.__init__ = init  # type: ignore[misc]
+
+
+def replace(message: M, **changes: Any) -> M:
+    """A copy of ``message`` with ``changes`` to its fields."""
+    unknown = set(changes) - set(message.field_names)
+    if unknown:
+        raise TypeError(f"{type(message).__name__} has no field {', '.join(sorted(unknown))}")
+    return type(message)(**{name: changes.get(name, getattr(message, name)) for name in message.field_names})
 
 
 # -- values carried inside messages ----------------------------------------------------------------------
@@ -474,21 +538,21 @@ def _getter(names: list[str]) -> Any:
 
 
 def _register() -> None:
+    _write_inits(MESSAGES)
     names = {cls.__name__ for cls in MESSAGES}
     for kind, cls in enumerate(MESSAGES):
         cls.kind = kind
-        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-        missing = dataclasses.MISSING
-        required = sum(1 for f in fields if f.default is missing and f.default_factory is missing)
-        _GETTERS[kind] = _getter([f.name for f in fields])
-        _NAMES[kind] = tuple(f.name for f in fields)
+        declared = _DECLARED[cls]
+        required = sum(1 for _, _, default, _ in declared if default is _REQUIRED)
+        _GETTERS[kind] = _getter(list(cls.field_names))
+        _NAMES[kind] = cls.field_names
         nested = []
-        for position, f in enumerate(fields, start=1):  # the array's first item is the kind
-            words = set(str(f.type).replace("[", " ").replace("]", " ").replace("|", " ").split())
+        for position, (_, annotation, _, _) in enumerate(declared, start=1):  # the array's first item is the kind
+            words = set(annotation.replace("[", " ").replace("]", " ").replace("|", " ").split())
             if words & names:
-                nested.append((position, str(f.type).startswith("list[")))
-        _SHAPES[kind] = (cls, required, len(fields), tuple(nested))
-        _ARRAYS[cls] = attrgetter("kind", *_NAMES[kind]) if fields else _kind_only
+                nested.append((position, annotation.startswith("list[")))
+        _SHAPES[kind] = (cls, required, len(declared), tuple(nested))
+        _ARRAYS[cls] = attrgetter("kind", *cls.field_names) if declared else _kind_only
 
 
 def _kind_only(message: Message) -> tuple[int]:

@@ -9,10 +9,21 @@ from typing import Any, TypeVar
 R = TypeVar("R")
 
 
+# Types seen without ``__await__``. resolve runs for every value converted, and asking a type for an
+# attribute it lacks is dear on Python 3.11 and older (the miss raises, and formats, an AttributeError
+# inside): a set lookup answers for the types seen before. Bounded, for programs that make classes.
+_PLAIN: set[type] = set()
+_PLAIN_MAX = 4096
+
+
 def resolve(value: Any) -> Any:
     """``value``, or its result when it is awaitable (an async user transformer's coroutine)."""
-    # One attribute lookup on the type: this runs for every value converted.
-    if getattr(type(value), "__await__", None) is None:
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if getattr(cls, "__await__", None) is None:
+        if len(_PLAIN) < _PLAIN_MAX:
+            _PLAIN.add(cls)
         return value
     return run_sync(value)
 

@@ -67,7 +67,13 @@ class ScalarTransformer(TypeTransformer[T]):
         return self._t
 
 
+# Each check first accepts its exact type: that is nearly every value, and numbers.Integral / Real are
+# ABCs whose isinstance costs a call into abc per value (a value of every action's inputs and outputs).
+
+
 def as_bool(value: Any) -> bool:
+    if type(value) is bool:
+        return value
     if not isinstance(value, bool):
         # numpy.bool_ is not a bool subclass, but it is a boolean.
         if type(value).__name__ != "bool_":
@@ -77,12 +83,16 @@ def as_bool(value: Any) -> bool:
 
 
 def as_int(value: Any) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise _refuse("int", value)
     return int(value)
 
 
 def as_float(value: Any) -> float:
+    if type(value) is float:
+        return value
     if isinstance(value, float):
         return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -94,6 +104,8 @@ def as_float(value: Any) -> float:
 
 
 def as_str(value: Any) -> str:
+    if type(value) is str:
+        return value
     if not isinstance(value, str):
         raise _refuse("str", value)
     # A str subclass (a StrEnum member, ...) travels as its plain text.

@@ -13,13 +13,12 @@ limits in cgroup v1)").
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 from pathlib import Path
 
 from roost.errors import MaxRuntimeExceededError
 from roost.images.local import LocalImage, known, needs_build, python_for
-from roost.runtime import values
+from roost.runtime import messages, values
 from roost.runtime.engine.executors.contract import Attempt, AttemptReport
 from roost.runtime.host import cgroups
 from roost.runtime.host.connection import WorkerConnection
@@ -43,7 +42,7 @@ def worker_setup(setup: Setup, connection: WorkerConnection, cpu_limit: int | No
         return setup
     limits = {k: v for k, v in setup.limits.items() if k != "cpus"}
     limits["threads"] = math.ceil(cpu_limit / 1000)
-    return dataclasses.replace(setup, limits=limits)
+    return messages.replace(setup, limits=limits)
 
 
 def node_of(connection: WorkerConnection, detail: str = "") -> str:
