@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from roost import errors
 from roost._version import __version__
-from roost.spec.app_environment import AppEnvironment
 from roost.spec.cache import Cache, CacheBehavior, CachePolicy, CacheRequest, FunctionBodyPolicy
 from roost.spec.docs import Documentation, Link
 from roost.spec.environment import Environment
@@ -32,7 +31,6 @@ from roost.spec.reuse import ReusePolicy
 from roost.spec.secrets import Secret, SecretRequest
 from roost.spec.task_environment import TaskEnvironment
 from roost.spec.timeouts import Timeout, TimeoutType
-from roost.spec.triggers import Cron, FixedRate, OnArtifact, Trigger, TriggeredArtifact, TriggerTime
 from roost.task import AsyncFunctionTaskTemplate, TaskTemplate
 
 __all__ = [
@@ -148,6 +146,14 @@ _LAZY = {
     "deploy": "roost.runtime.runs.deployments",
     "build": "roost.images.build",
     "build_images": "roost.images.build",
+    # Apps and triggers too: a program that declares neither does not pay for their classes.
+    "AppEnvironment": "roost.spec.app_environment",
+    "Cron": "roost.spec.triggers",
+    "FixedRate": "roost.spec.triggers",
+    "OnArtifact": "roost.spec.triggers",
+    "Trigger": "roost.spec.triggers",
+    "TriggeredArtifact": "roost.spec.triggers",
+    "TriggerTime": "roost.spec.triggers",
 }
 _LAZY_MODULES = ("io", "models", "remote", "report", "app", "extend", "types", "storage", "config", "durable")
 
@@ -172,6 +178,8 @@ if TYPE_CHECKING:
     from roost.runtime.task_api.mapping import map
     from roost.runtime.task_api.task_context import ctx, custom_context, get_custom_context, group
     from roost.runtime.task_api.tracing import trace
+    from roost.spec.app_environment import AppEnvironment
+    from roost.spec.triggers import Cron, FixedRate, OnArtifact, Trigger, TriggeredArtifact, TriggerTime
 
 
 def __getattr__(name: str) -> Any:
