@@ -91,9 +91,9 @@ def test_imports_point_down_the_layers():
 
 def test_the_checker_sees_an_upward_import(tmp_path):
     bad = SRC / "spec" / "_layering_probe.py"
-    bad.write_text("def f():\n    from roost.runtime.engine import controller\n")
+    bad.write_text("def f():\n    from roost.runtime.engine import run_controller\n")
     try:
-        assert roost_imports(bad) == [(2, "roost.runtime.engine.controller")]
+        assert roost_imports(bad) == [(2, "roost.runtime.engine.run_controller")]
         assert layer_of("roost.runtime") > layer_of(module_name(bad))
     finally:
         bad.unlink()
@@ -106,7 +106,7 @@ def test_the_checker_sees_an_upward_import(tmp_path):
 # inside a function (it ties the two files just the same), and under `if TYPE_CHECKING:` too. A
 # type-only import never runs, but it is still a reference: whoever reads the file must know the
 # other one, and issue #12 counts the engine core's circle, which one such import closes
-# (actions.py -> controller.py). Left out: the package __init__ files Python runs on the way to a
+# (actions.py -> run_controller.py). Left out: the package __init__ files Python runs on the way to a
 # module, which are not what the importing file asked for.
 
 # The type engine's registry: the engine registers the built-in transformers, which import the
@@ -213,8 +213,8 @@ def test_the_circle_finder_finds_a_loop_and_says_which_arrows_close_it():
     assert "roost/a.py:3 -> roost/b.py" in text and "roost/c.py:7 -> roost/a.py" in text
     assert "roost/d.py" not in text
     assert allowed(["roost.types.engine", "roost.types.transformers.files"])
-    assert not allowed(["roost.runtime.engine.actions", "roost.runtime.engine.controller"])
-    assert not allowed(["roost.runtime.engine.controller", "roost.runtime.runs.runner"])
+    assert not allowed(["roost.runtime.engine.actions", "roost.runtime.engine.run_controller"])
+    assert not allowed(["roost.runtime.engine.run_controller", "roost.runtime.runs.runner"])
     assert not allowed(["roost.types.engine", "roost.runtime.values"])
 
 

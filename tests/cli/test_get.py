@@ -51,7 +51,7 @@ def test_get_run_of_a_failed_run_shows_its_error(roost, recorded):
     assert "FAILED" in out
     assert "ValueError" in out and "bad input 3" in out
     assert 'raise ValueError(f"bad input {x}")' in out  # the user's line of the traceback
-    assert "runtime/engine/controller.py" not in out  # roost's own frames are left out
+    assert "runtime/engine/run_controller.py" not in out  # roost's own frames are left out
 
 
 def test_get_logs_of_a_run_and_of_one_action(roost, recorded, home):

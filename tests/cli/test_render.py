@@ -69,7 +69,7 @@ def test_tree_groups_children_and_caps_what_it_draws():
 
 
 def test_user_traceback_drops_roost_frames():
-    roost_file = render._ROOST_DIR + "runtime/engine/controller.py"
+    roost_file = render._ROOST_DIR + "runtime/engine/run_controller.py"
     text = (
         "Traceback (most recent call last):\n"
         '  File "/x/syncify.py", line 1, in f\n'

@@ -36,9 +36,9 @@ from roost.images.build import build_image
 from roost.runtime import frames, messages, values
 from roost.runtime.engine import deployed_calls
 from roost.runtime.engine.condition_waits import SERVER_URL_ENV
-from roost.runtime.engine.controller import RunOptions
 from roost.runtime.engine.executors import client
 from roost.runtime.engine.executors.ray_options import ray_options
+from roost.runtime.engine.run_controller import RunOptions
 from roost.runtime.loader import find_task, load_module
 from roost.runtime.loop import runtime_loop
 from roost.runtime.runs import remote_runs

@@ -14,7 +14,7 @@ from typing import Any
 
 from roost.errors import InitializationError, RemoteTaskNotFoundError, RemoteTaskUsageError
 from roost.runtime import messages, values
-from roost.runtime.engine.controller import RunOptions
+from roost.runtime.engine.run_controller import RunOptions
 from roost.runtime.runs import server_client
 from roost.runtime.runs.handles import Run
 from roost.runtime.runs.remote_runs import SUBMITTED_OPTIONS

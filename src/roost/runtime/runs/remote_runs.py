@@ -14,7 +14,7 @@ from typing import Any
 
 from roost.core.compile import compile_task
 from roost.runtime import code_bundles, messages, values
-from roost.runtime.engine.controller import RunOptions
+from roost.runtime.engine.run_controller import RunOptions
 from roost.runtime.runs import server_client, settings
 from roost.runtime.runs.handles import Run
 from roost.task import TaskTemplate

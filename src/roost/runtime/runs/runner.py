@@ -22,8 +22,8 @@ from roost.core.compile import compile_task
 from roost.errors import ActionAbortedError, InitializationError, RemoteTaskUsageError, StoreError
 from roost.runtime import loop_watch, values
 from roost.runtime.engine import secret_mounts
-from roost.runtime.engine.controller import RunController, RunOptions
 from roost.runtime.engine.recording import error_info, failure_phase
+from roost.runtime.engine.run_controller import RunController, RunOptions
 from roost.runtime.host.launcher import WORKER_ENV
 from roost.runtime.ids import ROOT_ACTION, RUN_NAME_MAX, check_run_name, new_run_name
 from roost.runtime.loader import find_task, load_module
