@@ -79,24 +79,7 @@ def _run_json(run: RunRecord, gone: bool) -> dict[str, Any]:
 
 
 def _action_json(action: ActionRecord, report: str | None) -> dict[str, Any]:
-    return {
-        "id": action.action_id,
-        "parent": action.parent_id,
-        "task": action.task_name,
-        "short_name": action.short_name,
-        "group": action.group_name,
-        "phase": action.phase.value,
-        "attempts": action.attempts,
-        "queued_at": action.queued_at,
-        "started_at": action.started_at,
-        "ended_at": action.ended_at,
-        "cache_hit": action.cache_hit,
-        "isolation": action.isolation,
-        "isolation_reason": action.isolation_reason,
-        "node": action.node,
-        "report": report,
-        "error": _error_json(action.error),
-    }
+    return {**action.summary(), "short_name": action.short_name, "report": report, "error": _error_json(action.error)}
 
 
 def _print_json(value: Any) -> None:

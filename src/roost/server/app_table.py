@@ -4,12 +4,13 @@ registered with and whether it is active, so that a restarted server serves them
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from roost.server.table_files import open_table_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS apps (
@@ -60,10 +61,7 @@ class AppRow:
 class AppTable:
     def __init__(self, path: Path):
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_table_file(path, _SCHEMA)
 
     def put(self, spec: AppSpec) -> AppRow:
         """Register ``spec`` (replacing an app of the same name), active."""

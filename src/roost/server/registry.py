@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from roost.server.table_files import open_table_file
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployed_tasks (
     name TEXT NOT NULL,
@@ -55,11 +57,7 @@ class TaskRegistry:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
-        self._conn.row_factory = sqlite3.Row
+        self._conn = open_table_file(path, _SCHEMA, rows=True)
 
     def register(self, tasks: list[DeployedTask]) -> tuple[list[str], list[str]]:
         """Register ``tasks`` (one version) all at once: ``(registered, already there)`` by name, or

@@ -16,7 +16,6 @@ gone, or when it ran with variables (the store keeps their names only: the value
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import Any
@@ -101,7 +100,7 @@ class Reruns:
             submission = self.submissions.finished(source)
         if submission is None:
             raise Refused(f"run {source} cannot be rerun here: {why or 'nothing of it is kept'}", 409)
-        again = dataclasses.replace(
+        again = messages.replace(
             submission,
             name=rerun_name(self.store, source),
             resume=False,

@@ -21,6 +21,8 @@ from typing import Any
 import msgpack
 
 from roost.server.schedules import is_schedule, next_time
+from roost.server.table_files import open_table_file
+from roost.store.run_tables import where_clause
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS triggers (
@@ -104,11 +106,7 @@ def content_of(spec: dict[str, Any]) -> str:
 class TriggerTable:
     def __init__(self, path: Path):
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
-        self._conn.row_factory = sqlite3.Row
+        self._conn = open_table_file(path, _SCHEMA, rows=True)
 
     def register(self, triggers: list[tuple[str, str, str, dict[str, Any]]], now: float) -> list[str]:
         """Register ``(task, name, version, spec)`` all at once; the ``task/name`` of those new or changed."""
@@ -156,14 +154,7 @@ class TriggerTable:
     def list(
         self, task: str | None = None, name: str | None = None, active_only: bool = False
     ) -> list[DeployedTrigger]:
-        clauses, args = [], []
-        for column, value in (("task", task), ("name", name)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if active_only:
-            clauses.append("active = 1")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = where_clause((("task", task), ("name", name)), *(["active = 1"] if active_only else []))
         with self._lock:
             rows = self._conn.execute(f"SELECT * FROM triggers {where} ORDER BY task, name", args).fetchall()
         return [_trigger(r) for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class ActionPhase(str, enum.Enum):
@@ -95,6 +96,25 @@ class ActionRecord:
     # What the action ran with, as JSON set when its first attempt starts: the image, resources and
     # limits, and the NAMES of its variables and secrets -- never their values (``environment_record``).
     environment: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What every listing of an action shows of it (``roost get`` JSON, the console's tree), as JSON
+        values: no inputs, outputs, error or environment."""
+        return {
+            "id": self.action_id,
+            "parent": self.parent_id,
+            "task": self.task_name,
+            "group": self.group_name,
+            "phase": self.phase.value,
+            "attempts": self.attempts,
+            "queued_at": self.queued_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "cache_hit": self.cache_hit,
+            "isolation": self.isolation,
+            "isolation_reason": self.isolation_reason,
+            "node": self.node,
+        }
 
 
 @dataclass

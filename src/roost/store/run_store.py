@@ -49,6 +49,7 @@ from roost.store.run_tables import (
     logs_from,
     run_from,
     run_row,
+    where_clause,
 )
 from roost.store.store_config import default_home
 
@@ -495,14 +496,9 @@ class RunStore:
         self, run_name: str | None = None, name: str | None = None, pending: bool = False, limit: int = 1000
     ) -> list[ConditionRecord]:
         """Conditions, newest first: of one run, by name, only those still waiting."""
-        clauses, args = [], []
-        for column, value in (("run_name", run_name), ("name", name)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if pending:
-            clauses.append("state = 'waiting'")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = where_clause(
+            (("run_name", run_name), ("name", name)), *(["state = 'waiting'"] if pending else [])
+        )
         sql = f"SELECT * FROM conditions {where} ORDER BY created_at DESC LIMIT ?"
         return [ConditionRecord(**dict(r)) for r in self._query(sql, (*args, limit))]
 

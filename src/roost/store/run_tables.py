@@ -172,6 +172,18 @@ def logs_from(rows: list[sqlite3.Row]) -> list[LogRecord]:
     return lines
 
 
+def where_clause(equal: tuple[tuple[str, Any], ...], *conditions: str) -> tuple[str, list[Any]]:
+    """A WHERE clause (empty when nothing filters) and its arguments: each column of ``equal`` equal to
+    its value, where the value is not None, and the SQL ``conditions``. Columns are the caller's names."""
+    clauses, args = [], []
+    for column, value in equal:
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    clauses.extend(conditions)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
 def _err(e: ErrorInfo | None) -> tuple[Any, Any, Any, Any]:
     return (None, None, None, None) if e is None else (e.code, e.kind, e.message, e.traceback)
 

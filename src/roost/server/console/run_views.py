@@ -66,20 +66,8 @@ def error_map(error: ErrorInfo | None) -> dict[str, Any] | None:
 def action_node(action: ActionRecord) -> dict[str, Any]:
     """An action as a node of the tree and a bar of the timeline (no inputs, outputs or traceback)."""
     return {
-        "id": action.action_id,
-        "parent": action.parent_id,
-        "task": action.task_name,
+        **action.summary(),
         "name": action.short_name or action.task_name,
-        "group": action.group_name,
-        "phase": action.phase.value,
-        "attempts": action.attempts,
-        "queued_at": action.queued_at,
-        "started_at": action.started_at,
-        "ended_at": action.ended_at,
-        "cache_hit": action.cache_hit,
-        "isolation": action.isolation,
-        "isolation_reason": action.isolation_reason,
-        "node": action.node,
         "error": action.error.message[:300] if action.error is not None else None,
         "segments": segments(action),
     }

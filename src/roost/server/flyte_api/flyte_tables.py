@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from roost.server.table_files import open_table_file
+
 
 class SqliteTable:
     """One table (``SCHEMA`` makes it), its connection shared by the server's threads under a lock."""
@@ -16,10 +18,7 @@ class SqliteTable:
     SCHEMA = ""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(self.SCHEMA)
+        self._db = open_table_file(path, self.SCHEMA)
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
