@@ -1,16 +1,20 @@
-"""One isolation workload, two checkouts of roost, runs interleaved: which is faster on a busy machine.
+"""One workload, two checkouts of roost, runs interleaved: which is faster on a busy machine.
 
-    python benchmarks/compare_isolation.py WORKLOAD N RUNS CHECKOUT_A CHECKOUT_B
+    python benchmarks/compare_checkouts.py WORKLOAD N RUNS CHECKOUT_A CHECKOUT_B
 
-``WORKLOAD`` and ``N`` are those of ``isolation_workloads.py`` (``warm 2000``, ``fresh 200``). Each
-checkout runs its own ``benchmarks/isolation_workloads.py`` with its own ``src`` on the path, A then B,
-``RUNS`` times: load from other work on the machine falls on both alike. Prints each one's median
-and every sample, in microseconds per action.
+``WORKLOAD`` is a local-run workload of ``workloads.py`` (``fanout 10000``, ``sync-fanout 1000``,
+``chain 2000``, ``cache-hit 2000``) or an isolation workload of ``isolation_workloads.py`` (``warm
+2000``, ``fresh 200``, ``warm-concurrent 5000``). Each checkout runs its own copy of the workload with
+its own ``src`` on the path, A then B, ``RUNS`` times: load from other work on the machine falls on
+both alike. Both ``src`` trees are byte-compiled first, so that neither compiles its modules on every
+run (as it would where PYTHONDONTWRITEBYTECODE is set). Prints each one's median and every sample, in
+microseconds per action.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -18,10 +22,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+LOCAL = ("fanout", "sync-fanout", "chain", "cache-hit")
+ISOLATION = ("fresh", "warm", "warm-concurrent")
+
 
 def sample(checkout: Path, workload: str, n: int) -> float:
+    if workload in LOCAL:
+        command = [str(checkout / "benchmarks" / "workloads.py"), "roost", workload, str(n)]
+    else:
+        command = [str(checkout / "benchmarks" / "isolation_workloads.py"), workload, str(n)]
     out = subprocess.run(
-        [sys.executable, str(checkout / "benchmarks" / "isolation_workloads.py"), workload, str(n)],
+        [sys.executable, *command],
         capture_output=True,
         text=True,
         timeout=600,
@@ -34,11 +45,13 @@ def sample(checkout: Path, workload: str, n: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workload", choices=["fresh", "warm", "warm-concurrent"])
+    parser.add_argument("workload", choices=[*LOCAL, *ISOLATION])
     parser.add_argument("n", type=int)
     parser.add_argument("runs", type=int)
     parser.add_argument("checkouts", nargs=2, type=Path)
     args = parser.parse_args()
+    for checkout in args.checkouts:
+        compileall.compile_dir(checkout / "src", quiet=1)
     samples: dict[Path, list[float]] = {checkout: [] for checkout in args.checkouts}
     for _ in range(args.runs):
         for checkout in args.checkouts:
