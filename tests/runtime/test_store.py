@@ -191,3 +191,36 @@ def test_a_store_of_the_first_schema_gains_what_was_added(tmp_path):
     assert version == "3"
     store.close()
     RunStore(path).close()  # opening it again changes nothing
+
+
+def test_none_and_bytes_are_stored_as_they_were_and_a_programs_own_adapter_is_kept(tmp_path):
+    # run_tables registers sqlite3 adapters for None and bytes (a fast path on Python 3.11); what is
+    # stored must not change, and a program that registered its own before roost loads keeps it.
+    code = """
+import sqlite3, sys
+sqlite3.register_adapter(bytes, lambda b: b"mine:" + b)
+from roost.store import run_tables
+from roost.store.records import ActionPhase, ActionRecord
+from roost.store.run_store import RunStore
+assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is not None
+store = RunStore(sys.argv[1])
+store.mark(ActionRecord("r", "a0", None, "t", "t", None, 0, ActionPhase.QUEUED, inputs=b"in"))
+store.flush()
+row = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT inputs, typeof(inputs), parent_id, typeof(parent_id) FROM actions").fetchone()
+print(repr(row))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs.db")], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == repr((b"mine:in", "blob", None, "null"))
+    with sqlite3.connect(":memory:") as db:  # and in this process, the adapters roost registered
+        from roost.store import run_tables  # noqa: F401
+
+        assert db.execute("SELECT ?, typeof(?), ?, typeof(?)", (None, None, b"x", b"x")).fetchone() == (
+            None,
+            "null",
+            b"x",
+            "blob",
+        )

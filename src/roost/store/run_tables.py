@@ -18,8 +18,10 @@ from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, CacheE
 # -- and formats -- an AttributeError internally each time. None and bytes are most of an action's
 # row, so that lookup was a quarter of the writer's work. Registered, the lookup finds an adapter
 # that returns the value unchanged (C callables: no Python frame), and what is stored is the same.
-sqlite3.register_adapter(type(None), {}.get)
-sqlite3.register_adapter(bytes, bytes)
+# The registry is the process's: an adapter the program registered itself is left as it is.
+for _type, _same in ((type(None), {}.get), (bytes, bytes)):
+    if (_type, sqlite3.PrepareProtocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(_type, _same)
 
 # 2 added actions.transitions and the action_aborts table; 3 actions.environment. An older store gains
 # what it lacks when opened.
