@@ -153,6 +153,21 @@ def test_a_message_takes_its_fields_by_position_or_name_with_their_defaults():
         m.replace(setup, nope=1)
 
 
+def test_a_message_class_is_declared_as_a_dataclass_would_be():
+    with pytest.raises(TypeError, match="mutable default"):
+
+        @m.message
+        class Shared(m.Message):
+            items: list = []
+
+    with pytest.raises(TypeError, match="without a default follows"):
+
+        @m.message
+        class Misordered(m.Message):
+            a: int = 0
+            b: int
+
+
 def test_a_secret_value_does_not_show_in_a_repr():
     setup = SAMPLES[m.Setup]
     assert "s3cr3t" not in repr(SAMPLES[m.SecretGrant]) and "'v'" not in repr(setup)

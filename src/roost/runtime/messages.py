@@ -84,6 +84,8 @@ def message(cls: type[M]) -> type[M]:
         default, factory = cls.__dict__.get(name, _REQUIRED), None
         if isinstance(default, dataclasses.Field):
             default, factory = _FACTORY, default.default_factory
+        elif type(default) in (list, dict, set):  # one object shared by every message: refused, as @dataclass does
+            raise TypeError(f"{cls.__name__}.{name}: a mutable default needs dataclasses.field(default_factory=...)")
         if default is _REQUIRED and declared and declared[-1][2] is not _REQUIRED:
             raise TypeError(f"{cls.__name__}.{name}: a field without a default follows one with a default")
         declared.append((name, str(annotation), default, factory))
