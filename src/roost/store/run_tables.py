@@ -22,6 +22,7 @@ from roost.store.records import ActionPhase, ActionRecord, AttemptRecord, CacheE
 for _type, _same in ((type(None), {}.get), (bytes, bytes)):
     if (_type, sqlite3.PrepareProtocol) not in sqlite3.adapters:
         sqlite3.register_adapter(_type, _same)
+del _type, _same
 
 # 2 added actions.transitions and the action_aborts table; 3 actions.environment. An older store gains
 # what it lacks when opened.
